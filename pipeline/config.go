@@ -1,0 +1,172 @@
+package pipeline
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Dev credentials: the ones `photodesk dev` gives its MinIO child, and the
+// defaults every other command uses, so that `photodesk upload` reaches a dev
+// instance on the same machine with no flags.
+const (
+	DevAccessKey = "photodesk"
+	DevSecretKey = "photodesk-dev-secret"
+)
+
+// Config is what every role needs to reach NATS and object storage, and the
+// shared rules of the pipeline. Each field can be set by a flag or by a
+// PHOTODESK_* environment variable; the flag wins.
+type Config struct {
+	NATSURL string
+
+	S3Endpoint  string
+	S3AccessKey string
+	S3SecretKey string
+	S3UseTLS    bool
+	S3Region    string
+
+	OriginalsBucket   string
+	DerivativesBucket string
+	ArticlesBucket    string
+
+	// NewsroomZone is the time zone of EXIF times that carry no offset.
+	NewsroomZone string
+
+	// AckWait is how long a process may hold a message without a sign of
+	// life before JetStream gives it to another process.
+	AckWait time.Duration
+	// MaxDeliver bounds attempts at one message; the last failure is final.
+	MaxDeliver int
+	// Backoff is the delay before attempt n+1 after a transient failure of
+	// attempt n (the last value repeats).
+	Backoff []time.Duration
+	// DuplicateWindow is how long JetStream remembers a Nats-Msg-Id.
+	DuplicateWindow time.Duration
+	// Replicas of every stream (1 in dev, 3 on a cluster).
+	Replicas int
+}
+
+// DefaultConfig is the configuration that reaches a `photodesk dev` instance
+// on this machine.
+func DefaultConfig() Config {
+	return Config{
+		NATSURL:           "nats://127.0.0.1:4222",
+		S3Endpoint:        "127.0.0.1:9000",
+		S3AccessKey:       DevAccessKey,
+		S3SecretKey:       DevSecretKey,
+		S3Region:          "us-east-1",
+		OriginalsBucket:   "originals",
+		DerivativesBucket: "derivatives",
+		ArticlesBucket:    "articles",
+		NewsroomZone:      "Asia/Shanghai",
+		AckWait:           30 * time.Second,
+		MaxDeliver:        5,
+		Backoff:           []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute},
+		DuplicateWindow:   time.Hour,
+		Replicas:          1,
+	}
+}
+
+// RegisterFlags binds c's fields to flags on fs. The defaults shown are c's
+// current values overridden by PHOTODESK_* environment variables.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	str := func(p *string, name, env, usage string) {
+		*p = envString(env, *p)
+		fs.StringVar(p, name, *p, usage+" (env "+env+")")
+	}
+	str(&c.NATSURL, "nats", "PHOTODESK_NATS_URL", "NATS server URL(s), comma separated")
+	str(&c.S3Endpoint, "s3-endpoint", "PHOTODESK_S3_ENDPOINT", "S3/MinIO endpoint host:port")
+	str(&c.S3AccessKey, "s3-access-key", "PHOTODESK_S3_ACCESS_KEY", "S3 access key")
+	str(&c.S3SecretKey, "s3-secret-key", "PHOTODESK_S3_SECRET_KEY", "S3 secret key")
+	str(&c.S3Region, "s3-region", "PHOTODESK_S3_REGION", "S3 region")
+	str(&c.OriginalsBucket, "originals-bucket", "PHOTODESK_ORIGINALS_BUCKET", "bucket of uploaded originals")
+	str(&c.DerivativesBucket, "derivatives-bucket", "PHOTODESK_DERIVATIVES_BUCKET", "bucket of derivatives")
+	str(&c.ArticlesBucket, "articles-bucket", "PHOTODESK_ARTICLES_BUCKET", "bucket of article records")
+	str(&c.NewsroomZone, "zone", "PHOTODESK_ZONE", "newsroom time zone for EXIF times without offset")
+
+	c.S3UseTLS = envBool("PHOTODESK_S3_TLS", c.S3UseTLS)
+	fs.BoolVar(&c.S3UseTLS, "s3-tls", c.S3UseTLS, "use TLS to reach S3 (env PHOTODESK_S3_TLS)")
+	c.AckWait = envDuration("PHOTODESK_ACK_WAIT", c.AckWait)
+	fs.DurationVar(&c.AckWait, "ack-wait", c.AckWait, "redeliver a message held this long without progress (env PHOTODESK_ACK_WAIT)")
+	c.MaxDeliver = envInt("PHOTODESK_MAX_DELIVER", c.MaxDeliver)
+	fs.IntVar(&c.MaxDeliver, "max-deliver", c.MaxDeliver, "attempts per message before it fails for good (env PHOTODESK_MAX_DELIVER)")
+	c.Replicas = envInt("PHOTODESK_REPLICAS", c.Replicas)
+	fs.IntVar(&c.Replicas, "replicas", c.Replicas, "stream replicas: 1, or 3 on a cluster (env PHOTODESK_REPLICAS)")
+}
+
+// Validate reports the first setting that cannot work.
+func (c *Config) Validate() error {
+	switch {
+	case c.NATSURL == "":
+		return fmt.Errorf("no NATS URL")
+	case c.S3Endpoint == "":
+		return fmt.Errorf("no S3 endpoint")
+	case c.OriginalsBucket == "" || c.DerivativesBucket == "" || c.ArticlesBucket == "":
+		return fmt.Errorf("bucket names must not be empty")
+	case c.MaxDeliver < 1:
+		return fmt.Errorf("max-deliver must be at least 1, got %d", c.MaxDeliver)
+	case c.AckWait < time.Second:
+		return fmt.Errorf("ack-wait must be at least 1s, got %s", c.AckWait)
+	case c.Replicas != 1 && c.Replicas != 3:
+		return fmt.Errorf("replicas must be 1 or 3, got %d", c.Replicas)
+	}
+	if _, err := time.LoadLocation(c.NewsroomZone); err != nil {
+		return fmt.Errorf("newsroom zone %q: %w", c.NewsroomZone, err)
+	}
+	return nil
+}
+
+// Location is the newsroom time zone; Validate has checked it loads.
+func (c *Config) Location() *time.Location {
+	loc, err := time.LoadLocation(c.NewsroomZone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// BackoffFor is the delay before retrying after failed attempt n (1-based).
+func (c *Config) BackoffFor(attempt int) time.Duration {
+	if len(c.Backoff) == 0 {
+		return 0
+	}
+	if attempt < 1 {
+		attempt = 1
+	}
+	if attempt > len(c.Backoff) {
+		return c.Backoff[len(c.Backoff)-1]
+	}
+	return c.Backoff[attempt-1]
+}
+
+func envString(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func envBool(name string, def bool) bool {
+	if v, err := strconv.ParseBool(strings.TrimSpace(os.Getenv(name))); err == nil {
+		return v
+	}
+	return def
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(strings.TrimSpace(os.Getenv(name))); err == nil {
+		return v
+	}
+	return def
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(strings.TrimSpace(os.Getenv(name))); err == nil {
+		return v
+	}
+	return def
+}

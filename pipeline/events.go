@@ -1,0 +1,180 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Streams. S3Events holds MinIO's bucket notifications as MinIO wrote them;
+// Events holds everything photodesk itself publishes. Both keep history so
+// a new consumer, or a newsroom system, can replay it.
+const (
+	S3EventsStream = "S3_EVENTS"
+	EventsStream   = "PHOTODESK"
+
+	// S3EventsSubject is where MinIO publishes notifications for the
+	// originals bucket.
+	S3EventsSubject = "photodesk.s3.originals"
+)
+
+// Subjects photodesk publishes. The last token is the gallery id (a slug, so
+// always a valid token), letting a subscriber follow one gallery.
+const (
+	SubjectPhotoUploaded    = "photodesk.photo.uploaded"
+	SubjectGallerySubmitted = "photodesk.gallery.submitted"
+	SubjectPhotoExif        = "photodesk.photo.exif"
+	SubjectFailed           = "photodesk.failed" // photodesk.failed.<stage>.<gallery>
+)
+
+// EventsSubjects are the subjects of EventsStream.
+var EventsSubjects = []string{"photodesk.photo.>", "photodesk.gallery.>", "photodesk.failed.>"}
+
+// ManifestName is the gallery manifest's object name inside a gallery.
+const ManifestName = "gallery.json"
+
+// GallerySubject is subject prefix + "." + gallery.
+func GallerySubject(prefix, gallery string) string {
+	if gallery == "" {
+		gallery = "_"
+	}
+	return prefix + "." + gallery
+}
+
+// FailedSubject is the subject of a failure event for stage and gallery.
+func FailedSubject(stage, gallery string) string {
+	return GallerySubject(SubjectFailed+"."+stage, gallery)
+}
+
+// Ref names the photo (or manifest) an event is about. Every photodesk event
+// embeds it, so logs and failure events can always say which photo.
+type Ref struct {
+	Gallery string `json:"gallery"`
+	Photo   string `json:"photo,omitempty"`
+	Bucket  string `json:"bucket,omitempty"`
+	Key     string `json:"key,omitempty"`
+	ETag    string `json:"etag,omitempty"`
+}
+
+// PhotoUploaded says an original landed in the originals bucket.
+type PhotoUploaded struct {
+	Ref
+	Size        int64             `json:"size"`
+	ContentType string            `json:"content_type,omitempty"`
+	VersionID   string            `json:"version_id,omitempty"`
+	Metadata    map[string]string `json:"metadata,omitempty"` // S3 user metadata, lower-case names without x-amz-meta-
+	UploadedAt  time.Time         `json:"uploaded_at"`
+}
+
+// GallerySubmitted says a gallery's manifest landed (or was replaced).
+type GallerySubmitted struct {
+	Ref
+	Size        int64     `json:"size"`
+	SubmittedAt time.Time `json:"submitted_at"`
+}
+
+// Failure says a stage gave up on a photo, and why.
+type Failure struct {
+	Ref
+	Stage     string `json:"stage"`
+	Reason    string `json:"reason"`
+	Permanent bool   `json:"permanent"` // false: gave up after MaxDeliver transient failures
+	Attempts  int    `json:"attempts"`
+	// Event names the event that failed: its subject and stream sequence.
+	EventSubject string    `json:"event_subject"`
+	EventSeq     uint64    `json:"event_seq"`
+	FailedAt     time.Time `json:"failed_at"`
+}
+
+// MsgID is the Nats-Msg-Id of an event derived from one object version, so
+// that a redelivered or duplicated input publishes no second event.
+func MsgID(kind string, r Ref) string {
+	return kind + ":" + r.Bucket + "/" + r.Key + "@" + r.ETag
+}
+
+var (
+	gallerySlug = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$`)
+	photoName   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+)
+
+// ValidGalleryID checks a gallery id: 1-64 lower-case letters, digits and
+// inner hyphens, so it is safe as a path segment and a subject token.
+func ValidGalleryID(id string) error {
+	if !gallerySlug.MatchString(id) || strings.Contains(id, "--") {
+		return fmt.Errorf("gallery id %q is not a slug (1-64 of a-z, 0-9 and single inner hyphens)", clip(id, 80))
+	}
+	return nil
+}
+
+// ValidPhotoName checks a photo's file name inside a gallery: 1-128 of
+// letters, digits, '.', '_' and '-', starting with a letter or digit, no "..".
+func ValidPhotoName(name string) error {
+	if !photoName.MatchString(name) || strings.Contains(name, "..") {
+		return fmt.Errorf("photo name %q is not safe (1-128 of A-Z, a-z, 0-9, '.', '_', '-', starting with a letter or digit, no \"..\")", clip(name, 80))
+	}
+	return nil
+}
+
+// SplitKey splits an originals key "<gallery>/<name>" and checks both parts.
+func SplitKey(key string) (gallery, name string, err error) {
+	gallery, name, ok := strings.Cut(key, "/")
+	if !ok || gallery == "" || name == "" {
+		return "", "", fmt.Errorf("object %q is not of the form <gallery-id>/<file>", clip(key, 120))
+	}
+	if strings.Contains(name, "/") {
+		return "", "", fmt.Errorf("object %q is nested: a gallery holds files, not folders", clip(key, 120))
+	}
+	if err := ValidGalleryID(gallery); err != nil {
+		return "", "", err
+	}
+	if err := ValidPhotoName(name); err != nil {
+		return "", "", err
+	}
+	return gallery, name, nil
+}
+
+// Decode unmarshals an event, with an error that names the subject.
+func Decode(subject string, data []byte, v any) error {
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("decode %s: %w", subject, err)
+	}
+	return nil
+}
+
+// PhotoExif is the exif role's result for one photo.
+type PhotoExif struct {
+	Ref
+	Exif ExifData `json:"exif"`
+	// BytesRead is how much of the original was fetched to read it.
+	BytesRead int64 `json:"bytes_read"`
+}
+
+// ExifData are the facts read from a photo's header and EXIF block.
+type ExifData struct {
+	Format  string `json:"format"`  // sniffed from the bytes: jpeg, png, webp, tiff, heif, gif
+	Present bool   `json:"present"` // an EXIF block was found and read
+	// CapturedAt is when the photo was taken; absent when nothing says.
+	CapturedAt *time.Time `json:"captured_at,omitempty"`
+	// DateSource is the tag CapturedAt came from: DateTimeOriginal,
+	// DateTimeDigitized, DateTime or GPSDateTime.
+	DateSource string `json:"date_source,omitempty"`
+	// ZoneSource is where its UTC offset came from: an OffsetTime* tag,
+	// newsroom-zone (no offset in the file), or utc-gps.
+	ZoneSource  string   `json:"zone_source,omitempty"`
+	Make        string   `json:"make,omitempty"`
+	Model       string   `json:"model,omitempty"`
+	Orientation int      `json:"orientation,omitempty"`
+	Width       int      `json:"width,omitempty"`
+	Height      int      `json:"height,omitempty"`
+	GPS         *GPS     `json:"gps,omitempty"`
+	Notes       []string `json:"notes,omitempty"`
+}
+
+// GPS is a position in degrees (south and west negative), altitude in metres.
+type GPS struct {
+	Lat float64  `json:"lat"`
+	Lon float64  `json:"lon"`
+	Alt *float64 `json:"alt,omitempty"`
+}

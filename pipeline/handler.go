@@ -1,0 +1,102 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Message is one delivery of an event, as a handler sees it.
+type Message struct {
+	Subject   string
+	Data      []byte
+	Header    nats.Header
+	Attempt   int    // 1 on the first delivery
+	StreamSeq uint64 // the event's sequence in its stream
+	Ref       Ref    // what the event is about (Worker.Describe)
+	Log       *slog.Logger
+}
+
+// Output is an event a handler asks the runtime to publish. The runtime
+// publishes every output before it acks the input, so a crash in between
+// redelivers the input and Nats-Msg-Id drops the repeated outputs.
+type Output struct {
+	Subject string
+	MsgID   string
+	Data    []byte
+	Header  nats.Header
+}
+
+// JSONOutput encodes v as an Output.
+func JSONOutput(subject, msgID string, v any) (Output, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return Output{}, fmt.Errorf("encode %s: %w", subject, err)
+	}
+	return Output{Subject: subject, MsgID: msgID, Data: b}, nil
+}
+
+// Handler is a role's work: one event in, the events it causes out. It
+// returns Permanent(err) for input that can never succeed; any other error
+// is retried with back-off up to the consumer's MaxDeliver.
+type Handler func(ctx context.Context, m *Message) ([]Output, error)
+
+// Middleware wraps a Handler; the runtime wraps every role's handler in the
+// same chain, so recovery and logging are never re-implemented per role.
+type Middleware func(Handler) Handler
+
+// Chain applies mw around h, the first outermost.
+func Chain(h Handler, mw ...Middleware) Handler {
+	for i := len(mw) - 1; i >= 0; i-- {
+		h = mw[i](h)
+	}
+	return h
+}
+
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as not worth retrying: the input is bad.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+// Permanentf is Permanent(fmt.Errorf(...)).
+func Permanentf(format string, a ...any) error { return Permanent(fmt.Errorf(format, a...)) }
+
+// IsPermanent reports whether err was marked Permanent.
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
+}
+
+// Recover turns a panic in a handler into a permanent failure: a panic on an
+// input happens again on every redelivery, and the process must go on.
+func Recover(next Handler) Handler {
+	return func(ctx context.Context, m *Message) (outs []Output, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				m.Log.Error("handler panicked", "panic", r, "stack", string(debug.Stack()))
+				outs, err = nil, Permanentf("internal error: handler panicked: %v", r)
+			}
+		}()
+		return next(ctx, m)
+	}
+}
+
+// describeJSON reads the Ref every photodesk event embeds.
+func describeJSON(_ string, data []byte) Ref {
+	var r Ref
+	_ = json.Unmarshal(data, &r)
+	return r
+}

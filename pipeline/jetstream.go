@@ -1,0 +1,131 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ConsumerSpec is one role's durable consumer: every process of the role
+// binds to it, so adding processes shares the work.
+type ConsumerSpec struct {
+	Role    string
+	Stream  string
+	Filters []string
+}
+
+// Consumers is every role's consumer. The wiring of the pipeline lives here,
+// in one place, so set-up and health checks agree on it.
+var Consumers = []ConsumerSpec{
+	{Role: "ingest", Stream: S3EventsStream, Filters: []string{S3EventsSubject}},
+	{Role: "exif", Stream: EventsStream, Filters: []string{SubjectPhotoUploaded + ".>"}},
+}
+
+// ConsumerFor returns the spec of role.
+func ConsumerFor(role string) (ConsumerSpec, error) {
+	for _, c := range Consumers {
+		if c.Role == role {
+			return c, nil
+		}
+	}
+	return ConsumerSpec{}, fmt.Errorf("unknown role %q", role)
+}
+
+// Connect dials NATS with reconnects that never give up: a worker outlives
+// a NATS restart.
+func Connect(cfg Config, name string) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := nats.Connect(cfg.NATSURL,
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250*time.Millisecond),
+		nats.RetryOnFailedConnect(false),
+	)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream: %w", err)
+	}
+	return nc, js, nil
+}
+
+// StreamConfigs are photodesk's streams.
+func StreamConfigs(cfg Config) []jetstream.StreamConfig {
+	return []jetstream.StreamConfig{
+		{
+			Name:        S3EventsStream,
+			Description: "MinIO bucket notifications for the originals bucket",
+			Subjects:    []string{S3EventsSubject},
+			Storage:     jetstream.FileStorage,
+			Retention:   jetstream.LimitsPolicy,
+			MaxAge:      7 * 24 * time.Hour,
+			Duplicates:  cfg.DuplicateWindow,
+			Replicas:    cfg.Replicas,
+		},
+		{
+			Name:        EventsStream,
+			Description: "photodesk pipeline events",
+			Subjects:    EventsSubjects,
+			Storage:     jetstream.FileStorage,
+			Retention:   jetstream.LimitsPolicy,
+			MaxAge:      30 * 24 * time.Hour,
+			Duplicates:  cfg.DuplicateWindow,
+			Replicas:    cfg.Replicas,
+		},
+	}
+}
+
+// ConsumerConfig is the durable pull consumer of spec.
+func ConsumerConfig(cfg Config, spec ConsumerSpec) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:        spec.Role,
+		Description:    "photodesk " + spec.Role + " role",
+		FilterSubjects: spec.Filters,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        cfg.AckWait,
+		MaxDeliver:     cfg.MaxDeliver,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		MaxAckPending:  1000,
+		Replicas:       cfg.Replicas,
+	}
+}
+
+// EnsureStreams creates or updates the streams and every role's consumer.
+// Safe to run from every process at every start.
+func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg Config) error {
+	for _, sc := range StreamConfigs(cfg) {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("stream %s: %w", sc.Name, err)
+		}
+	}
+	for _, spec := range Consumers {
+		if _, err := js.CreateOrUpdateConsumer(ctx, spec.Stream, ConsumerConfig(cfg, spec)); err != nil {
+			return fmt.Errorf("consumer %s: %w", spec.Role, err)
+		}
+	}
+	return nil
+}
+
+// CheckStreams reports the first stream or consumer that is missing.
+func CheckStreams(ctx context.Context, js jetstream.JetStream) error {
+	for _, sc := range StreamConfigs(DefaultConfig()) {
+		if _, err := js.Stream(ctx, sc.Name); err != nil {
+			return fmt.Errorf("stream %s: %w", sc.Name, err)
+		}
+	}
+	for _, spec := range Consumers {
+		if _, err := js.Consumer(ctx, spec.Stream, spec.Role); err != nil {
+			if errors.Is(err, jetstream.ErrConsumerNotFound) {
+				return fmt.Errorf("consumer %s on stream %s does not exist", spec.Role, spec.Stream)
+			}
+			return fmt.Errorf("consumer %s: %w", spec.Role, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,303 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Worker is one role as the runtime runs it.
+type Worker struct {
+	Role    string
+	Handler Handler
+	// Concurrency bounds the jobs this process runs at once (default 1).
+	Concurrency int
+	// Describe names what an event is about, for logs and failure events;
+	// by default the Ref embedded in the event's JSON.
+	Describe func(subject string, data []byte) Ref
+	// Middleware wraps Handler inside the runtime's own recovery.
+	Middleware []Middleware
+}
+
+// Runtime runs workers against their durable consumers: it pulls only as
+// many messages as it has free slots (so idle processes of the same role get
+// the rest), keeps long jobs alive with InProgress, publishes outputs before
+// acking, retries with back-off, and turns final failures into failure events.
+type Runtime struct {
+	JS  jetstream.JetStream
+	Cfg Config
+	Log *slog.Logger
+	// ShutdownGrace is how long in-flight jobs may finish after Run's
+	// context ends; jobs still running then are cancelled and released.
+	ShutdownGrace time.Duration
+	// PollWait is how long one pull waits for messages.
+	PollWait time.Duration
+}
+
+func (rt *Runtime) defaults() {
+	if rt.Log == nil {
+		rt.Log = slog.Default()
+	}
+	if rt.ShutdownGrace == 0 {
+		rt.ShutdownGrace = 20 * time.Second
+	}
+	if rt.PollWait == 0 {
+		rt.PollWait = 5 * time.Second
+	}
+}
+
+// Run consumes until ctx ends, then stops pulling, lets in-flight jobs finish
+// within ShutdownGrace, releases the rest, and returns.
+func (rt *Runtime) Run(ctx context.Context, w Worker) error {
+	rt.defaults()
+	spec, err := ConsumerFor(w.Role)
+	if err != nil {
+		return err
+	}
+	cons, err := rt.JS.Consumer(ctx, spec.Stream, spec.Role)
+	if err != nil {
+		return fmt.Errorf("bind consumer %s on %s: %w", spec.Role, spec.Stream, err)
+	}
+	info := cons.CachedInfo()
+	j := &job{
+		rt:         rt,
+		w:          w,
+		log:        rt.Log.With("role", w.Role),
+		handler:    Chain(w.Handler, append([]Middleware{Recover}, w.Middleware...)...),
+		maxDeliver: info.Config.MaxDeliver,
+		ackWait:    info.Config.AckWait,
+	}
+	if j.w.Describe == nil {
+		j.w.Describe = describeJSON
+	}
+	n := max(w.Concurrency, 1)
+
+	// Handlers get their own context: the job outlives ctx by the grace period.
+	hctx, hcancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer hcancel()
+	slots := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	j.log.Info("worker started", "consumer", spec.Role, "stream", spec.Stream, "concurrency", n)
+
+	for ctx.Err() == nil {
+		// Take one slot (waiting for it), then every other free one.
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			continue
+		}
+		held := 1
+	more:
+		for held < n {
+			select {
+			case slots <- struct{}{}:
+				held++
+			default:
+				break more
+			}
+		}
+		held -= j.fetch(ctx, hctx, cons, held, slots, &wg)
+		for ; held > 0; held-- {
+			<-slots
+		}
+	}
+
+	j.log.Info("worker stopping: finishing in-flight jobs", "grace", rt.ShutdownGrace)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(rt.ShutdownGrace):
+		j.log.Warn("grace period over: releasing unfinished jobs")
+		hcancel()
+		<-done
+	}
+	j.log.Info("worker stopped")
+	return nil
+}
+
+type job struct {
+	rt         *Runtime
+	w          Worker
+	log        *slog.Logger
+	handler    Handler
+	maxDeliver int
+	ackWait    time.Duration
+}
+
+// fetch pulls up to n messages and starts a handler for each; it returns how
+// many slots the started handlers took over.
+func (j *job) fetch(ctx, hctx context.Context, cons jetstream.Consumer, n int, slots chan struct{}, wg *sync.WaitGroup) int {
+	fctx, cancel := context.WithTimeout(ctx, j.rt.PollWait)
+	defer cancel()
+	batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
+	if err != nil {
+		if ctx.Err() == nil {
+			j.log.Warn("pull failed; retrying", "err", err)
+			sleep(ctx, time.Second)
+		}
+		return 0
+	}
+	started := 0
+	for jm := range batch.Messages() {
+		started++
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			j.handle(hctx, jm)
+		}()
+	}
+	if err := batch.Error(); err != nil && !isPollEnd(err) && ctx.Err() == nil {
+		j.log.Warn("pull ended with error", "err", err)
+		sleep(ctx, time.Second)
+	}
+	return started
+}
+
+func isPollEnd(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages)
+}
+
+// handle runs one delivery to its end: ack, retry later, or fail for good.
+func (j *job) handle(ctx context.Context, jm jetstream.Msg) {
+	md, err := jm.Metadata()
+	if err != nil {
+		j.log.Error("message without JetStream metadata; terminating it", "subject", jm.Subject(), "err", err)
+		_ = jm.Term()
+		return
+	}
+	m := &Message{
+		Subject:   jm.Subject(),
+		Data:      jm.Data(),
+		Header:    jm.Headers(),
+		Attempt:   int(md.NumDelivered),
+		StreamSeq: md.Sequence.Stream,
+	}
+	m.Ref = j.w.Describe(m.Subject, m.Data)
+	m.Log = j.log.With("gallery", m.Ref.Gallery, "photo", m.Ref.Photo, "seq", m.StreamSeq, "attempt", m.Attempt)
+
+	stop := keepAlive(jm, j.ackWait)
+	start := time.Now()
+	outs, herr := j.handler(ctx, m)
+	stop()
+
+	// Acks and publishes must happen even while ctx is being cancelled.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	switch {
+	case herr == nil:
+		if err := j.publish(actx, outs); err != nil {
+			m.Log.Warn("publishing results failed; will retry", "err", err)
+			_ = jm.NakWithDelay(j.rt.Cfg.BackoffFor(m.Attempt))
+			return
+		}
+		if err := jm.DoubleAck(actx); err != nil {
+			m.Log.Warn("ack failed; the event will be redelivered and deduplicated", "err", err)
+			return
+		}
+		m.Log.Info("done", "subject", m.Subject, "outputs", len(outs), "took", time.Since(start).Round(time.Millisecond))
+	case ctx.Err() != nil:
+		m.Log.Info("released at shutdown", "err", herr)
+		_ = jm.Nak()
+	case IsPermanent(herr) || (j.maxDeliver > 0 && m.Attempt >= j.maxDeliver):
+		j.fail(actx, jm, m, outs, herr)
+	default:
+		delay := j.rt.Cfg.BackoffFor(m.Attempt)
+		m.Log.Warn("failed; will retry", "err", herr, "retry_in", delay)
+		_ = jm.NakWithDelay(delay)
+	}
+}
+
+// fail publishes what the handler did produce and a failure event, then
+// terminates the message.
+func (j *job) fail(ctx context.Context, jm jetstream.Msg, m *Message, outs []Output, herr error) {
+	perm := IsPermanent(herr)
+	reason := herr.Error()
+	if !perm {
+		reason = fmt.Sprintf("gave up after %d attempts: %s", m.Attempt, reason)
+	}
+	reason = clip(reason, 1000)
+	f := Failure{
+		Ref:          m.Ref,
+		Stage:        j.w.Role,
+		Reason:       reason,
+		Permanent:    perm,
+		Attempts:     m.Attempt,
+		EventSubject: m.Subject,
+		EventSeq:     m.StreamSeq,
+		FailedAt:     time.Now().UTC(),
+	}
+	out, err := JSONOutput(FailedSubject(j.w.Role, m.Ref.Gallery), fmt.Sprintf("failed:%s:%s:%d", j.w.Role, m.Subject, m.StreamSeq), f)
+	if err == nil {
+		err = j.publish(ctx, append(outs, out))
+	}
+	if err != nil {
+		m.Log.Warn("publishing failure event failed; will retry", "err", err, "reason", reason)
+		_ = jm.NakWithDelay(j.rt.Cfg.BackoffFor(1))
+		return
+	}
+	m.Log.Warn("failed", "reason", reason, "permanent", perm)
+	_ = jm.TermWithReason(clip(reason, 200))
+}
+
+func (j *job) publish(ctx context.Context, outs []Output) error {
+	for _, o := range outs {
+		msg := &nats.Msg{Subject: o.Subject, Data: o.Data, Header: o.Header}
+		var opts []jetstream.PublishOpt
+		if o.MsgID != "" {
+			opts = append(opts, jetstream.WithMsgID(o.MsgID))
+		}
+		if _, err := j.rt.JS.PublishMsg(ctx, msg, opts...); err != nil {
+			return fmt.Errorf("publish %s: %w", o.Subject, err)
+		}
+	}
+	return nil
+}
+
+// keepAlive tells JetStream the job is alive every third of AckWait, so long
+// jobs are not redelivered while they run; a dead process stops telling.
+func keepAlive(jm jetstream.Msg, ackWait time.Duration) (stop func()) {
+	if ackWait <= 0 {
+		return func() {}
+	}
+	t := time.NewTicker(ackWait / 3)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-t.C:
+				_ = jm.InProgress()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { t.Stop(); close(done) }
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// clip shortens s to at most n bytes without splitting a character.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,137 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/minio/minio-go/v7/pkg/notification"
+)
+
+// NotifyTargetID is the id of MinIO's NATS notification target
+// (MINIO_NOTIFY_NATS_*_<ID>); the bucket notification names it in its ARN.
+const NotifyTargetID = "PHOTODESK"
+
+// NotifyARN is the ARN of that target; MinIO leaves the region empty unless
+// the server has one configured.
+func NotifyARN(region string) notification.Arn {
+	return notification.NewArn("minio", "sqs", region, NotifyTargetID, "nats")
+}
+
+// Store is plain S3 access through minio-go, so any S3 server could stand in
+// for MinIO everywhere but the bucket notification.
+type Store struct {
+	*minio.Client
+	cfg Config
+}
+
+// NewStore makes a client for cfg's endpoint; it does not dial.
+func NewStore(cfg Config) (*Store, error) {
+	mc, err := minio.New(cfg.S3Endpoint, &minio.Options{
+		Creds:  credentials.NewStaticV4(cfg.S3AccessKey, cfg.S3SecretKey, ""),
+		Secure: cfg.S3UseTLS,
+		Region: cfg.S3Region,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("S3 client for %s: %w", cfg.S3Endpoint, err)
+	}
+	return &Store{Client: mc, cfg: cfg}, nil
+}
+
+// Buckets are the buckets photodesk uses.
+func (s *Store) Buckets() []string {
+	return []string{s.cfg.OriginalsBucket, s.cfg.DerivativesBucket, s.cfg.ArticlesBucket}
+}
+
+// EnsureBuckets creates any missing bucket.
+func (s *Store) EnsureBuckets(ctx context.Context) error {
+	for _, b := range s.Buckets() {
+		ok, err := s.BucketExists(ctx, b)
+		if err != nil {
+			return fmt.Errorf("bucket %s: %w", b, err)
+		}
+		if ok {
+			continue
+		}
+		if err := s.MakeBucket(ctx, b, minio.MakeBucketOptions{Region: s.cfg.S3Region}); err != nil {
+			// Another process may have made it in between.
+			if ok, _ := s.BucketExists(ctx, b); !ok {
+				return fmt.Errorf("make bucket %s: %w", b, err)
+			}
+		}
+	}
+	return nil
+}
+
+// EnsureNotification makes the originals bucket notify MinIO's NATS target
+// of every created object. It leaves other notification rules alone.
+func (s *Store) EnsureNotification(ctx context.Context, arnRegion string) error {
+	bucket := s.cfg.OriginalsBucket
+	conf, err := s.GetBucketNotification(ctx, bucket)
+	if err != nil {
+		return fmt.Errorf("read notification of %s: %w", bucket, err)
+	}
+	q := notification.NewConfig(NotifyARN(arnRegion))
+	q.AddEvents(notification.ObjectCreatedAll)
+	if !conf.AddQueue(q) {
+		return nil // already there
+	}
+	if err := s.SetBucketNotification(ctx, bucket, conf); err != nil {
+		return fmt.Errorf("set notification on %s (is MinIO's NATS target %s configured?): %w", bucket, NotifyTargetID, err)
+	}
+	return nil
+}
+
+// CheckNotification reports whether the originals bucket notifies the NATS target.
+func (s *Store) CheckNotification(ctx context.Context, arnRegion string) error {
+	conf, err := s.GetBucketNotification(ctx, s.cfg.OriginalsBucket)
+	if err != nil {
+		return fmt.Errorf("read notification of %s: %w", s.cfg.OriginalsBucket, err)
+	}
+	arn := NotifyARN(arnRegion).String()
+	for _, q := range conf.QueueConfigs {
+		if q.Queue == arn {
+			return nil
+		}
+	}
+	return fmt.Errorf("bucket %s has no notification to %s", s.cfg.OriginalsBucket, arn)
+}
+
+// ErrSuperseded says the object was replaced or deleted since the event
+// that named it: a newer event is on its way, or nothing is left to do.
+var ErrSuperseded = errors.New("object replaced or deleted since the event")
+
+// ReadRange reads length bytes of bucket/key from off (fewer at the end),
+// only while the object still has etag.
+func (s *Store) ReadRange(ctx context.Context, bucket, key, etag string, off, length int64) ([]byte, error) {
+	opts := minio.GetObjectOptions{}
+	if err := opts.SetRange(off, off+length-1); err != nil {
+		return nil, err
+	}
+	if etag != "" {
+		if err := opts.SetMatchETag(etag); err != nil {
+			return nil, err
+		}
+	}
+	obj, err := s.GetObject(ctx, bucket, key, opts)
+	if err != nil {
+		return nil, classifyS3(err)
+	}
+	defer obj.Close()
+	b, err := io.ReadAll(obj)
+	if err != nil {
+		return nil, classifyS3(err)
+	}
+	return b, nil
+}
+
+func classifyS3(err error) error {
+	switch minio.ToErrorResponse(err).Code {
+	case "PreconditionFailed", "NoSuchKey":
+		return fmt.Errorf("%w: %v", ErrSuperseded, err)
+	}
+	return err
+}

@@ -1,0 +1,94 @@
+// Package ingest is the ingest role: it turns MinIO's bucket notifications
+// into photodesk's own events, photo.uploaded and gallery.submitted.
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/photodesk/photodesk/pipeline"
+)
+
+// Role is the ingest role.
+type Role struct {
+	// Bucket is the originals bucket; notifications of others are ignored.
+	Bucket string
+}
+
+// Worker is the ingest role as the runtime runs it.
+func (r *Role) Worker(concurrency int) pipeline.Worker {
+	return pipeline.Worker{
+		Role:        "ingest",
+		Handler:     r.Handle,
+		Concurrency: concurrency,
+		Describe:    Describe,
+	}
+}
+
+// Describe names the object an S3 event is about, for logs and failures.
+func Describe(_ string, data []byte) pipeline.Ref {
+	ups, err := ParseS3Event(data)
+	if err != nil || len(ups) == 0 {
+		return pipeline.Ref{}
+	}
+	ref := pipeline.Ref{Bucket: ups[0].Bucket, Key: ups[0].Key, ETag: ups[0].ETag}
+	if g, name, err := pipeline.SplitKey(ups[0].Key); err == nil {
+		ref.Gallery, ref.Photo = g, name
+	} else if g, _, ok := strings.Cut(ups[0].Key, "/"); ok && pipeline.ValidGalleryID(g) == nil {
+		ref.Gallery = g
+	}
+	return ref
+}
+
+// Handle publishes one event per created object. An object outside the
+// <gallery-id>/<file> shape fails for good, with the reason.
+func (r *Role) Handle(_ context.Context, m *pipeline.Message) ([]pipeline.Output, error) {
+	ups, err := ParseS3Event(m.Data)
+	if err != nil {
+		return nil, pipeline.Permanent(err)
+	}
+	var outs []pipeline.Output
+	for _, u := range ups {
+		if !u.IsCreation() {
+			m.Log.Debug("not a new object; ignored", "event", u.EventName, "key", u.Key)
+			continue
+		}
+		if r.Bucket != "" && u.Bucket != r.Bucket {
+			m.Log.Warn("notification for another bucket; ignored", "bucket", u.Bucket, "key", u.Key)
+			continue
+		}
+		out, err := event(u)
+		if err != nil {
+			return outs, pipeline.Permanent(err)
+		}
+		outs = append(outs, out)
+	}
+	return outs, nil
+}
+
+// event is the photodesk event for one upload.
+func event(u Upload) (pipeline.Output, error) {
+	gallery, name, err := pipeline.SplitKey(u.Key)
+	if err != nil {
+		return pipeline.Output{}, err
+	}
+	ref := pipeline.Ref{Gallery: gallery, Bucket: u.Bucket, Key: u.Key, ETag: u.ETag}
+	if u.ETag == "" {
+		return pipeline.Output{}, fmt.Errorf("object %q: event has no ETag", u.Key)
+	}
+	if name == pipeline.ManifestName {
+		return pipeline.JSONOutput(
+			pipeline.GallerySubject(pipeline.SubjectGallerySubmitted, gallery),
+			pipeline.MsgID("submitted", ref),
+			pipeline.GallerySubmitted{Ref: ref, Size: u.Size, SubmittedAt: u.EventTime})
+	}
+	ref.Photo = name
+	return pipeline.JSONOutput(
+		pipeline.GallerySubject(pipeline.SubjectPhotoUploaded, gallery),
+		pipeline.MsgID("uploaded", ref),
+		pipeline.PhotoUploaded{
+			Ref: ref, Size: u.Size, ContentType: u.ContentType, VersionID: u.VersionID,
+			Metadata: u.Metadata, UploadedAt: u.EventTime,
+		})
+}
