@@ -1,0 +1,67 @@
+// Package exif is the exif role: it reads each uploaded photo's capture
+// date and camera facts from the head of the original, never the whole file.
+package exif
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/workers/photometa"
+)
+
+// Role is the exif role.
+type Role struct {
+	Store *pipeline.Store
+	// Zone is the newsroom's time zone, for EXIF times without an offset.
+	Zone *time.Location
+}
+
+// Worker is the exif role as the runtime runs it.
+func (r *Role) Worker(concurrency int) pipeline.Worker {
+	return pipeline.Worker{Role: "exif", Handler: r.Handle, Concurrency: concurrency}
+}
+
+// Handle reads one photo's EXIF and publishes photo.exif.
+func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.Output, error) {
+	var ev pipeline.PhotoUploaded
+	if err := pipeline.Decode(m.Subject, m.Data, &ev); err != nil {
+		return nil, pipeline.Permanent(err)
+	}
+	head := photometa.NewHeadReader(func(off, n int64) ([]byte, error) {
+		return r.Store.ReadRange(ctx, ev.Bucket, ev.Key, ev.ETag, off, n)
+	}, ev.Size, 0)
+	x, err := photometa.Extract(head, ev.Size, r.Zone)
+	switch {
+	case errors.Is(err, pipeline.ErrSuperseded):
+		// A newer upload of this name has its own event; nothing to do.
+		m.Log.Info("original replaced or deleted since this event; skipped", "err", err)
+		return nil, nil
+	case errors.Is(err, photometa.ErrBadInput):
+		return nil, pipeline.Permanent(err)
+	case err != nil:
+		return nil, err
+	}
+	res := pipeline.PhotoExif{Ref: ev.Ref, Exif: data(x), BytesRead: head.Fetched()}
+	m.Log.Info("exif read", "captured_at", res.Exif.CapturedAt, "date_source", res.Exif.DateSource, "bytes_read", res.BytesRead)
+	out, err := pipeline.JSONOutput(pipeline.GallerySubject(pipeline.SubjectPhotoExif, ev.Gallery), pipeline.MsgID("exif", ev.Ref), res)
+	if err != nil {
+		return nil, err
+	}
+	return []pipeline.Output{out}, nil
+}
+
+// data maps the reader's result onto the event schema.
+func data(x *photometa.Exif) pipeline.ExifData {
+	d := pipeline.ExifData{
+		Format: x.Format, Present: x.Present, CapturedAt: x.CapturedAt,
+		DateSource: x.DateSource, ZoneSource: x.ZoneSource,
+		Make: x.Make, Model: x.Model, Orientation: x.Orientation,
+		Width: x.Width, Height: x.Height, Notes: x.Notes,
+	}
+	if x.GPS != nil {
+		d.GPS = &pipeline.GPS{Lat: x.GPS.Lat, Lon: x.GPS.Lon, Alt: x.GPS.Alt}
+	}
+	return d
+}

@@ -1,0 +1,197 @@
+package photometa
+
+import (
+	"math"
+	"strings"
+	"time"
+	_ "time/tzdata" // the newsroom zone (Asia/Shanghai, say) must load on hosts without tz data
+
+	"github.com/rwcarlsen/goexif/exif"
+)
+
+// dateTag is one EXIF date with the tags that qualify it.
+type dateTag struct {
+	name   string // DateSource
+	date   exif.FieldName
+	subsec exif.FieldName
+	offset exif.FieldName
+}
+
+// dateTags in order of preference. Each date takes only its own offset and
+// sub-second tags: OffsetTime belongs to DateTime, the time the file was last
+// written, which may be an edit made later in another zone than the shot.
+// This is also how exiftool's composite SubSecDateTimeOriginal and friends
+// read them.
+var dateTags = []dateTag{
+	{"DateTimeOriginal", exif.DateTimeOriginal, exif.SubSecTimeOriginal, fieldOffsetTimeOriginal},
+	{"DateTimeDigitized", exif.DateTimeDigitized, exif.SubSecTimeDigitized, fieldOffsetTimeDigitized},
+	{"DateTime", exif.DateTime, exif.SubSecTime, fieldOffsetTime},
+}
+
+// captureTime sets CapturedAt from the first usable date: the EXIF dates in
+// order, with their offset (else the newsroom zone) and sub-seconds, then the
+// GPS date and time, which are UTC.
+func captureTime(t tags, loc *time.Location, x *Exif) {
+	for _, d := range dateTags {
+		raw := t.str(d.date)
+		if raw == "" {
+			continue
+		}
+		c, ok := parseDateTime(raw)
+		if !ok {
+			if isPlaceholder(raw) {
+				x.note("EXIF: %s is a placeholder (%q); ignored", d.name, raw)
+			} else {
+				x.note("EXIF: %s %q is not a valid date; ignored", d.name, raw)
+			}
+			continue
+		}
+		zone, zoneSource := loc, "newsroom-zone"
+		if s := t.str(d.offset); strings.Trim(s, " :") != "" { // "   :  " is unset
+			if off, ok := parseOffset(s); ok {
+				zone, zoneSource = time.FixedZone("", off), string(d.offset)
+			} else {
+				x.note("EXIF: %s %q is not a UTC offset; ignored", d.offset, s)
+			}
+		}
+		ns := 0
+		if s := t.str(d.subsec); s != "" {
+			if v, ok := parseSubSec(s); ok {
+				ns = v
+			} else {
+				x.note("EXIF: %s %q is not a fraction of a second; ignored", d.subsec, s)
+			}
+		}
+		at := time.Date(c.year, time.Month(c.month), c.day, c.hour, c.min, c.sec, ns, zone)
+		x.CapturedAt, x.DateSource, x.ZoneSource = &at, d.name, zoneSource
+		return
+	}
+	if at, ok := gpsTime(t, x); ok {
+		x.CapturedAt, x.DateSource, x.ZoneSource = &at, "GPSDateTime", "utc-gps"
+		return
+	}
+	x.note("no capture date")
+}
+
+// civil is a wall-clock date and time.
+type civil struct{ year, month, day, hour, min, sec int }
+
+// parseDateTime reads EXIF's "YYYY:MM:DD HH:MM:SS". Dashes in the date and a
+// T between date and time are accepted too, as some writers use them;
+// anything after the seconds is ignored. Placeholders (all zeros, blanks) and
+// impossible dates are not ok.
+func parseDateTime(s string) (civil, bool) {
+	if len(s) < 19 || !strings.ContainsRune(":-", rune(s[4])) || s[7] != s[4] ||
+		(s[10] != ' ' && s[10] != 'T') || s[13] != ':' || s[16] != ':' {
+		return civil{}, false
+	}
+	c, ok := civil{}, true
+	for _, f := range []struct {
+		p        *int
+		at, n    int
+		min, max int
+	}{
+		{&c.year, 0, 4, 1, 9999}, {&c.month, 5, 2, 1, 12}, {&c.day, 8, 2, 1, 31},
+		{&c.hour, 11, 2, 0, 23}, {&c.min, 14, 2, 0, 59}, {&c.sec, 17, 2, 0, 60},
+	} {
+		v, isNum := digits(s[f.at : f.at+f.n])
+		ok = ok && isNum && v >= f.min && v <= f.max
+		*f.p = v
+	}
+	if !ok || c.day > daysIn(c.year, c.month) {
+		return c, false
+	}
+	return c, true
+}
+
+// parseDate reads GPSDateStamp's "YYYY:MM:DD".
+func parseDate(s string) (civil, bool) {
+	if len(s) < 10 {
+		return civil{}, false
+	}
+	return parseDateTime(s[:10] + " 00:00:00")
+}
+
+func daysIn(year, month int) int {
+	return time.Date(year, time.Month(month)+1, 0, 0, 0, 0, 0, time.UTC).Day()
+}
+
+// digits is the value of s when it is all ASCII digits.
+func digits(s string) (int, bool) {
+	if s == "" {
+		return 0, false
+	}
+	v := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		v = v*10 + int(s[i]-'0')
+	}
+	return v, true
+}
+
+// isPlaceholder reports a value made of zeros, blanks and separators only,
+// which cameras write when their clock or the field is unset.
+func isPlaceholder(s string) bool {
+	return strings.Trim(s, "0 :-") == ""
+}
+
+// parseOffset reads "+HH:MM" or "-HH:MM" as seconds east of UTC.
+func parseOffset(s string) (int, bool) {
+	if len(s) != 6 || (s[0] != '+' && s[0] != '-') || s[3] != ':' {
+		return 0, false
+	}
+	h, ok1 := digits(s[1:3])
+	m, ok2 := digits(s[4:6])
+	if !ok1 || !ok2 || h > 14 || m > 59 {
+		return 0, false
+	}
+	off := h*3600 + m*60
+	if s[0] == '-' {
+		off = -off
+	}
+	return off, true
+}
+
+// parseSubSec reads SubSecTime's digits, the decimal fraction of a second
+// ("016" is 16 ms), as nanoseconds; digits past nanoseconds are dropped.
+func parseSubSec(s string) (int, bool) {
+	if _, ok := digits(s); !ok {
+		return 0, false
+	}
+	s = (s + "000000000")[:9]
+	v, _ := digits(s)
+	return v, true
+}
+
+// gpsTime is GPSDateStamp plus GPSTimeStamp (hours, minutes, seconds as
+// rationals), in UTC.
+func gpsTime(t tags, x *Exif) (time.Time, bool) {
+	ds := t.str(exif.GPSDateStamp)
+	hms, ok := t.rats(exif.GPSTimeStamp, 3)
+	if ds == "" || !ok || len(hms) < 3 {
+		return time.Time{}, false
+	}
+	c, ok := parseDate(ds)
+	if !ok {
+		if !isPlaceholder(ds) {
+			x.note("EXIF: GPSDateStamp %q is not a valid date; ignored", ds)
+		}
+		return time.Time{}, false
+	}
+	var v [3]float64
+	for i, r := range hms {
+		if r[1] == 0 {
+			x.note("EXIF: GPSTimeStamp has a zero denominator; ignored")
+			return time.Time{}, false
+		}
+		v[i] = float64(r[0]) / float64(r[1])
+	}
+	if v[0] < 0 || v[0] >= 24 || v[1] < 0 || v[1] >= 60 || v[2] < 0 || v[2] >= 61 {
+		x.note("EXIF: GPSTimeStamp %v:%v:%v is not a time of day; ignored", v[0], v[1], v[2])
+		return time.Time{}, false
+	}
+	ns := math.Round((v[0]*3600 + v[1]*60 + v[2]) * 1e9)
+	return time.Date(c.year, time.Month(c.month), c.day, 0, 0, 0, 0, time.UTC).Add(time.Duration(ns)), true
+}
