@@ -74,11 +74,12 @@ func (s *Store) EnsureNotification(ctx context.Context, arnRegion string) error 
 	if err != nil {
 		return fmt.Errorf("read notification of %s: %w", bucket, err)
 	}
+	if hasCreatedRule(conf, arnRegion) {
+		return nil
+	}
 	q := notification.NewConfig(NotifyARN(arnRegion))
 	q.AddEvents(notification.ObjectCreatedAll)
-	if !conf.AddQueue(q) {
-		return nil // already there
-	}
+	conf.AddQueue(q)
 	if err := s.SetBucketNotification(ctx, bucket, conf); err != nil {
 		return fmt.Errorf("set notification on %s (is MinIO's NATS target %s configured?): %w", bucket, NotifyTargetID, err)
 	}
@@ -91,13 +92,28 @@ func (s *Store) CheckNotification(ctx context.Context, arnRegion string) error {
 	if err != nil {
 		return fmt.Errorf("read notification of %s: %w", s.cfg.OriginalsBucket, err)
 	}
+	if !hasCreatedRule(conf, arnRegion) {
+		return fmt.Errorf("bucket %s does not notify %s of created objects", s.cfg.OriginalsBucket, NotifyARN(arnRegion))
+	}
+	return nil
+}
+
+// hasCreatedRule reports whether conf sends every created object to our
+// target. (minio-go's AddQueue compares filters by pointer, so a rule read
+// back from the server never matches a new one: we compare ourselves.)
+func hasCreatedRule(conf notification.Configuration, arnRegion string) bool {
 	arn := NotifyARN(arnRegion).String()
 	for _, q := range conf.QueueConfigs {
-		if q.Queue == arn {
-			return nil
+		if q.Queue != arn || (q.Filter != nil && len(q.Filter.S3Key.FilterRules) > 0) {
+			continue
+		}
+		for _, e := range q.Events {
+			if e == notification.ObjectCreatedAll {
+				return true
+			}
 		}
 	}
-	return fmt.Errorf("bucket %s has no notification to %s", s.cfg.OriginalsBucket, arn)
+	return false
 }
 
 // ErrSuperseded says the object was replaced or deleted since the event

@@ -11,6 +11,7 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -161,7 +162,20 @@ func (s *Stack) StartMinIO(ctx context.Context) error {
 	if err := store.EnsureBuckets(ctx); err != nil {
 		return err
 	}
-	return store.EnsureNotification(ctx, "")
+	// MinIO loads its notification targets in the background after it
+	// reports ready; until then the target's ARN "does not exist".
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := store.EnsureNotification(ctx, "")
+		if err == nil || !strings.Contains(err.Error(), "ARN does not exist") || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // StopMinIO stops MinIO gracefully (its data and queue dir stay on disk).

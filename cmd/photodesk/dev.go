@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/devstack"
+)
+
+func runDev(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	data := fs.String("data", envOr("PHOTODESK_DATA", ".data"), "data dir: NATS store, MinIO objects and its event queue (env PHOTODESK_DATA)")
+	natsAddr := fs.String("nats-addr", envOr("PHOTODESK_NATS_ADDR", "127.0.0.1:4222"), "NATS listen address (env PHOTODESK_NATS_ADDR)")
+	s3Addr := fs.String("s3-addr", envOr("PHOTODESK_S3_ADDR", "127.0.0.1:9000"), "MinIO listen address (env PHOTODESK_S3_ADDR)")
+	httpAddr := fs.String("http", envOr("PHOTODESK_HTTP_ADDR", "127.0.0.1:8080"), "ops HTTP address: /healthz, /readyz (env PHOTODESK_HTTP_ADDR)")
+	concurrency := fs.Int("concurrency", 2, "jobs at once per role")
+	minioLog := fs.Bool("minio-log", false, "show MinIO's own output")
+	verbose := fs.Bool("v", false, "debug logging")
+	cfg := pipeline.DefaultConfig()
+	cfg.RegisterFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := newLogger(os.Stderr, level)
+	dir, err := filepath.Abs(*data)
+	if err != nil {
+		return err
+	}
+	var mlog io.Writer
+	if *minioLog {
+		mlog = os.Stderr
+	}
+
+	stack, err := devstack.Start(ctx, devstack.Options{
+		DataDir: dir, NATSAddr: *natsAddr, MinIOAddr: *s3Addr, Config: cfg, MinIOLog: mlog, Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		log.Info("stopping MinIO and NATS")
+		stack.Stop()
+		log.Info("stopped")
+	}()
+	cfg = stack.Config
+
+	nc, js, err := pipeline.Connect(cfg, "photodesk-dev")
+	if err != nil {
+		return err
+	}
+	defer nc.Drain()
+	store, err := pipeline.NewStore(cfg)
+	if err != nil {
+		return err
+	}
+	ws, err := workers(cfg, store, allRoles, *concurrency)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *httpAddr)
+	if err != nil {
+		return fmt.Errorf("ops HTTP: %w", err)
+	}
+	srv := &http.Server{Handler: opsMux(js, store), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+
+	fmt.Fprintf(os.Stdout, `photodesk dev is running (Ctrl-C stops it cleanly)
+  data dir   %s
+  NATS       %s   (JetStream streams %s, %s)
+  S3/MinIO   http://%s   access key %s, secret key %s
+  buckets    %s, %s, %s
+  ops HTTP   http://%s/healthz  http://%s/readyz
+  roles      %v, %d jobs at once each
+`, dir, cfg.NATSURL, pipeline.S3EventsStream, pipeline.EventsStream,
+		cfg.S3Endpoint, cfg.S3AccessKey, cfg.S3SecretKey,
+		cfg.OriginalsBucket, cfg.DerivativesBucket, cfg.ArticlesBucket,
+		ln.Addr(), ln.Addr(), allRoles, *concurrency)
+
+	err = runWorkers(ctx, js, cfg, log, ws)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// opsMux serves the operators' endpoints: /healthz says the process is
+// alive, /readyz that NATS, S3, the streams and the consumers are up.
+func opsMux(js jetstream.JetStream, store *pipeline.Store) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		if err := pipeline.Check(ctx, js, store); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	return mux
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/workers/exif"
+	"github.com/photodesk/photodesk/workers/ingest"
+)
+
+// allRoles are the roles `photodesk dev` runs, in pipeline order.
+var allRoles = []string{"ingest", "exif"}
+
+// testWrap lets this package's tests wrap a role's handler (to stall one
+// in a child process, say); nil outside tests.
+var testWrap func(role string, h pipeline.Handler) pipeline.Handler
+
+// workers builds the named roles.
+func workers(cfg pipeline.Config, store *pipeline.Store, roles []string, concurrency int) ([]pipeline.Worker, error) {
+	var ws []pipeline.Worker
+	for _, name := range roles {
+		var w pipeline.Worker
+		switch name {
+		case "ingest":
+			w = (&ingest.Role{Bucket: cfg.OriginalsBucket}).Worker(concurrency)
+		case "exif":
+			w = (&exif.Role{Store: store, Zone: cfg.Location()}).Worker(concurrency)
+		default:
+			return nil, fmt.Errorf("unknown role %q (roles: %s)", name, strings.Join(allRoles, ", "))
+		}
+		if testWrap != nil {
+			w.Handler = testWrap(name, w.Handler)
+		}
+		ws = append(ws, w)
+	}
+	return ws, nil
+}
+
+// runWorkers runs every worker until ctx ends and all have shut down.
+func runWorkers(ctx context.Context, js jetstream.JetStream, cfg pipeline.Config, log *slog.Logger, ws []pipeline.Worker) error {
+	rt := &pipeline.Runtime{JS: js, Cfg: cfg, Log: log}
+	// One role failing to start stops the others: a half-running process
+	// would look healthy to a supervisor.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, len(ws))
+	for i, w := range ws {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if errs[i] = rt.Run(ctx, w); errs[i] != nil {
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

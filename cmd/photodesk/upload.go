@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/photodesk/photodesk/pipeline"
+)
+
+// photoExts are the files a folder upload takes as photos; other files in
+// the folder (sidecars, notes, .DS_Store) are left alone.
+var photoExts = map[string]bool{
+	".jpg": true, ".jpeg": true, ".png": true, ".webp": true, ".tif": true, ".tiff": true,
+	".heic": true, ".heif": true, ".avif": true, ".gif": true,
+}
+
+type uploadFile struct {
+	path, name string
+	size       int64
+}
+
+func runUpload(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("upload", flag.ContinueOnError)
+	gallery := fs.String("gallery", "", "gallery id (a slug); default: the folder's name")
+	parallel := fs.Int("parallel", 4, "uploads at once")
+	cfg := pipeline.DefaultConfig()
+	cfg.RegisterFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: photodesk upload [--gallery ID] DIR | FILE...\n\nPuts the photos, and gallery.json when present, into the originals bucket under <gallery-id>/.\nMinIO's bucket notification then starts the pipeline.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return errUsage
+	}
+	files, dir, err := collect(fs.Args())
+	if err != nil {
+		return err
+	}
+	if *gallery == "" {
+		if dir == "" {
+			return errors.New("--gallery is required when uploading files rather than a folder")
+		}
+		*gallery = slugify(filepath.Base(dir))
+	}
+	if err := pipeline.ValidGalleryID(*gallery); err != nil {
+		return fmt.Errorf("%w; choose one with --gallery", err)
+	}
+
+	// Refuse what the pipeline would refuse, here, with the reason.
+	var photos []uploadFile
+	var manifest *uploadFile
+	refused := 0
+	for _, f := range files {
+		if f.name == pipeline.ManifestName {
+			if err := checkManifest(f.path); err != nil {
+				fmt.Printf("refused  %s: %v\n", f.name, err)
+				refused++
+				continue
+			}
+			manifest = &f
+			continue
+		}
+		if err := pipeline.ValidPhotoName(f.name); err != nil {
+			fmt.Printf("refused  %s: %v\n", f.name, err)
+			refused++
+			continue
+		}
+		if f.size == 0 {
+			fmt.Printf("refused  %s: empty file\n", f.name)
+			refused++
+			continue
+		}
+		photos = append(photos, f)
+	}
+
+	store, err := pipeline.NewStore(cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("uploading %d photo(s)%s to %s/%s/ on %s\n", len(photos), map[bool]string{true: " and gallery.json", false: ""}[manifest != nil], cfg.OriginalsBucket, *gallery, cfg.S3Endpoint)
+	var (
+		mu     sync.Mutex
+		failed int
+		wg     sync.WaitGroup
+		sem    = make(chan struct{}, max(*parallel, 1))
+	)
+	put := func(f uploadFile) {
+		err := putFile(ctx, store, cfg.OriginalsBucket, *gallery, f)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			failed++
+			fmt.Printf("failed   %s: %v\n", f.name, err)
+			return
+		}
+		fmt.Printf("uploaded %s (%s)\n", f.name, humanBytes(f.size))
+	}
+	for _, f := range photos {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() { defer wg.Done(); defer func() { <-sem }(); put(f) }()
+	}
+	wg.Wait()
+	// The manifest goes last, so a gallery that looks submitted has its photos.
+	if manifest != nil {
+		put(*manifest)
+	}
+	fmt.Printf("gallery %s: %d uploaded, %d refused, %d failed\n", *gallery, len(photos)+boolInt(manifest != nil)-failed, refused, failed)
+	if failed > 0 || refused > 0 {
+		return fmt.Errorf("%d file(s) not uploaded", failed+refused)
+	}
+	return nil
+}
+
+// collect lists the files to upload: a folder's photos and manifest, or
+// the files named.
+func collect(args []string) ([]uploadFile, string, error) {
+	if len(args) == 1 {
+		if st, err := os.Stat(args[0]); err == nil && st.IsDir() {
+			dir := args[0]
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				return nil, "", err
+			}
+			var files []uploadFile
+			for _, e := range entries {
+				name := e.Name()
+				if !e.Type().IsRegular() || strings.HasPrefix(name, ".") {
+					continue
+				}
+				if name != pipeline.ManifestName && !photoExts[strings.ToLower(filepath.Ext(name))] {
+					continue
+				}
+				info, err := e.Info()
+				if err != nil {
+					return nil, "", err
+				}
+				files = append(files, uploadFile{path: filepath.Join(dir, name), name: name, size: info.Size()})
+			}
+			if len(files) == 0 {
+				return nil, "", fmt.Errorf("%s holds no photos (%s) and no %s", dir, strings.Join(sortedKeys(photoExts), " "), pipeline.ManifestName)
+			}
+			abs, _ := filepath.Abs(dir)
+			return files, abs, nil
+		}
+	}
+	var files []uploadFile
+	for _, p := range args {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, "", err
+		}
+		if !st.Mode().IsRegular() {
+			return nil, "", fmt.Errorf("%s is not a regular file", p)
+		}
+		files = append(files, uploadFile{path: p, name: filepath.Base(p), size: st.Size()})
+	}
+	return files, "", nil
+}
+
+func checkManifest(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var v map[string]any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return fmt.Errorf("not a JSON object: %w", err)
+	}
+	return nil
+}
+
+func putFile(ctx context.Context, store *pipeline.Store, bucket, gallery string, f uploadFile) error {
+	fh, err := os.Open(f.path)
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(fh, head)
+	if _, err := fh.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	ctype := http.DetectContentType(head[:n])
+	if f.name == pipeline.ManifestName {
+		ctype = "application/json"
+	}
+	_, err = store.PutObject(ctx, bucket, gallery+"/"+f.name, fh, f.size, minio.PutObjectOptions{ContentType: ctype})
+	return err
+}
+
+var nonSlug = regexp.MustCompile(`[^a-z0-9]+`)
+
+// slugify makes a gallery id from a folder name: "Day 1 (Beijing)" -> "day-1-beijing".
+func slugify(s string) string {
+	s = nonSlug.ReplaceAllString(strings.ToLower(s), "-")
+	s = strings.Trim(s, "-")
+	if len(s) > 64 {
+		s = strings.TrimRight(s[:64], "-")
+	}
+	return s
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func sortedKeys(m map[string]bool) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/photodesk/photodesk/pipeline"
+)
+
+func runWorker(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	roles := fs.String("role", envOr("PHOTODESK_ROLE", ""), "role(s) to run, comma separated: "+strings.Join(allRoles, ", ")+" (env PHOTODESK_ROLE)")
+	concurrency := fs.Int("concurrency", 2, "jobs at once per role")
+	httpAddr := fs.String("http", envOr("PHOTODESK_HTTP_ADDR", ""), "ops HTTP address for /healthz and /readyz; empty: none (env PHOTODESK_HTTP_ADDR)")
+	setup := fs.Bool("setup", true, "create streams and consumers if missing")
+	cfg := pipeline.DefaultConfig()
+	cfg.RegisterFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *roles == "" {
+		fs.Usage()
+		return fmt.Errorf("--role is required")
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log := newLogger(os.Stderr, slog.LevelInfo).With("pid", os.Getpid())
+	nc, js, err := pipeline.Connect(cfg, "photodesk-worker-"+*roles)
+	if err != nil {
+		return err
+	}
+	defer nc.Drain()
+	if *setup {
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := pipeline.EnsureStreams(sctx, js, cfg)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	store, err := pipeline.NewStore(cfg)
+	if err != nil {
+		return err
+	}
+	ws, err := workers(cfg, store, strings.Split(*roles, ","), *concurrency)
+	if err != nil {
+		return err
+	}
+	if *httpAddr != "" {
+		ln, err := net.Listen("tcp", *httpAddr)
+		if err != nil {
+			return fmt.Errorf("ops HTTP: %w", err)
+		}
+		srv := &http.Server{Handler: opsMux(js, store), ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+	}
+	return runWorkers(ctx, js, cfg, log, ws)
+}

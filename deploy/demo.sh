@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# make demo: run photodesk dev on a fresh data dir, upload the sample
+# gallery, print each photo's EXIF result as it comes back through MinIO's
+# notification and JetStream, then stop everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=./bin/photodesk
+data=$(mktemp -d -t photodesk-demo.XXXXXX)
+log="$data/dev.log"
+gallery="sample-$(date +%Y%m%d-%H%M%S)"
+photos=$(ls samples/gallery/*.jpg | wc -l)
+
+"$bin" dev --data "$data" >"$log" 2>&1 &
+dev=$!
+cleanup() {
+  kill -TERM "$dev" 2>/dev/null && wait "$dev" 2>/dev/null || true
+  echo "photodesk dev stopped; its log was $log"
+}
+trap cleanup EXIT
+
+if ! "$bin" health --wait 90s; then
+  echo "photodesk dev did not come up; its log:" >&2
+  cat "$log" >&2
+  exit 1
+fi
+sed -n '/photodesk dev is running/,/roles/p' "$log"
+echo
+"$bin" upload --gallery "$gallery" samples/gallery
+echo
+echo "EXIF results for gallery $gallery, as the exif role published them:"
+"$bin" watch --gallery "$gallery" --expect "$photos" --timeout 90s
