@@ -1,0 +1,74 @@
+package exif_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/photodesk/photodesk/internal/fixture"
+	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/devstack"
+	"github.com/photodesk/photodesk/workers/exif"
+)
+
+// TestHandleAgainstRealMinIO runs the handler on events naming objects in
+// a real MinIO: the current version is read from its head; an event about a
+// version since replaced is skipped, not failed; bad bytes fail for good.
+func TestHandleAgainstRealMinIO(t *testing.T) {
+	s := devstack.ForTest(t)
+	store, err := pipeline.NewStore(s.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	put := func(key string, body []byte) pipeline.PhotoUploaded {
+		t.Helper()
+		info, err := store.PutObject(ctx, s.Config.OriginalsBucket, key, bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pipeline.PhotoUploaded{Ref: pipeline.Ref{Gallery: "g", Photo: key[2:], Bucket: s.Config.OriginalsBucket, Key: key, ETag: info.ETag}, Size: info.Size}
+	}
+	big, err := fixture.JPEG(fixture.Scene(2400, 1600, 7), 95, &fixture.EXIF{DateTimeOriginal: "2026:07:28 09:30:00", Make: "Canon"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zone, _ := time.LoadLocation("Asia/Shanghai")
+	role := &exif.Role{Store: store, Zone: zone}
+	handle := func(ev pipeline.PhotoUploaded) ([]pipeline.Output, error) {
+		data, _ := json.Marshal(ev)
+		return role.Handle(ctx, &pipeline.Message{Subject: "photodesk.photo.uploaded.g", Data: data, Ref: ev.Ref, Log: slog.New(slog.DiscardHandler)})
+	}
+
+	ev := put("g/a.jpg", big)
+	outs, err := handle(ev)
+	if err != nil || len(outs) != 1 {
+		t.Fatalf("outs %v, err %v", outs, err)
+	}
+	var res pipeline.PhotoExif
+	if err := json.Unmarshal(outs[0].Data, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Exif.CapturedAt == nil || !res.Exif.CapturedAt.Equal(time.Date(2026, 7, 28, 9, 30, 0, 0, zone)) || res.Exif.Width != 2400 {
+		t.Errorf("result %+v", res.Exif)
+	}
+	if res.BytesRead > 64<<10 || int64(len(big)) < 4*res.BytesRead {
+		t.Errorf("read %d of %d bytes; want only the head", res.BytesRead, len(big))
+	}
+	if outs[0].MsgID != "exif:originals/g/a.jpg@"+ev.ETag || outs[0].Subject != "photodesk.photo.exif.g" {
+		t.Errorf("output %s %s", outs[0].Subject, outs[0].MsgID)
+	}
+
+	put("g/a.jpg", []byte("replaced by a text file")) // the old event is now stale
+	if outs, err := handle(ev); err != nil || len(outs) != 0 {
+		t.Errorf("stale event: outs %v, err %v; want skipped", outs, err)
+	}
+	if outs, err := handle(put("g/a.jpg", []byte("replaced by a text file"))); !pipeline.IsPermanent(err) || len(outs) != 0 {
+		t.Errorf("text file: outs %v, err %v; want a permanent failure", outs, err)
+	}
+}
