@@ -90,23 +90,7 @@ func (e *env) collect(t *testing.T, filter string, want int, d time.Duration) []
 // settle waits until the role's consumer has nothing pending or unacked.
 func (e *env) settle(t *testing.T, role string) *jetstream.ConsumerInfo {
 	t.Helper()
-	var info *jetstream.ConsumerInfo
-	for range 100 {
-		c, err := e.js.Consumer(context.Background(), pipeline.EventsStream, role)
-		if err != nil {
-			t.Fatal(err)
-		}
-		info, err = c.Info(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if info.NumPending == 0 && info.NumAckPending == 0 {
-			return info
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("consumer %s did not settle: pending %d, ack pending %d", role, info.NumPending, info.NumAckPending)
-	return nil
+	return devstack.Settle(t, e.js, pipeline.EventsStream, role, 5*time.Second)
 }
 
 func start(t *testing.T, rt *pipeline.Runtime, w pipeline.Worker) (stop func()) {

@@ -392,22 +392,7 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 
 func settle(t *testing.T, js jetstream.JetStream, stream, role string) *jetstream.ConsumerInfo {
 	t.Helper()
-	var info *jetstream.ConsumerInfo
-	for range 200 {
-		c, err := js.Consumer(context.Background(), stream, role)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if info, err = c.Info(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		if info.NumPending == 0 && info.NumAckPending == 0 {
-			return info
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s did not settle: pending %d, ack pending %d", role, info.NumPending, info.NumAckPending)
-	return nil
+	return devstack.Settle(t, js, stream, role, 10*time.Second)
 }
 
 func keysOf[V any](m map[string]V) []string {

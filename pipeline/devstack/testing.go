@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/photodesk/photodesk/pipeline"
 )
 
@@ -39,4 +41,27 @@ func ForTest(tb testing.TB) *Stack {
 	}
 	tb.Cleanup(s.Stop)
 	return s
+}
+
+// Settle waits up to d until role's consumer on stream has nothing pending
+// or unacked, and returns its info; it fails the test if it never does.
+func Settle(tb testing.TB, js jetstream.JetStream, stream, role string, d time.Duration) *jetstream.ConsumerInfo {
+	tb.Helper()
+	ctx := context.Background()
+	var info *jetstream.ConsumerInfo
+	for deadline := time.Now().Add(d); ; time.Sleep(50 * time.Millisecond) {
+		c, err := js.Consumer(ctx, stream, role)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if info, err = c.Info(ctx); err != nil {
+			tb.Fatal(err)
+		}
+		if info.NumPending == 0 && info.NumAckPending == 0 {
+			return info
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("consumer %s did not settle in %s: pending %d, ack pending %d", role, d, info.NumPending, info.NumAckPending)
+		}
+	}
 }
