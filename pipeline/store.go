@@ -74,12 +74,14 @@ func (s *Store) EnsureNotification(ctx context.Context, arnRegion string) error 
 	if err != nil {
 		return fmt.Errorf("read notification of %s: %w", bucket, err)
 	}
-	if hasCreatedRule(conf, arnRegion) {
-		return nil
+	if !hasCreatedRule(conf, arnRegion) {
+		q := notification.NewConfig(NotifyARN(arnRegion))
+		q.AddEvents(notification.ObjectCreatedAll)
+		conf.AddQueue(q)
 	}
-	q := notification.NewConfig(NotifyARN(arnRegion))
-	q.AddEvents(notification.ObjectCreatedAll)
-	conf.AddQueue(q)
+	// Put the rules even when ours is there: MinIO checks every target ARN
+	// on a put, so this fails until it has loaded its NATS target after a
+	// restart, and a caller that retries knows uploads are notified.
 	if err := s.SetBucketNotification(ctx, bucket, conf); err != nil {
 		return fmt.Errorf("set notification on %s (is MinIO's NATS target %s configured?): %w", bucket, NotifyTargetID, err)
 	}
