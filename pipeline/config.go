@@ -74,28 +74,60 @@ func DefaultConfig() Config {
 // RegisterFlags binds c's fields to flags on fs. The defaults shown are c's
 // current values overridden by PHOTODESK_* environment variables.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	str := func(p *string, name, env, usage string) {
-		*p = envString(env, *p)
-		fs.StringVar(p, name, *p, usage+" (env "+env+")")
-	}
-	str(&c.NATSURL, "nats", "PHOTODESK_NATS_URL", "NATS server URL(s), comma separated")
-	str(&c.S3Endpoint, "s3-endpoint", "PHOTODESK_S3_ENDPOINT", "S3/MinIO endpoint host:port")
-	str(&c.S3AccessKey, "s3-access-key", "PHOTODESK_S3_ACCESS_KEY", "S3 access key")
-	str(&c.S3SecretKey, "s3-secret-key", "PHOTODESK_S3_SECRET_KEY", "S3 secret key")
-	str(&c.S3Region, "s3-region", "PHOTODESK_S3_REGION", "S3 region")
-	str(&c.OriginalsBucket, "originals-bucket", "PHOTODESK_ORIGINALS_BUCKET", "bucket of uploaded originals")
-	str(&c.DerivativesBucket, "derivatives-bucket", "PHOTODESK_DERIVATIVES_BUCKET", "bucket of derivatives")
-	str(&c.ArticlesBucket, "articles-bucket", "PHOTODESK_ARTICLES_BUCKET", "bucket of article records")
-	str(&c.NewsroomZone, "zone", "PHOTODESK_ZONE", "newsroom time zone for EXIF times without offset")
+	StringVar(fs, &c.NATSURL, "nats", "PHOTODESK_NATS_URL", "NATS server URL(s), comma separated")
+	StringVar(fs, &c.S3Endpoint, "s3-endpoint", "PHOTODESK_S3_ENDPOINT", "S3/MinIO endpoint host:port")
+	StringVar(fs, &c.S3AccessKey, "s3-access-key", "PHOTODESK_S3_ACCESS_KEY", "S3 access key")
+	StringVar(fs, &c.S3SecretKey, "s3-secret-key", "PHOTODESK_S3_SECRET_KEY", "S3 secret key")
+	StringVar(fs, &c.S3Region, "s3-region", "PHOTODESK_S3_REGION", "S3 region")
+	StringVar(fs, &c.OriginalsBucket, "originals-bucket", "PHOTODESK_ORIGINALS_BUCKET", "bucket of uploaded originals")
+	StringVar(fs, &c.DerivativesBucket, "derivatives-bucket", "PHOTODESK_DERIVATIVES_BUCKET", "bucket of derivatives")
+	StringVar(fs, &c.ArticlesBucket, "articles-bucket", "PHOTODESK_ARTICLES_BUCKET", "bucket of article records")
+	StringVar(fs, &c.NewsroomZone, "zone", "PHOTODESK_ZONE", "newsroom time zone for EXIF times without offset")
+	BoolVar(fs, &c.S3UseTLS, "s3-tls", "PHOTODESK_S3_TLS", "use TLS to reach S3")
+	DurationVar(fs, &c.AckWait, "ack-wait", "PHOTODESK_ACK_WAIT", "redeliver a message held this long without progress")
+	IntVar(fs, &c.MaxDeliver, "max-deliver", "PHOTODESK_MAX_DELIVER", "attempts per message before it fails for good")
+	IntVar(fs, &c.Replicas, "replicas", "PHOTODESK_REPLICAS", "stream replicas: 1, or 3 on a cluster")
+}
 
-	c.S3UseTLS = envBool("PHOTODESK_S3_TLS", c.S3UseTLS)
-	fs.BoolVar(&c.S3UseTLS, "s3-tls", c.S3UseTLS, "use TLS to reach S3 (env PHOTODESK_S3_TLS)")
-	c.AckWait = envDuration("PHOTODESK_ACK_WAIT", c.AckWait)
-	fs.DurationVar(&c.AckWait, "ack-wait", c.AckWait, "redeliver a message held this long without progress (env PHOTODESK_ACK_WAIT)")
-	c.MaxDeliver = envInt("PHOTODESK_MAX_DELIVER", c.MaxDeliver)
-	fs.IntVar(&c.MaxDeliver, "max-deliver", c.MaxDeliver, "attempts per message before it fails for good (env PHOTODESK_MAX_DELIVER)")
-	c.Replicas = envInt("PHOTODESK_REPLICAS", c.Replicas)
-	fs.IntVar(&c.Replicas, "replicas", c.Replicas, "stream replicas: 1, or 3 on a cluster (env PHOTODESK_REPLICAS)")
+// StringVar binds *p to flag name on fs and to environment variable env.
+// The default shown is *p overridden by env; the flag wins over both.
+func StringVar(fs *flag.FlagSet, p *string, name, env, usage string) {
+	*p = envString(env, *p)
+	fs.StringVar(p, name, *p, usage+" (env "+env+")")
+}
+
+// BoolVar is StringVar for a bool.
+func BoolVar(fs *flag.FlagSet, p *bool, name, env, usage string) {
+	*p = envBool(env, *p)
+	fs.BoolVar(p, name, *p, usage+" (env "+env+")")
+}
+
+// IntVar is StringVar for an int.
+func IntVar(fs *flag.FlagSet, p *int, name, env, usage string) {
+	*p = envInt(env, *p)
+	fs.IntVar(p, name, *p, usage+" (env "+env+")")
+}
+
+// Int64Var is StringVar for an int64.
+func Int64Var(fs *flag.FlagSet, p *int64, name, env, usage string) {
+	if v, err := strconv.ParseInt(strings.TrimSpace(os.Getenv(env)), 10, 64); err == nil {
+		*p = v
+	}
+	fs.Int64Var(p, name, *p, usage+" (env "+env+")")
+}
+
+// Float64Var is StringVar for a float64.
+func Float64Var(fs *flag.FlagSet, p *float64, name, env, usage string) {
+	if v, err := strconv.ParseFloat(strings.TrimSpace(os.Getenv(env)), 64); err == nil {
+		*p = v
+	}
+	fs.Float64Var(p, name, *p, usage+" (env "+env+")")
+}
+
+// DurationVar is StringVar for a time.Duration.
+func DurationVar(fs *flag.FlagSet, p *time.Duration, name, env, usage string) {
+	*p = envDuration(env, *p)
+	fs.DurationVar(p, name, *p, usage+" (env "+env+")")
 }
 
 // Validate reports the first setting that cannot work.

@@ -26,6 +26,8 @@ const (
 	SubjectPhotoUploaded    = "photodesk.photo.uploaded"
 	SubjectGallerySubmitted = "photodesk.gallery.submitted"
 	SubjectPhotoExif        = "photodesk.photo.exif"
+	SubjectPhotoRenditions  = "photodesk.photo.renditions"
+	SubjectPhotoWatermarked = "photodesk.photo.watermarked"
 	SubjectFailed           = "photodesk.failed" // photodesk.failed.<stage>.<gallery>
 )
 
@@ -165,6 +167,8 @@ type ExifData struct {
 	ZoneSource  string   `json:"zone_source,omitempty"`
 	Make        string   `json:"make,omitempty"`
 	Model       string   `json:"model,omitempty"`
+	Artist      string   `json:"artist,omitempty"`    // EXIF Artist
+	Copyright   string   `json:"copyright,omitempty"` // EXIF Copyright
 	Orientation int      `json:"orientation,omitempty"`
 	Width       int      `json:"width,omitempty"`
 	Height      int      `json:"height,omitempty"`
@@ -177,4 +181,41 @@ type GPS struct {
 	Lat float64  `json:"lat"`
 	Lon float64  `json:"lon"`
 	Alt *float64 `json:"alt,omitempty"`
+}
+
+// PhotoDerivatives says what an image role (renditions or watermark) wrote
+// for one original: every derivative, where it is, and its size.
+type PhotoDerivatives struct {
+	Ref
+	Role   string      `json:"role"`
+	Source ImageSource `json:"source"`
+	// Derivatives are in preset order, then format order, as configured.
+	Derivatives []Derivative `json:"derivatives"`
+}
+
+// ImageSource describes the original as the image roles saw it.
+type ImageSource struct {
+	// Format is sniffed from the bytes: jpeg, png, webp, tiff, heif or gif.
+	Format string `json:"format"`
+	// Width and Height are upright (EXIF orientation applied).
+	Width  int   `json:"width"`
+	Height int   `json:"height"`
+	Size   int64 `json:"size"`
+}
+
+// Derivative is one object in the derivatives bucket.
+type Derivative struct {
+	Preset      string `json:"preset"`
+	Format      string `json:"format"` // jpeg, webp or avif
+	Bucket      string `json:"bucket"`
+	Key         string `json:"key"`
+	ContentType string `json:"content_type"`
+	Width       int    `json:"width"`
+	Height      int    `json:"height"`
+	Size        int64  `json:"size"`
+	ETag        string `json:"etag"`
+	Watermarked bool   `json:"watermarked,omitempty"`
+	// Reused says the object was already there for this source ETag and
+	// settings (a redelivery), so it was not made again.
+	Reused bool `json:"reused,omitempty"`
 }

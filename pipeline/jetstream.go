@@ -23,6 +23,8 @@ type ConsumerSpec struct {
 var Consumers = []ConsumerSpec{
 	{Role: "ingest", Stream: S3EventsStream, Filters: []string{S3EventsSubject}},
 	{Role: "exif", Stream: EventsStream, Filters: []string{SubjectPhotoUploaded + ".>"}},
+	{Role: "renditions", Stream: EventsStream, Filters: []string{SubjectPhotoUploaded + ".>"}},
+	{Role: "watermark", Stream: EventsStream, Filters: []string{SubjectPhotoUploaded + ".>"}},
 }
 
 // ConsumerFor returns the spec of role.

@@ -1,10 +1,12 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -144,6 +146,70 @@ func (s *Store) ReadRange(ctx context.Context, bucket, key, etag string, off, le
 		return nil, classifyS3(err)
 	}
 	return b, nil
+}
+
+// ErrTooLarge says an object is over the size a role accepts.
+var ErrTooLarge = errors.New("object too large")
+
+// Get reads all of bucket/key while the object still has etag, refusing
+// (without reading the body) an object over max bytes.
+func (s *Store) Get(ctx context.Context, bucket, key, etag string, max int64) ([]byte, error) {
+	opts := minio.GetObjectOptions{}
+	if etag != "" {
+		if err := opts.SetMatchETag(etag); err != nil {
+			return nil, err
+		}
+	}
+	obj, err := s.GetObject(ctx, bucket, key, opts)
+	if err != nil {
+		return nil, classifyS3(err)
+	}
+	defer obj.Close()
+	// Stat sends the GET and reads only the headers.
+	info, err := obj.Stat()
+	if err != nil {
+		return nil, classifyS3(err)
+	}
+	if max > 0 && info.Size > max {
+		return nil, fmt.Errorf("%w: %d bytes, over the limit of %d", ErrTooLarge, info.Size, max)
+	}
+	b := make([]byte, info.Size)
+	if _, err := io.ReadFull(obj, b); err != nil {
+		return nil, classifyS3(err)
+	}
+	return b, nil
+}
+
+// Put writes data to bucket/key with its content type and user metadata,
+// returning the new object's ETag.
+func (s *Store) Put(ctx context.Context, bucket, key string, data []byte, contentType string, meta map[string]string) (string, error) {
+	info, err := s.PutObject(ctx, bucket, key, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{
+		ContentType:  contentType,
+		UserMetadata: meta,
+		// Derivatives are immutable per key version; let caches keep them.
+		CacheControl: "public, max-age=31536000, immutable",
+	})
+	if err != nil {
+		return "", err
+	}
+	return info.ETag, nil
+}
+
+// Meta returns bucket/key's user metadata (names lower-case, without
+// x-amz-meta-) and its ETag and size; ok is false when there is no object.
+func (s *Store) Meta(ctx context.Context, bucket, key string) (meta map[string]string, etag string, size int64, ok bool, err error) {
+	info, err := s.StatObject(ctx, bucket, key, minio.StatObjectOptions{})
+	if err != nil {
+		if minio.ToErrorResponse(err).Code == "NoSuchKey" {
+			return nil, "", 0, false, nil
+		}
+		return nil, "", 0, false, err
+	}
+	meta = make(map[string]string, len(info.UserMetadata))
+	for k, v := range info.UserMetadata {
+		meta[strings.ToLower(strings.TrimPrefix(strings.ToLower(k), "x-amz-meta-"))] = v
+	}
+	return meta, info.ETag, info.Size, true, nil
 }
 
 func classifyS3(err error) error {

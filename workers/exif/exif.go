@@ -57,8 +57,9 @@ func data(x *photometa.Exif) pipeline.ExifData {
 	d := pipeline.ExifData{
 		Format: x.Format, Present: x.Present, CapturedAt: x.CapturedAt,
 		DateSource: x.DateSource, ZoneSource: x.ZoneSource,
-		Make: x.Make, Model: x.Model, Orientation: x.Orientation,
-		Width: x.Width, Height: x.Height, Notes: x.Notes,
+		Make: x.Make, Model: x.Model, Artist: x.Artist, Copyright: x.Copyright,
+		Orientation: x.Orientation,
+		Width:       x.Width, Height: x.Height, Notes: x.Notes,
 	}
 	if x.GPS != nil {
 		d.GPS = &pipeline.GPS{Lat: x.GPS.Lat, Lon: x.GPS.Lon, Alt: x.GPS.Alt}

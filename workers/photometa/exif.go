@@ -108,6 +108,8 @@ func fill(ex *exif.Exif, loc *time.Location, x *Exif) (err error) {
 	t := tags{ex}
 	x.Make = t.str(exif.Make)
 	x.Model = t.str(exif.Model)
+	x.Artist = t.str(exif.Artist)
+	x.Copyright = t.str(exif.Copyright)
 	if o, ok := t.int(exif.Orientation); ok && o >= 1 && o <= 8 {
 		x.Orientation = o
 	} else if ok {

@@ -53,6 +53,10 @@ type Exif struct {
 	ZoneSource string `json:"zone_source,omitempty"`
 	Make       string `json:"make,omitempty"`
 	Model      string `json:"model,omitempty"`
+	// Artist and Copyright are the EXIF IFD0 tags, on one line; the image
+	// roles keep Copyright in every derivative.
+	Artist    string `json:"artist,omitempty"`
+	Copyright string `json:"copyright,omitempty"`
 	// Orientation is the EXIF orientation, 1..8; 0 when absent or invalid.
 	Orientation int `json:"orientation,omitempty"`
 	// Width and Height are the real pixel dimensions: from the container's

@@ -9,6 +9,11 @@ import (
 // ftyp box with a dozen compatible brands.
 const sniffLen = 64
 
+// Sniff names the container from its leading bytes (the first 64 are
+// enough), never from a file name: "jpeg", "png", "webp", "tiff", "gif",
+// "heif", or "" for anything else.
+func Sniff(b []byte) string { return sniff(b) }
+
 // sniff names the container from its leading bytes, never from a file name;
 // "" means not an image we know.
 func sniff(b []byte) string {
