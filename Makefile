@@ -7,9 +7,11 @@ MINIO_DIR     := $(CACHE_HOME)/photodesk/minio-$(MINIO_VERSION)
 MINIO_BIN     := $(MINIO_DIR)/minio
 export PHOTODESK_MINIO_BIN := $(MINIO_BIN)
 
-# System packages: libvips for image work (cgo), exiftool as the
-# independent reference in EXIF tests, pkg-config for cgo flags.
-APT_PACKAGES := libvips-dev libimage-exiftool-perl pkg-config
+# System packages: libvips for image work (cgo), its command-line tools as
+# the benchmark's baseline, exiftool as the independent reference in EXIF
+# tests, libgs-common for its Adobe RGB profile (a colour-managed input in
+# the image tests), pkg-config for cgo flags.
+APT_PACKAGES := libvips-dev libvips-tools libimage-exiftool-perl libgs-common pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 FUZZTIME ?= 10s

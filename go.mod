@@ -3,6 +3,7 @@ module github.com/photodesk/photodesk
 go 1.26.8
 
 require (
+	github.com/davidbyttow/govips/v2 v2.16.0
 	github.com/minio/minio-go/v7 v7.4.1
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nats.go v1.55.0

@@ -17,6 +17,7 @@ import (
 
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/devstack"
+	"github.com/photodesk/photodesk/workers/imaging"
 )
 
 func runDev(ctx context.Context, args []string) error {
@@ -30,10 +31,15 @@ func runDev(ctx context.Context, args []string) error {
 	verbose := fs.Bool("v", false, "debug logging")
 	cfg := pipeline.DefaultConfig()
 	cfg.RegisterFlags(fs)
+	icfg := imaging.DefaultConfig()
+	icfg.RegisterFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if err := icfg.Validate(); err != nil {
 		return err
 	}
 	level := slog.LevelInfo
@@ -72,7 +78,7 @@ func runDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	ws, err := workers(cfg, store, allRoles, *concurrency)
+	ws, err := workers(cfg, icfg, store, log, allRoles, *concurrency)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/devstack"
+	"github.com/photodesk/photodesk/workers/imaging"
 )
 
 // TestMain lets the test binary run as the photodesk binary, so tests can
@@ -78,7 +79,12 @@ func startRoles(t *testing.T, s *devstack.Stack, roles ...string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws, err := workers(s.Config, store, roles, 2)
+	icfg := imaging.DefaultConfig()
+	if err := icfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(&prefixWriter{t: t, prefix: "roles: "}, nil))
+	ws, err := workers(s.Config, icfg, store, log, roles, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +92,6 @@ func startRoles(t *testing.T, s *devstack.Stack, roles ...string) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		log := slog.New(slog.NewTextHandler(&prefixWriter{t: t, prefix: "roles: "}, nil))
 		if err := runWorkers(ctx, js, s.Config, log, ws); err != nil {
 			t.Errorf("workers: %v", err)
 		}

@@ -11,18 +11,21 @@ import (
 
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/workers/exif"
+	"github.com/photodesk/photodesk/workers/imaging"
 	"github.com/photodesk/photodesk/workers/ingest"
+	"github.com/photodesk/photodesk/workers/renditions"
+	"github.com/photodesk/photodesk/workers/watermark"
 )
 
 // allRoles are the roles `photodesk dev` runs, in pipeline order.
-var allRoles = []string{"ingest", "exif"}
+var allRoles = []string{"ingest", "exif", "renditions", "watermark"}
 
 // testWrap lets this package's tests wrap a role's handler (to stall one
 // in a child process, say); nil outside tests.
 var testWrap func(role string, h pipeline.Handler) pipeline.Handler
 
 // workers builds the named roles.
-func workers(cfg pipeline.Config, store *pipeline.Store, roles []string, concurrency int) ([]pipeline.Worker, error) {
+func workers(cfg pipeline.Config, icfg imaging.Config, store *pipeline.Store, log *slog.Logger, roles []string, concurrency int) ([]pipeline.Worker, error) {
 	var ws []pipeline.Worker
 	for _, name := range roles {
 		var w pipeline.Worker
@@ -31,6 +34,14 @@ func workers(cfg pipeline.Config, store *pipeline.Store, roles []string, concurr
 			w = (&ingest.Role{Bucket: cfg.OriginalsBucket}).Worker(concurrency)
 		case "exif":
 			w = (&exif.Role{Store: store, Zone: cfg.Location()}).Worker(concurrency)
+		case "renditions":
+			w = renditions.New(icfg, store, cfg.DerivativesBucket, log).Worker(concurrency)
+		case "watermark":
+			d, err := watermark.New(icfg, store, cfg.DerivativesBucket, log)
+			if err != nil {
+				return nil, err
+			}
+			w = d.Worker(concurrency)
 		default:
 			return nil, fmt.Errorf("unknown role %q (roles: %s)", name, strings.Join(allRoles, ", "))
 		}

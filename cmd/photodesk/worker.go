@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/workers/imaging"
 )
 
 func runWorker(ctx context.Context, args []string) error {
@@ -22,6 +23,8 @@ func runWorker(ctx context.Context, args []string) error {
 	setup := fs.Bool("setup", true, "create streams and consumers if missing")
 	cfg := pipeline.DefaultConfig()
 	cfg.RegisterFlags(fs)
+	icfg := imaging.DefaultConfig()
+	icfg.RegisterFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -30,6 +33,9 @@ func runWorker(ctx context.Context, args []string) error {
 		return fmt.Errorf("--role is required")
 	}
 	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if err := icfg.Validate(); err != nil {
 		return err
 	}
 	log := newLogger(os.Stderr, slog.LevelInfo).With("pid", os.Getpid())
@@ -50,7 +56,7 @@ func runWorker(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	ws, err := workers(cfg, store, strings.Split(*roles, ","), *concurrency)
+	ws, err := workers(cfg, icfg, store, log, strings.Split(*roles, ","), *concurrency)
 	if err != nil {
 		return err
 	}

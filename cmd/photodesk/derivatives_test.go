@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/photodesk/photodesk/internal/fixture"
+	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/devstack"
+)
+
+// stageEvents are a gallery's per-photo events of the image roles.
+type stageEvents struct {
+	derivs   map[string]map[string][]pipeline.PhotoDerivatives // role -> photo -> events
+	failures map[string]map[string]pipeline.Failure            // stage -> photo -> failure
+}
+
+// waitStages reads the gallery's renditions, watermarked and failure
+// events until every photo has a result from both image roles.
+func waitStages(t *testing.T, cfg pipeline.Config, gallery string, photos []string, d time.Duration) stageEvents {
+	t.Helper()
+	nc, js, err := pipeline.Connect(cfg, t.Name()+"-stages")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	cons, err := js.OrderedConsumer(context.Background(), pipeline.EventsStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{
+			pipeline.GallerySubject(pipeline.SubjectPhotoRenditions, gallery),
+			pipeline.GallerySubject(pipeline.SubjectPhotoWatermarked, gallery),
+			pipeline.FailedSubject("*", gallery),
+		},
+		MaxResetAttempts: 3,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := stageEvents{
+		derivs:   map[string]map[string][]pipeline.PhotoDerivatives{"renditions": {}, "watermark": {}},
+		failures: map[string]map[string]pipeline.Failure{"renditions": {}, "watermark": {}},
+	}
+	done := func() bool {
+		for _, role := range []string{"renditions", "watermark"} {
+			for _, p := range photos {
+				if len(ev.derivs[role][p]) == 0 && ev.failures[role][p].Reason == "" {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	deadline := time.Now().Add(d)
+	for !done() && time.Now().Before(deadline) {
+		b, err := cons.Fetch(100, jetstream.FetchMaxWait(300*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for m := range b.Messages() {
+			if strings.HasPrefix(m.Subject(), pipeline.SubjectFailed) {
+				var f pipeline.Failure
+				mustDecode(t, m, &f)
+				if ev.failures[f.Stage] == nil {
+					ev.failures[f.Stage] = map[string]pipeline.Failure{}
+				}
+				ev.failures[f.Stage][f.Photo] = f
+				continue
+			}
+			var x pipeline.PhotoDerivatives
+			if err := json.Unmarshal(m.Data(), &x); err != nil {
+				t.Fatal(err)
+			}
+			ev.derivs[x.Role][x.Photo] = append(ev.derivs[x.Role][x.Photo], x)
+		}
+	}
+	if !done() {
+		t.Fatalf("after %s not every photo has a result from both image roles: %+v", d, ev)
+	}
+	return ev
+}
+
+// TestGalleryDerivatives: photos put into MinIO get their renditions and
+// watermarked copies in the derivatives bucket, one event per photo per
+// role, through MinIO's notification and the real roles; a broken photo
+// fails alone in both roles with a reason.
+func TestGalleryDerivatives(t *testing.T) {
+	s := devstack.ForTest(t)
+	startRoles(t, s, "ingest", "renditions", "watermark")
+	big := func(seed int64) []byte {
+		b, err := fixture.JPEG(fixture.Scene(2400, 1600, seed), 85, &fixture.EXIF{Make: "Canon", GPS: &fixture.GPS{Lat: 39.9, Lon: 116.4}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	good := []string{"01-a.jpg", "02-b.jpg", "03-c.jpg"}
+	for i, name := range good {
+		putObject(t, s.Config, "deriv-1/"+name, big(int64(i+1)))
+	}
+	broken := big(9)
+	putObject(t, s.Config, "deriv-1/04-broken.jpg", broken[:len(broken)/2])
+
+	ev := waitStages(t, s.Config, "deriv-1", append(good, "04-broken.jpg"), 60*time.Second)
+	store, err := pipeline.NewStore(s.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantKeys := map[string][]string{
+		"renditions": {"thumb.jpg", "thumb.webp", "medium.jpg", "medium.webp", "large.jpg", "large.webp"},
+		"watermark":  {"large.wm.jpg", "large.wm.webp"},
+	}
+	for role, keys := range wantKeys {
+		for _, name := range good {
+			got := ev.derivs[role][name]
+			if len(got) != 1 {
+				t.Errorf("%s %s: %d events, want 1", role, name, len(got))
+				continue
+			}
+			if len(got[0].Derivatives) != len(keys) {
+				t.Errorf("%s %s: %d derivatives, want %d", role, name, len(got[0].Derivatives), len(keys))
+				continue
+			}
+			for i, d := range got[0].Derivatives {
+				if d.Key != "deriv-1/"+name+"/"+keys[i] {
+					t.Errorf("%s %s: key %s, want %s", role, name, d.Key, keys[i])
+				}
+				obj, err := store.GetObject(context.Background(), d.Bucket, d.Key, minio.GetObjectOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				info, err := obj.Stat()
+				obj.Close()
+				if err != nil || info.Size != d.Size || info.Size == 0 {
+					t.Errorf("%s: stored %d bytes (%v), event says %d", d.Key, info.Size, err, d.Size)
+				}
+			}
+		}
+		f := ev.failures[role]["04-broken.jpg"]
+		if !f.Permanent || !strings.Contains(f.Reason, "cannot decode the jpeg") {
+			t.Errorf("%s: broken photo failure %+v", role, f)
+		}
+	}
+}

@@ -1,0 +1,236 @@
+package imaging
+
+import (
+	"flag"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/photodesk/photodesk/pipeline"
+)
+
+// Format is an output format.
+type Format string
+
+// Output formats. JPEG is always made; WebP and AVIF where configured and
+// where this libvips can write them.
+const (
+	JPEG Format = "jpeg"
+	WebP Format = "webp"
+	AVIF Format = "avif"
+)
+
+// Ext is the file extension of f's derivatives.
+func (f Format) Ext() string {
+	if f == JPEG {
+		return "jpg"
+	}
+	return string(f)
+}
+
+// ContentType is f's MIME type.
+func (f Format) ContentType() string { return "image/" + string(f) }
+
+// Preset is one named rendition.
+type Preset struct {
+	Name string
+	// Size is the long edge in pixels; 0 means the original's size. Never
+	// upscaled.
+	Size    int
+	Formats []Format
+	// Quality is the encoder quality, 1-100, for every format of the preset.
+	Quality int
+	// Watermark marks the preset for the watermark role.
+	Watermark bool
+}
+
+// FullPreset is the name of the optional full-size watermarked copy.
+const FullPreset = "full"
+
+// DefaultPresets: a thumbnail for lists, a body image, and a large display
+// image that the watermark role also makes, marked. AVIF is opt-in: at
+// 2048 px it costs ten times the JPEG (measured in the README).
+const DefaultPresets = "thumb:320:jpeg+webp:q80,medium:1024:jpeg+webp:q82,large:2048:jpeg+webp:q85:wm"
+
+// Config is the image roles' configuration.
+type Config struct {
+	// PresetSpec is the presets as written in configuration; see
+	// ParsePresets. Validate fills Presets from it.
+	PresetSpec string
+	Presets    []Preset
+	// MaxPixels and MaxBytes bound an original, checked from its header and
+	// size before any decoding.
+	MaxPixels int64
+	MaxBytes  int64
+	// AVIFEffort is libheif's CPU effort for AVIF, 1 (fast) to 9.
+	AVIFEffort int
+	Watermark  WatermarkConfig
+}
+
+// WatermarkConfig says what the watermark role draws and where.
+type WatermarkConfig struct {
+	Text string
+	// Font is a TrueType/OpenType file; "" is the font shipped in the binary.
+	Font string
+	// Size is the text's em size as a fraction of the image width.
+	Size float64
+	// Position is top-left, top-right, bottom-left, bottom-right or center.
+	Position string
+	// Margin from the edges, as a fraction of the image width.
+	Margin  float64
+	Opacity float64
+	// Full also makes a full-size watermarked JPEG (preset "full").
+	Full        bool
+	FullQuality int
+}
+
+// DefaultConfig is the configuration without flags or environment.
+func DefaultConfig() Config {
+	return Config{
+		PresetSpec: DefaultPresets,
+		MaxPixels:  100_000_000,
+		MaxBytes:   200 << 20,
+		AVIFEffort: 2,
+		Watermark: WatermarkConfig{
+			Text:        "来源:工人日报",
+			Size:        0.03,
+			Position:    "bottom-right",
+			Margin:      0.02,
+			Opacity:     0.85,
+			FullQuality: 90,
+		},
+	}
+}
+
+// RegisterFlags binds c to flags on fs and PHOTODESK_* variables.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	pipeline.StringVar(fs, &c.PresetSpec, "presets", "PHOTODESK_PRESETS",
+		"renditions: name:long-edge:formats[:qN][:wm], comma separated; formats jpeg+webp+avif; wm = also watermarked")
+	pipeline.Int64Var(fs, &c.MaxPixels, "max-pixels", "PHOTODESK_MAX_PIXELS", "refuse originals with more pixels")
+	pipeline.Int64Var(fs, &c.MaxBytes, "max-bytes", "PHOTODESK_MAX_BYTES", "refuse originals larger than this many bytes")
+	pipeline.IntVar(fs, &c.AVIFEffort, "avif-effort", "PHOTODESK_AVIF_EFFORT", "AVIF encoder effort, 1 (fast) to 9")
+	w := &c.Watermark
+	pipeline.StringVar(fs, &w.Text, "watermark-text", "PHOTODESK_WATERMARK_TEXT", "watermark text")
+	pipeline.StringVar(fs, &w.Font, "watermark-font", "PHOTODESK_WATERMARK_FONT", "watermark font file (default: the font shipped in the binary)")
+	pipeline.Float64Var(fs, &w.Size, "watermark-size", "PHOTODESK_WATERMARK_SIZE", "watermark em size as a fraction of the image width")
+	pipeline.StringVar(fs, &w.Position, "watermark-position", "PHOTODESK_WATERMARK_POSITION", "top-left, top-right, bottom-left, bottom-right or center")
+	pipeline.Float64Var(fs, &w.Margin, "watermark-margin", "PHOTODESK_WATERMARK_MARGIN", "watermark margin as a fraction of the image width")
+	pipeline.Float64Var(fs, &w.Opacity, "watermark-opacity", "PHOTODESK_WATERMARK_OPACITY", "watermark opacity, 0 to 1")
+	pipeline.BoolVar(fs, &w.Full, "watermark-full", "PHOTODESK_WATERMARK_FULL", "also make a full-size watermarked JPEG")
+}
+
+// Validate parses the presets and checks every setting.
+func (c *Config) Validate() error {
+	ps, err := ParsePresets(c.PresetSpec)
+	if err != nil {
+		return err
+	}
+	c.Presets = ps
+	w := c.Watermark
+	switch {
+	case c.MaxPixels < 1:
+		return fmt.Errorf("max-pixels must be positive")
+	case c.MaxBytes < 1:
+		return fmt.Errorf("max-bytes must be positive")
+	case c.AVIFEffort < 1 || c.AVIFEffort > 9:
+		return fmt.Errorf("avif-effort must be 1..9, got %d", c.AVIFEffort)
+	case w.Size <= 0 || w.Size > 0.5:
+		return fmt.Errorf("watermark-size must be in (0, 0.5], got %g", w.Size)
+	case w.Margin < 0 || w.Margin > 0.25:
+		return fmt.Errorf("watermark-margin must be in [0, 0.25], got %g", w.Margin)
+	case w.Opacity <= 0 || w.Opacity > 1:
+		return fmt.Errorf("watermark-opacity must be in (0, 1], got %g", w.Opacity)
+	case w.FullQuality < 1 || w.FullQuality > 100:
+		return fmt.Errorf("full-size watermark quality must be 1..100")
+	}
+	if _, ok := positions[w.Position]; !ok {
+		return fmt.Errorf("watermark-position %q: want top-left, top-right, bottom-left, bottom-right or center", w.Position)
+	}
+	return nil
+}
+
+// Marked returns the presets the watermark role makes: those marked wm,
+// plus the full-size copy when configured.
+func (c *Config) Marked() []Preset {
+	var out []Preset
+	for _, p := range c.Presets {
+		if p.Watermark {
+			out = append(out, p)
+		}
+	}
+	if c.Watermark.Full {
+		out = append(out, Preset{Name: FullPreset, Formats: []Format{JPEG}, Quality: c.Watermark.FullQuality, Watermark: true})
+	}
+	return out
+}
+
+var presetName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
+
+// ParsePresets reads "name:long-edge:formats[:qN][:wm],...", e.g.
+// "thumb:320:jpeg+webp:q80,large:2048:jpeg+webp+avif:q85:wm".
+func ParsePresets(spec string) ([]Preset, error) {
+	var out []Preset
+	seen := map[string]bool{}
+	for _, item := range strings.Split(spec, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		f := strings.Split(item, ":")
+		if len(f) < 3 {
+			return nil, fmt.Errorf("preset %q: want name:long-edge:formats[:qN][:wm]", item)
+		}
+		p := Preset{Name: f[0], Quality: 82}
+		if !presetName.MatchString(p.Name) || p.Name == FullPreset {
+			return nil, fmt.Errorf("preset %q: name must be a short lower-case slug other than %q", item, FullPreset)
+		}
+		if seen[p.Name] {
+			return nil, fmt.Errorf("preset %q is named twice", p.Name)
+		}
+		seen[p.Name] = true
+		size, err := strconv.Atoi(f[1])
+		if err != nil || size < 16 || size > 16384 {
+			return nil, fmt.Errorf("preset %s: long edge %q must be 16..16384 pixels", p.Name, f[1])
+		}
+		p.Size = size
+		fmts := map[Format]bool{}
+		for _, s := range strings.Split(f[2], "+") {
+			ff := Format(strings.ToLower(strings.TrimSpace(s)))
+			if ff == "jpg" {
+				ff = JPEG
+			}
+			switch ff {
+			case JPEG, WebP, AVIF:
+			default:
+				return nil, fmt.Errorf("preset %s: unknown format %q (jpeg, webp, avif)", p.Name, s)
+			}
+			if !fmts[ff] {
+				fmts[ff] = true
+				p.Formats = append(p.Formats, ff)
+			}
+		}
+		if !fmts[JPEG] {
+			return nil, fmt.Errorf("preset %s: formats must include jpeg, the one every reader takes", p.Name)
+		}
+		for _, opt := range f[3:] {
+			switch {
+			case opt == "wm":
+				p.Watermark = true
+			case strings.HasPrefix(opt, "q"):
+				q, err := strconv.Atoi(opt[1:])
+				if err != nil || q < 1 || q > 100 {
+					return nil, fmt.Errorf("preset %s: quality %q must be q1..q100", p.Name, opt)
+				}
+				p.Quality = q
+			default:
+				return nil, fmt.Errorf("preset %s: unknown option %q (qN or wm)", p.Name, opt)
+			}
+		}
+		out = append(out, p)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no presets configured")
+	}
+	return out, nil
+}

@@ -1,0 +1,268 @@
+package imaging
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"github.com/davidbyttow/govips/v2/vips"
+)
+
+// Result is one encoded derivative.
+type Result struct {
+	Preset string
+	Format Format
+	Width  int
+	Height int
+	Data   []byte
+}
+
+// Options are the encoder settings that are not part of a preset.
+type Options struct {
+	AVIFEffort int
+	// Mark, when set, draws the watermark.
+	Mark *Mark
+}
+
+// render is one preset's pipeline. Like imgproxy's processing, it is a list
+// of small named steps over the image so far; their order is the algorithm.
+type render struct {
+	src     *Source
+	preset  Preset
+	formats []Format
+	opts    Options
+	img     *vips.ImageRef
+}
+
+type step func(*render) error
+
+var steps = []step{load, toSRGB, watermark, materialize, stripMetadata}
+
+// Render makes preset p in each of formats from the original. It decodes
+// once per call, shrinking on load, and encodes every format from that.
+func (s *Source) Render(ctx context.Context, p Preset, formats []Format, opts Options) ([]Result, error) {
+	r := &render{src: s, preset: p, formats: formats, opts: opts}
+	defer func() {
+		if r.img != nil {
+			r.img.Close()
+		}
+	}()
+	for _, st := range steps {
+		if err := alive(ctx); err != nil {
+			return nil, err
+		}
+		if err := st(r); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]Result, 0, len(formats))
+	for _, f := range formats {
+		if err := alive(ctx); err != nil {
+			return nil, err
+		}
+		b, err := export(r.img, f, p.Quality, opts.AVIFEffort, s.Copyright)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", p.Name, f, err)
+		}
+		var exif []byte
+		if s.Copyright != "" {
+			exif = copyrightEXIF(s.Copyright)
+		}
+		switch {
+		case f == WebP:
+			b, err = webpMetadata(b, exif, r.img.Width(), r.img.Height())
+		case f == JPEG && exif != nil:
+			b, err = withJPEGEXIF(b, exif)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: metadata: %w", p.Name, f, err)
+		}
+		out = append(out, Result{Preset: p.Name, Format: f, Width: r.img.Width(), Height: r.img.Height(), Data: b})
+	}
+	return out, nil
+}
+
+// replace swaps in a new image, releasing the old one.
+func (r *render) replace(img *vips.ImageRef) {
+	if r.img != nil {
+		r.img.Close()
+	}
+	r.img = img
+}
+
+// load decodes with shrink-on-load (JPEG DCT scaling, WebP and HEIF
+// thumbnails' own scaling), straightens the EXIF orientation, and never
+// upscales. Size 0 is the original's size.
+func load(r *render) error {
+	size := r.preset.Size
+	if long := max(r.src.Width, r.src.Height); size <= 0 || size > long {
+		size = long
+	}
+	if r.src.cmyk {
+		return loadCMYK(r, size)
+	}
+	p := vips.NewImportParams()
+	p.FailOnError.Set(true)
+	img, err := vips.LoadThumbnailFromBuffer(r.src.data, size, size, vips.InterestingNone, vips.SizeDown, p)
+	if err != nil {
+		return badInput("cannot decode the %s: %s", r.src.Format, vipsErr(err))
+	}
+	r.replace(img)
+	return nil
+}
+
+// loadCMYK is load for CMYK originals. libvips 8.14's thumbnail imports
+// CMYK through its own path and comes out visibly darker than the embedded
+// profile says (a (62,80,130) blue printed to CMYK comes back (35,61,114);
+// vipsthumbnail does the same), so these shrink on load, convert through
+// their embedded profile, then resize.
+func loadCMYK(r *render, size int) error {
+	long := max(r.src.Width, r.src.Height)
+	p := vips.NewImportParams()
+	p.FailOnError.Set(true)
+	p.AutoRotate.Set(true)
+	if r.src.Format == "jpeg" {
+		shrink := 1
+		for shrink < 8 && long/(shrink*2) >= size {
+			shrink *= 2
+		}
+		p.JpegShrinkFactor.Set(shrink)
+	}
+	img, err := vips.LoadImageFromBuffer(r.src.data, p)
+	if err != nil {
+		return badInput("cannot decode the %s: %s", r.src.Format, vipsErr(err))
+	}
+	r.replace(img)
+	if err := img.TransformICCProfileWithFallback(vips.SRGBIEC6196621ICCProfilePath, "cmyk"); err != nil {
+		return badInput("CMYK colour profile: %s", vipsErr(err))
+	}
+	if l := max(img.Width(), img.Height()); l > size {
+		if err := img.Resize(float64(size)/float64(l), vips.KernelLanczos3); err != nil {
+			return badInput("cannot decode the %s: %s", r.src.Format, vipsErr(err))
+		}
+	}
+	return nil
+}
+
+// toSRGB converts to 8-bit sRGB through the embedded ICC profile. libvips's
+// thumbnail already imports CMYK (with a built-in profile when there is
+// none); RGB in another space (Adobe RGB, Display P3) is transformed here,
+// and grey or 16-bit images become plain sRGB.
+func toSRGB(r *render) error {
+	img := r.img
+	if img.HasICCProfile() && !isSRGBProfile(img.GetICCProfile()) {
+		if err := img.TransformICCProfile(vips.SRGBIEC6196621ICCProfilePath); err != nil {
+			return badInput("colour profile: %s", vipsErr(err))
+		}
+	}
+	if img.Interpretation() != vips.InterpretationSRGB || img.BandFormat() != vips.BandFormatUchar {
+		if err := img.ToColorSpace(vips.InterpretationSRGB); err != nil {
+			return badInput("colour conversion: %s", vipsErr(err))
+		}
+	}
+	if img.BandFormat() != vips.BandFormatUchar {
+		if err := img.Cast(vips.BandFormatUchar); err != nil {
+			return fmt.Errorf("cast to 8 bit: %s", vipsErr(err))
+		}
+	}
+	return nil
+}
+
+// isSRGBProfile spots the common sRGB profiles by their description, so the
+// usual camera JPEG skips a transform that would change nothing.
+func isSRGBProfile(icc []byte) bool {
+	head := icc[:min(len(icc), 2048)]
+	return len(icc) >= 20 && string(icc[16:20]) == "RGB " &&
+		(bytes.Contains(head, []byte("sRGB")) || bytes.Contains(head, []byte("s\x00R\x00G\x00B")))
+}
+
+func watermark(r *render) error {
+	if r.opts.Mark == nil {
+		return nil
+	}
+	return r.opts.Mark.apply(r.img)
+}
+
+// materialize renders the pipeline once into memory when several formats
+// are wanted. A shrink-on-load pipeline reads the original sequentially, so
+// a second export from it fails ("out of order read"); govips has no
+// copy_memory, so an uncompressed TIFF in memory stands in for it (about a
+// memcpy of the rendition, never of the original).
+func materialize(r *render) error {
+	if len(r.formats) < 2 {
+		return nil
+	}
+	b, _, err := r.img.ExportTiff(&vips.TiffExportParams{Compression: vips.TiffCompressionNone, Predictor: vips.TiffPredictorNone, TileWidth: 256, TileHeight: 256})
+	if err != nil {
+		return badInput("cannot decode the %s: %s", r.src.Format, vipsErr(err))
+	}
+	img, err := vips.LoadImageFromBuffer(b, nil)
+	if err != nil {
+		return fmt.Errorf("reload rendition: %s", vipsErr(err))
+	}
+	r.replace(img)
+	return nil
+}
+
+// stripMetadata drops everything a photo carries about itself (EXIF with
+// GPS, XMP, IPTC, the ICC profile: the pixels are sRGB now, which is what
+// an untagged image means) and writes back only the copyright notice.
+func stripMetadata(r *render) error {
+	img := r.img
+	if err := img.RemoveMetadata(); err != nil {
+		return fmt.Errorf("strip metadata: %s", vipsErr(err))
+	}
+	if err := img.RemoveICCProfile(); err != nil {
+		return fmt.Errorf("strip ICC: %s", vipsErr(err))
+	}
+	if err := img.RemoveOrientation(); err != nil {
+		return fmt.Errorf("strip orientation: %s", vipsErr(err))
+	}
+	return nil
+}
+
+// export encodes img as f: JPEG and WebP with no metadata at all (Render
+// splices the copyright in), AVIF with the copyright alone.
+func export(img *vips.ImageRef, f Format, quality, avifEffort int, copyright string) ([]byte, error) {
+	var (
+		b   []byte
+		err error
+	)
+	switch f {
+	case JPEG:
+		src := img
+		if img.HasAlpha() {
+			// JPEG has no alpha: put transparent parts on white, not black.
+			if src, err = img.Copy(); err != nil {
+				return nil, fmt.Errorf("copy: %s", vipsErr(err))
+			}
+			defer src.Close()
+			if err := src.Flatten(&vips.Color{R: 255, G: 255, B: 255}); err != nil {
+				return nil, fmt.Errorf("flatten: %s", vipsErr(err))
+			}
+		}
+		b, _, err = src.ExportJpeg(&vips.JpegExportParams{StripMetadata: true, Quality: quality, Interlace: true, OptimizeCoding: true, SubsampleMode: vips.VipsForeignSubsampleAuto})
+	case WebP:
+		b, _, err = img.ExportWebp(&vips.WebpExportParams{StripMetadata: true, Quality: quality, ReductionEffort: 4})
+	case AVIF:
+		src := img
+		if copyright != "" {
+			// libvips writes exif-ifd* fields into the EXIF it saves (in the
+			// "value (...)" form it reads them in); libexif adds its
+			// mandatory tags, Orientation 1 among them. JPEG and WebP get a
+			// one-tag EXIF spliced in instead.
+			if src, err = img.Copy(); err != nil {
+				return nil, fmt.Errorf("copy: %s", vipsErr(err))
+			}
+			defer src.Close()
+			src.SetString("exif-ifd0-Copyright", fmt.Sprintf("%s (%s, ASCII, %d components, %d bytes)", copyright, copyright, len(copyright)+1, len(copyright)+1))
+		}
+		b, _, err = src.ExportAvif(&vips.AvifExportParams{Quality: quality, Bitdepth: 8, Effort: max(avifEffort, 1)})
+	default:
+		return nil, fmt.Errorf("unknown format %q", f)
+	}
+	if err != nil {
+		return nil, badInput("cannot encode %s: %s", f, vipsErr(err))
+	}
+	return b, nil
+}

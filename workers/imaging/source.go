@@ -1,0 +1,91 @@
+package imaging
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/davidbyttow/govips/v2/vips"
+
+	"github.com/photodesk/photodesk/workers/photometa"
+)
+
+// Limits bound what Open accepts.
+type Limits struct {
+	MaxPixels int64
+	MaxBytes  int64
+}
+
+// Source is an original that passed the checks: a known type, within the
+// limits, with a readable header. Nothing has been decoded yet.
+type Source struct {
+	data []byte
+	// Format is sniffed from the bytes.
+	Format string
+	// Width and Height are upright: the EXIF orientation applied.
+	Width, Height int
+	// Copyright is the EXIF Copyright notice, kept in every derivative.
+	Copyright string
+	// cmyk sources take their own load path (see loadCMYK).
+	cmyk bool
+}
+
+// Open checks an original from its bytes and header alone: the type is
+// sniffed (never taken from a name), and the size and pixel count are
+// bounded before libvips decodes a single pixel.
+func Open(data []byte, lim Limits) (*Source, error) {
+	Start(nil)
+	if len(data) == 0 {
+		return nil, badInput("the file is empty")
+	}
+	if lim.MaxBytes > 0 && int64(len(data)) > lim.MaxBytes {
+		return nil, badInput("the file is %s, over the %s limit", mib(int64(len(data))), mib(lim.MaxBytes))
+	}
+	format := photometa.Sniff(data[:min(len(data), 64)])
+	if format == "" {
+		return nil, badInput("not an image photodesk reads (JPEG, PNG, WebP, TIFF, HEIF, GIF): the bytes look like %s",
+			http.DetectContentType(data[:min(len(data), 512)]))
+	}
+	if !CanRead(format) {
+		return nil, badInput("%s images are not supported by this server's libvips (no loader)", format)
+	}
+	p := vips.NewImportParams()
+	p.FailOnError.Set(true)
+	// A lazy load: libvips reads the header here, pixels only on demand.
+	hdr, err := vips.LoadImageFromBuffer(data, p)
+	if err != nil {
+		return nil, badInput("unreadable %s: %s", format, vipsErr(err))
+	}
+	w, h, o := hdr.Width(), hdr.PageHeight(), hdr.Orientation()
+	cmyk := hdr.Interpretation() == vips.InterpretationCMYK
+	hdr.Close()
+	if h <= 0 {
+		h = 0
+	}
+	if w <= 0 || h <= 0 {
+		return nil, badInput("%s header gives no size", format)
+	}
+	if px := int64(w) * int64(h); lim.MaxPixels > 0 && px > lim.MaxPixels {
+		return nil, badInput("the image is %d×%d (%.1f MP), over the %.1f MP limit", w, h, float64(px)/1e6, float64(lim.MaxPixels)/1e6)
+	}
+	if o >= 5 && o <= 8 {
+		w, h = h, w
+	}
+	s := &Source{data: data, Format: format, Width: w, Height: h, cmyk: cmyk}
+	// EXIF damage is the exif role's to report; here it only costs the notice.
+	if x, err := photometa.Extract(bytes.NewReader(data), int64(len(data)), time.UTC); err == nil {
+		s.Copyright = x.Copyright
+	}
+	return s, nil
+}
+
+// Size is the original's length in bytes.
+func (s *Source) Size() int64 { return int64(len(s.data)) }
+
+func mib(n int64) string {
+	if n < 1<<20 {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+}

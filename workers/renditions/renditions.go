@@ -1,0 +1,23 @@
+// Package renditions is the renditions role: every configured preset of
+// every uploaded photo, in each of its formats, into the derivatives bucket.
+package renditions
+
+import (
+	"log/slog"
+
+	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/workers/imaging"
+)
+
+// New builds the role; cfg must have been validated.
+func New(cfg imaging.Config, store *pipeline.Store, bucket string, log *slog.Logger) *imaging.Deriver {
+	return imaging.NewDeriver(imaging.Deriver{
+		Role:    "renditions",
+		Subject: pipeline.SubjectPhotoRenditions,
+		Store:   store,
+		Bucket:  bucket,
+		Presets: cfg.Presets,
+		Limits:  imaging.Limits{MaxPixels: cfg.MaxPixels, MaxBytes: cfg.MaxBytes},
+		Options: imaging.Options{AVIFEffort: cfg.AVIFEffort},
+	}, log)
+}

@@ -1,0 +1,33 @@
+// Package watermark is the watermark role: the presets marked for it (and
+// optionally a full-size copy) with the source line drawn on, for display.
+package watermark
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/workers/imaging"
+)
+
+// New builds the role; cfg must have been validated. A font that lacks a
+// glyph of the text is an error here, at start-up, never a box in a photo.
+func New(cfg imaging.Config, store *pipeline.Store, bucket string, log *slog.Logger) (*imaging.Deriver, error) {
+	if len(cfg.Marked()) == 0 {
+		return nil, fmt.Errorf("watermark role: no preset is marked wm and watermark-full is off; nothing to make")
+	}
+	mark, err := imaging.NewMark(cfg.Watermark)
+	if err != nil {
+		return nil, err
+	}
+	return imaging.NewDeriver(imaging.Deriver{
+		Role:    "watermark",
+		Subject: pipeline.SubjectPhotoWatermarked,
+		Store:   store,
+		Bucket:  bucket,
+		Presets: cfg.Marked(),
+		Limits:  imaging.Limits{MaxPixels: cfg.MaxPixels, MaxBytes: cfg.MaxBytes},
+		Options: imaging.Options{AVIFEffort: cfg.AVIFEffort, Mark: mark},
+		Suffix:  ".wm",
+	}, log), nil
+}
