@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make demo: run photodesk dev on a fresh data dir, upload the sample
-# gallery, print each photo's EXIF result as it comes back through MinIO's
+# gallery, print each photo's EXIF date and derivatives as they come back through MinIO's
 # notification and JetStream, then stop everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,5 +27,5 @@ sed -n '/photodesk dev is running/,/roles/p' "$log"
 echo
 "$bin" upload --gallery "$gallery" samples/gallery
 echo
-echo "EXIF results for gallery $gallery, as the exif role published them:"
+echo "Results for gallery $gallery, as the exif, renditions and watermark roles published them:"
 "$bin" watch --gallery "$gallery" --expect "$photos" --timeout 90s

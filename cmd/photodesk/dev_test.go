@@ -95,9 +95,12 @@ func TestDevRunsStopsAndRestarts(t *testing.T) {
 	}
 	putObject(t, cfg, "dev-1/a.jpg", img)
 	var watchOut bytes.Buffer
-	w := &watcher{out: &watchOut, expect: 1, seen: map[string]bool{}}
+	w, err := newWatcher(&watchOut, 1, []string{"exif", "renditions", "watermark"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	runWatchFor(t, w, cfg, "dev-1")
-	if !regexp.MustCompile(`a\.jpg\s+2026-07-28 09:00:00 \+08:00\s+DateTimeOriginal`).MatchString(watchOut.String()) {
+	if !regexp.MustCompile(`a\.jpg\s+2026-07-28 09:00:00 \+08:00\s+DateTimeOriginal.*6 renditions \(up to 200x150\), 2 watermark \(up to 200x150\)`).MatchString(watchOut.String()) {
 		t.Errorf("watch printed:\n%s", watchOut.String())
 	}
 	stop(p, exited)

@@ -17,14 +17,19 @@ import (
 func runWatch(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("watch", flag.ContinueOnError)
 	gallery := fs.String("gallery", "", "gallery id")
-	expect := fs.Int("expect", 0, "stop once this many photos have a result or a failure (0: run until Ctrl-C)")
+	expect := fs.Int("expect", 0, "stop once this many photos are done or failed (0: run until Ctrl-C)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long (with --expect)")
+	stages := fs.String("stages", "exif,renditions,watermark", "the roles whose results make a photo done")
 	cfg := pipeline.DefaultConfig()
 	cfg.RegisterFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := pipeline.ValidGalleryID(*gallery); err != nil {
+		return err
+	}
+	w, err := newWatcher(os.Stdout, *expect, strings.Split(*stages, ","))
+	if err != nil {
 		return err
 	}
 	nc, js, err := pipeline.Connect(cfg, "photodesk-watch")
@@ -37,27 +42,50 @@ func runWatch(ctx context.Context, args []string) error {
 		ctx, cancel = context.WithTimeout(ctx, *timeout)
 		defer cancel()
 	}
-	w := &watcher{out: os.Stdout, expect: *expect, seen: map[string]bool{}}
 	return w.run(ctx, js, *gallery)
 }
 
-// watcher prints one line per photo result or failure of a gallery, from
-// the start of the stream, so it sees what happened before it started too.
+// stageSubjects are the result subjects watch follows, by role.
+var stageSubjects = map[string]string{
+	"exif":       pipeline.SubjectPhotoExif,
+	"renditions": pipeline.SubjectPhotoRenditions,
+	"watermark":  pipeline.SubjectPhotoWatermarked,
+}
+
+// watcher prints one line per photo of a gallery once every stage has a
+// result or a failure for it, reading from the start of the stream, so it
+// sees what happened before it started too.
 type watcher struct {
-	out    io.Writer
-	expect int
-	seen   map[string]bool
-	ok     int
-	failed int
+	out     io.Writer
+	expect  int
+	stages  []string
+	photos  map[string]*photoState
+	printed map[string]bool
+	ok      int
+	failed  int
+}
+
+type photoState struct {
+	exif     *pipeline.PhotoExif
+	derivs   map[string]*pipeline.PhotoDerivatives // role -> result
+	failures map[string]string                     // stage -> reason
+}
+
+func newWatcher(out io.Writer, expect int, stages []string) (*watcher, error) {
+	for _, st := range stages {
+		if _, ok := stageSubjects[st]; !ok {
+			return nil, fmt.Errorf("unknown stage %q (exif, renditions, watermark)", st)
+		}
+	}
+	return &watcher{out: out, expect: expect, stages: stages, photos: map[string]*photoState{}, printed: map[string]bool{}}, nil
 }
 
 func (w *watcher) run(ctx context.Context, js jetstream.JetStream, gallery string) error {
-	cons, err := js.OrderedConsumer(ctx, pipeline.EventsStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{
-			pipeline.GallerySubject(pipeline.SubjectPhotoExif, gallery),
-			pipeline.FailedSubject("*", gallery),
-		},
-	})
+	filters := []string{pipeline.FailedSubject("*", gallery)}
+	for _, st := range w.stages {
+		filters = append(filters, pipeline.GallerySubject(stageSubjects[st], gallery))
+	}
+	cons, err := js.OrderedConsumer(ctx, pipeline.EventsStream, jetstream.OrderedConsumerConfig{FilterSubjects: filters})
 	if err != nil {
 		return err
 	}
@@ -68,56 +96,119 @@ func (w *watcher) run(ctx context.Context, js jetstream.JetStream, gallery strin
 	defer it.Stop()
 	go func() { <-ctx.Done(); it.Stop() }()
 
-	fmt.Fprintf(w.out, "%-26s %-29s %-18s %-19s %s\n", "PHOTO", "CAPTURED", "DATE FROM", "ZONE FROM", "CAMERA")
-	for w.expect == 0 || len(w.seen) < w.expect {
+	fmt.Fprintf(w.out, "%-22s %-29s %-18s %-19s %-14s %s\n", "PHOTO", "CAPTURED", "DATE FROM", "ZONE FROM", "CAMERA", "DERIVATIVES")
+	for w.expect == 0 || len(w.printed) < w.expect {
 		msg, err := it.Next()
 		if err != nil {
 			if ctx.Err() == context.DeadlineExceeded {
-				return fmt.Errorf("timed out with %d of %d photos reported", len(w.seen), w.expect)
+				return fmt.Errorf("timed out with %d of %d photos reported", len(w.printed), w.expect)
 			}
 			return nil
 		}
-		w.print(msg.Subject(), msg.Data())
+		w.add(msg.Subject(), msg.Data())
 	}
-	fmt.Fprintf(w.out, "%d photos: %d with EXIF results, %d failed\n", len(w.seen), w.ok, w.failed)
+	fmt.Fprintf(w.out, "%d photos: %d done, %d failed\n", len(w.printed), w.ok, w.failed)
 	return nil
 }
 
-func (w *watcher) print(subject string, data []byte) {
-	if strings.HasPrefix(subject, pipeline.SubjectFailed+".") {
+func (w *watcher) state(name string) *photoState {
+	p := w.photos[name]
+	if p == nil {
+		p = &photoState{derivs: map[string]*pipeline.PhotoDerivatives{}, failures: map[string]string{}}
+		w.photos[name] = p
+	}
+	return p
+}
+
+// add records one event and prints the photo once it is resolved.
+func (w *watcher) add(subject string, data []byte) {
+	var name string
+	switch {
+	case strings.HasPrefix(subject, pipeline.SubjectFailed+"."):
 		var f pipeline.Failure
 		if pipeline.Decode(subject, data, &f) != nil {
 			return
 		}
-		name := f.Photo
+		name = f.Photo
 		if name == "" {
 			name = f.Key
 		}
-		if !w.seen[name] {
-			w.failed++
+		w.state(name).failures[f.Stage] = f.Reason
+		if f.Photo == "" {
+			// Not a photo of the gallery's shape: no other stage will run.
+			for _, st := range w.stages {
+				w.state(name).failures[st] = f.Reason
+			}
 		}
-		w.seen[name] = true
-		fmt.Fprintf(w.out, "%-26s FAILED in %s: %s\n", name, f.Stage, f.Reason)
+	case strings.HasPrefix(subject, pipeline.SubjectPhotoExif+"."):
+		var r pipeline.PhotoExif
+		if pipeline.Decode(subject, data, &r) != nil {
+			return
+		}
+		name = r.Photo
+		w.state(name).exif = &r
+	default:
+		var r pipeline.PhotoDerivatives
+		if pipeline.Decode(subject, data, &r) != nil {
+			return
+		}
+		name = r.Photo
+		w.state(name).derivs[r.Role] = &r
+	}
+	p := w.photos[name]
+	if w.printed[name] {
 		return
 	}
-	var r pipeline.PhotoExif
-	if pipeline.Decode(subject, data, &r) != nil {
+	for _, st := range w.stages {
+		_, failed := p.failures[st]
+		if !failed && !(st == "exif" && p.exif != nil) && p.derivs[st] == nil {
+			return
+		}
+	}
+	w.printed[name] = true
+	w.print(name, p)
+}
+
+func (w *watcher) print(name string, p *photoState) {
+	if len(p.failures) > 0 {
+		w.failed++
+		for _, st := range w.stages {
+			if reason, ok := p.failures[st]; ok {
+				fmt.Fprintf(w.out, "%-26s FAILED in %s: %s\n", name, st, reason)
+				if p.exif == nil || st != "exif" {
+					break // one line per photo is enough when it fails everywhere
+				}
+			}
+		}
 		return
 	}
-	if !w.seen[r.Photo] {
-		w.ok++
+	w.ok++
+	captured, dateFrom, zoneFrom, camera := "-", "-", "-", "-"
+	if p.exif != nil {
+		x := p.exif.Exif
+		captured = "(no capture date)"
+		if x.CapturedAt != nil {
+			captured = x.CapturedAt.Format("2006-01-02 15:04:05.999 -07:00")
+		}
+		dateFrom, zoneFrom = dash(x.DateSource), dash(x.ZoneSource)
+		camera = cameraName(x.Make, x.Model)
+		if !x.Present {
+			camera = "(no EXIF)"
+		}
 	}
-	w.seen[r.Photo] = true
-	x := r.Exif
-	captured := "(no capture date)"
-	if x.CapturedAt != nil {
-		captured = x.CapturedAt.Format("2006-01-02 15:04:05.999 -07:00")
+	var parts []string
+	for _, role := range []string{"renditions", "watermark"} {
+		if d := p.derivs[role]; d != nil {
+			largest := d.Derivatives[0]
+			for _, x := range d.Derivatives {
+				if x.Width*x.Height > largest.Width*largest.Height {
+					largest = x
+				}
+			}
+			parts = append(parts, fmt.Sprintf("%d %s (up to %dx%d)", len(d.Derivatives), role, largest.Width, largest.Height))
+		}
 	}
-	camera := cameraName(x.Make, x.Model)
-	if !x.Present {
-		camera = "(no EXIF)"
-	}
-	fmt.Fprintf(w.out, "%-26s %-29s %-18s %-19s %s\n", r.Photo, captured, dash(x.DateSource), dash(x.ZoneSource), camera)
+	fmt.Fprintf(w.out, "%-22s %-29s %-18s %-19s %-14s %s\n", name, captured, dateFrom, zoneFrom, camera, dash(strings.Join(parts, ", ")))
 }
 
 // cameraName joins make and model, once: "Canon" + "Canon EOS R6" is
