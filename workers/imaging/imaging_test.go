@@ -583,3 +583,25 @@ func exiftool(t *testing.T, b []byte) map[string]any {
 	}
 	return res[0]
 }
+
+// TestNoHEIFLoader: where libvips has no HEIF loader, a HEIC fails with a
+// reason that says so (this build has one, so the capability is switched
+// off for the test).
+func TestNoHEIFLoader(t *testing.T) {
+	ref, err := vips.NewImageFromBuffer(mustJPEG(t, quadrants(64, 48), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	heic, _, err := ref.ExportHeif(&vips.HeifExportParams{Quality: 80, Bitdepth: 8, Effort: 1})
+	ref.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := support.heifLoad
+	support.heifLoad = false
+	defer func() { support.heifLoad = saved }()
+	_, err = Open(heic, noLimits)
+	if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "heif images are not supported by this server's libvips") {
+		t.Fatalf("HEIC without a loader: %v", err)
+	}
+}
