@@ -316,3 +316,27 @@ func (w testWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// TestRuntimeKeepsLongJobsAlive: a job that runs for more than twice the
+// ack wait (a 100 MP photo, say) is not redelivered to the free slot while
+// it is being worked on, and finishes once.
+func TestRuntimeKeepsLongJobsAlive(t *testing.T) {
+	e := newEnv(t) // AckWait 2s
+	var calls atomic.Int32
+	w := pipeline.Worker{Role: "renditions", Concurrency: 2, Handler: func(ctx context.Context, m *pipeline.Message) ([]pipeline.Output, error) {
+		calls.Add(1)
+		select {
+		case <-time.After(5 * time.Second):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return nil, nil
+	}}
+	stop := start(t, e.runtime(t), w)
+	defer stop()
+	e.upload(t, "slow", "huge.tif")
+	info := devstack.Settle(t, e.js, pipeline.EventsStream, "renditions", 15*time.Second)
+	if n := calls.Load(); n != 1 || info.Delivered.Consumer != 1 {
+		t.Fatalf("handler ran %d times, delivered %d; want once", n, info.Delivered.Consumer)
+	}
+}
