@@ -17,7 +17,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZTIME ?= 10s
 GO_TEST_FLAGS ?=
 
-.PHONY: all build deps minio test test-go fuzz-short fuzz demo vet clean
+.PHONY: all build deps minio test test-go fuzz-short fuzz demo vet clean bench bench-short
 
 all: build
 
@@ -47,7 +47,7 @@ $(MINIO_BIN):
 vet:
 	go vet ./...
 
-test: deps minio vet test-go fuzz-short
+test: deps minio vet test-go fuzz-short bench-short
 
 test-go:
 	go test -count=1 -timeout 15m $(GO_TEST_FLAGS) ./...
@@ -60,6 +60,22 @@ fuzz-short fuzz:
 	  echo "fuzz $$fn in $$pkg for $(FUZZTIME)"; \
 	  go test -run='^$$' -fuzz="^$$fn\$$" -fuzztime=$(FUZZTIME) $$pkg; \
 	done
+
+# bench measures the image roles (issue 3) with Go benchmarks: the per-photo
+# cost of the whole derivative set, roles against the libvips CLI side by
+# side, and a worker process's peak RSS at --concurrency 2 on 24 MP inputs.
+# Raw results go to bench/results.txt. bench-short is the quick check that
+# every benchmark still runs. See bench/doc.go.
+BENCHSTAT := go run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+bench: SHELL := /bin/bash
+bench: .SHELLFLAGS := -o pipefail -c
+bench: deps minio
+	go test -run '^$$' -bench . -benchtime 3x -count 6 -timeout 60m ./bench | tee bench/results.txt
+	$(BENCHSTAT) -filter '.name:DerivativeSet' -col /impl bench/results.txt
+	$(BENCHSTAT) -filter '.name:WorkerPeakRSS' bench/results.txt
+
+bench-short: deps minio
+	go test -short -run '^$$' -bench . -benchtime 1x -timeout 10m ./bench
 
 demo: deps minio build
 	./deploy/demo.sh

@@ -221,8 +221,12 @@ func stripMetadata(r *render) error {
 	return nil
 }
 
+// progressiveMaxPixels bounds the JPEGs written progressive: every preset
+// up to 2048x2048, not a full-size copy.
+const progressiveMaxPixels = 2048 * 2048
+
 // export encodes img as f: JPEG and WebP with no metadata at all (Render
-// splices the copyright in), AVIF with the copyright alone.
+// splices the copyright in), AVIF with an ASCII copyright or nothing.
 func export(img *vips.ImageRef, f Format, quality, avifEffort int, copyright string) ([]byte, error) {
 	var (
 		b   []byte
@@ -241,23 +245,30 @@ func export(img *vips.ImageRef, f Format, quality, avifEffort int, copyright str
 				return nil, fmt.Errorf("flatten: %s", vipsErr(err))
 			}
 		}
-		b, _, err = src.ExportJpeg(&vips.JpegExportParams{StripMetadata: true, Quality: quality, Interlace: true, OptimizeCoding: true, SubsampleMode: vips.VipsForeignSubsampleAuto})
+		// Progressive with optimised tables suits web sizes; above that,
+		// libjpeg buffers the whole coefficient image for it (188 MB for a
+		// 24 MP photo, 4x the time), so big copies are baseline.
+		web := src.Width()*src.Height() <= progressiveMaxPixels
+		b, _, err = src.ExportJpeg(&vips.JpegExportParams{StripMetadata: true, Quality: quality, Interlace: web, OptimizeCoding: web, SubsampleMode: vips.VipsForeignSubsampleAuto})
 	case WebP:
 		b, _, err = img.ExportWebp(&vips.WebpExportParams{StripMetadata: true, Quality: quality, ReductionEffort: 4})
 	case AVIF:
 		src := img
-		if copyright != "" {
-			// libvips writes exif-ifd* fields into the EXIF it saves (in the
-			// "value (...)" form it reads them in); libexif adds its
-			// mandatory tags, Orientation 1 among them. JPEG and WebP get a
-			// one-tag EXIF spliced in instead.
+		keep := copyright != "" && isPrintableASCII(copyright)
+		if keep {
+			// libvips writes exif-ifd* fields into the EXIF it saves (in
+			// the "value (...)" form it reads them in), through libexif,
+			// which adds its own mandatory tags (Orientation 1 among them)
+			// and turns non-ASCII into "?": a notice that is not plain
+			// ASCII is left out of AVIF rather than garbled. JPEG and WebP
+			// get a one-tag EXIF spliced in instead.
 			if src, err = img.Copy(); err != nil {
 				return nil, fmt.Errorf("copy: %s", vipsErr(err))
 			}
 			defer src.Close()
 			src.SetString("exif-ifd0-Copyright", fmt.Sprintf("%s (%s, ASCII, %d components, %d bytes)", copyright, copyright, len(copyright)+1, len(copyright)+1))
 		}
-		b, _, err = src.ExportAvif(&vips.AvifExportParams{Quality: quality, Bitdepth: 8, Effort: max(avifEffort, 1)})
+		b, _, err = src.ExportAvif(&vips.AvifExportParams{StripMetadata: !keep, Quality: quality, Bitdepth: 8, Effort: max(avifEffort, 1)})
 	default:
 		return nil, fmt.Errorf("unknown format %q", f)
 	}
@@ -265,4 +276,13 @@ func export(img *vips.ImageRef, f Format, quality, avifEffort int, copyright str
 		return nil, badInput("cannot encode %s: %s", f, vipsErr(err))
 	}
 	return b, nil
+}
+
+func isPrintableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }

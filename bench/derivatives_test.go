@@ -1,0 +1,429 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/davidbyttow/govips/v2/vips"
+
+	"github.com/photodesk/photodesk/workers/imaging"
+	"github.com/photodesk/photodesk/workers/imaging/mark"
+)
+
+// output is one Render call of one role: a preset in each of its formats,
+// watermarked or not. Its name is the derivative's key stem ("large.wm").
+type output struct {
+	name   string
+	role   string // renditions or watermark: one process each in production
+	preset imaging.Preset
+	marked bool
+}
+
+// overlay is the watermark as the command-line baseline composites it: the
+// same PNG the watermark role renders for this image width, and where the
+// role puts it.
+type overlay struct {
+	path       string
+	x, y, w, h int
+}
+
+// derivSetup is what both implementations share, made once per process.
+type derivSetup struct {
+	cfg      imaging.Config
+	limits   imaging.Limits
+	mark     *imaging.Mark
+	outputs  []output
+	data     []byte // the original
+	in       string // the original on disk, for the CLI
+	cliDir   string // where the CLI writes
+	overlays map[string]overlay
+}
+
+var (
+	derivOnce sync.Mutex
+	derivS    *derivSetup
+)
+
+// setupDerivatives builds the default configuration with the full-size
+// watermarked copy on (--watermark-full), the input and the overlays.
+func setupDerivatives(b *testing.B) *derivSetup {
+	b.Helper()
+	derivOnce.Lock()
+	defer derivOnce.Unlock()
+	if derivS != nil {
+		return derivS
+	}
+	cfg := imaging.DefaultConfig()
+	cfg.Watermark.Full = true
+	if err := cfg.Validate(); err != nil {
+		b.Fatal(err)
+	}
+	for _, p := range cfg.Presets {
+		for _, f := range p.Formats {
+			if !imaging.CanWrite(f) {
+				b.Fatalf("this libvips cannot write %s (preset %s): the roles would skip it and the comparison would not be like for like", f, p.Name)
+			}
+		}
+	}
+	mk, err := imaging.NewMark(cfg.Watermark)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := &derivSetup{
+		cfg:      cfg,
+		limits:   imaging.Limits{MaxPixels: cfg.MaxPixels, MaxBytes: cfg.MaxBytes},
+		mark:     mk,
+		data:     photo(b, 1),
+		in:       photoFile(b, 1),
+		cliDir:   filepath.Join(workDir, "cli"),
+		overlays: map[string]overlay{},
+	}
+	if err := os.MkdirAll(s.cliDir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	for _, p := range cfg.Presets {
+		s.outputs = append(s.outputs, output{name: p.Name, role: "renditions", preset: p})
+	}
+	for _, p := range cfg.Marked() {
+		s.outputs = append(s.outputs, output{name: p.Name + ".wm", role: "watermark", preset: p, marked: true})
+	}
+
+	// The overlays, rendered as imaging.Mark renders them: em size and
+	// margin are fractions of the derivative's width, at the configured
+	// corner. These are the PNGs the role composites (it caches them per
+	// size in the process, so they are not part of the per-photo cost
+	// there either).
+	font, err := mark.LoadFont(cfg.Watermark.Font)
+	if err != nil {
+		b.Fatal(err)
+	}
+	mr, err := mark.New(cfg.Watermark.Text, font)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, o := range s.outputs {
+		if !o.marked {
+			continue
+		}
+		w, h := expectedSize(o.preset)
+		px := int(math.Round(cfg.Watermark.Size * float64(w)))
+		margin := int(math.Round(cfg.Watermark.Margin * float64(w)))
+		img, err := mr.Render(float64(px), cfg.Watermark.Opacity)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, img); err != nil {
+			b.Fatal(err)
+		}
+		ov := overlay{path: filepath.Join(workDir, "overlay-"+o.name+".png"), w: img.Bounds().Dx(), h: img.Bounds().Dy()}
+		if ov.w+2*margin > w || ov.h+2*margin > h {
+			b.Fatalf("%s: the %dx%d overlay does not fit a %dx%d image; the role would scale it", o.name, ov.w, ov.h, w, h)
+		}
+		pos, ok := corners[cfg.Watermark.Position]
+		if !ok {
+			b.Fatalf("watermark position %q", cfg.Watermark.Position)
+		}
+		ov.x = margin + int(pos[0]*float64(w-2*margin-ov.w))
+		ov.y = margin + int(pos[1]*float64(h-2*margin-ov.h))
+		if err := os.WriteFile(ov.path, buf.Bytes(), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		s.overlays[o.name] = ov
+	}
+	derivS = s
+	return s
+}
+
+// corners are imaging's watermark positions (fractions of the free space).
+var corners = map[string][2]float64{
+	"top-left": {0, 0}, "top-right": {1, 0},
+	"bottom-left": {0, 1}, "bottom-right": {1, 1},
+	"center": {0.5, 0.5},
+}
+
+// expectedSize is a preset's size for the 6000x4000 input: long edge the
+// preset's, short edge in proportion; size 0 is the original's.
+func expectedSize(p imaging.Preset) (w, h int) {
+	if p.Size == 0 || p.Size >= photoW {
+		return photoW, photoH
+	}
+	return p.Size, int(math.Round(float64(photoH) * float64(p.Size) / float64(photoW)))
+}
+
+// runRoles does what the roles do for one photo, minus MinIO: each role
+// opens the original (they are separate processes), then renders each of
+// its presets in all of its formats.
+func (s *derivSetup) runRoles(ctx context.Context, outs []output) (map[string][]imaging.Result, error) {
+	res := map[string][]imaging.Result{}
+	srcs := map[string]*imaging.Source{}
+	for _, o := range outs {
+		src := srcs[o.role]
+		if src == nil {
+			var err error
+			if src, err = imaging.Open(s.data, s.limits); err != nil {
+				return nil, err
+			}
+			srcs[o.role] = src
+		}
+		opts := imaging.Options{AVIFEffort: s.cfg.AVIFEffort}
+		if o.marked {
+			opts.Mark = s.mark
+		}
+		r, err := src.Render(ctx, o.preset, o.preset.Formats, opts)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", o.name, err)
+		}
+		res[o.name] = r
+	}
+	return res, nil
+}
+
+// saveOptions are the roles' encoder settings in libvips's filename
+// syntax: JPEG progressive with optimised Huffman tables and libvips's
+// automatic chroma subsampling (the default) for presets, baseline for the
+// full-size copy (as the roles write it); WebP at the default effort 4.
+func saveOptions(f imaging.Format, q int, full bool) string {
+	switch f {
+	case imaging.JPEG:
+		if full {
+			return fmt.Sprintf("[Q=%d,strip]", q)
+		}
+		return fmt.Sprintf("[Q=%d,strip,interlace,optimize-coding]", q)
+	case imaging.WebP:
+		return fmt.Sprintf("[Q=%d,strip]", q)
+	}
+	return ""
+}
+
+// cliCommands are the processes an ops script would run for one output:
+// vipsthumbnail per format; for a watermarked preset one vipsthumbnail to
+// a .v file, then `vips composite2` per format; for the full-size copy
+// `vips composite2` straight from the original.
+func (s *derivSetup) cliCommands(o output) ([][]string, error) {
+	var cmds [][]string
+	out := func(f imaging.Format) string {
+		return filepath.Join(s.cliDir, o.name+"."+f.Ext()) + saveOptions(f, o.preset.Quality, o.preset.Size == 0)
+	}
+	for _, f := range o.preset.Formats {
+		if saveOptions(f, 1, false) == "" {
+			return nil, fmt.Errorf("%s: no command-line baseline for %s", o.name, f)
+		}
+	}
+	size := fmt.Sprintf("%dx%d", o.preset.Size, o.preset.Size)
+	if !o.marked {
+		if o.preset.Size == 0 {
+			return nil, fmt.Errorf("%s: an unmarked full-size preset has no baseline here", o.name)
+		}
+		for _, f := range o.preset.Formats {
+			cmds = append(cmds, []string{"vipsthumbnail", s.in, "--size", size, "-o", out(f)})
+		}
+		return cmds, nil
+	}
+	ov := s.overlays[o.name]
+	base := s.in
+	if o.preset.Size != 0 {
+		base = filepath.Join(s.cliDir, o.name+".v")
+		cmds = append(cmds, []string{"vipsthumbnail", s.in, "--size", size, "-o", base})
+	}
+	for _, f := range o.preset.Formats {
+		cmds = append(cmds, []string{"vips", "composite2", base, ov.path, out(f), "over",
+			"--x", strconv.Itoa(ov.x), "--y", strconv.Itoa(ov.y)})
+	}
+	return cmds, nil
+}
+
+// runCLI runs the commands one after the other and returns the CPU time
+// (user+system) the children used.
+func runCLI(ctx context.Context, cmds [][]string) (time.Duration, error) {
+	var cpu time.Duration
+	for _, c := range cmds {
+		cmd := exec.CommandContext(ctx, c[0], c[1:]...)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		err := cmd.Run()
+		if cmd.ProcessState != nil {
+			cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		}
+		if err != nil {
+			return cpu, fmt.Errorf("%s: %v: %s", strings.Join(c, " "), err, out.Bytes())
+		}
+	}
+	return cpu, nil
+}
+
+// cpuSelf is this process's user+system CPU time so far: libvips's worker
+// threads run in it.
+func cpuSelf(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// benchRoles times runRoles over outs and checks its last results.
+func benchRoles(b *testing.B, s *derivSetup, outs []output) map[string][]imaging.Result {
+	ctx := context.Background()
+	var res map[string][]imaging.Result
+	cpu0 := cpuSelf(b)
+	for b.Loop() {
+		var err error
+		if res, err = s.runRoles(ctx, outs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cpu := cpuSelf(b) - cpu0
+	b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/op")
+	for _, o := range outs {
+		if len(res[o.name]) != len(o.preset.Formats) {
+			b.Fatalf("roles: %s: %d results, want %d", o.name, len(res[o.name]), len(o.preset.Formats))
+		}
+		for i, r := range res[o.name] {
+			checkImage(b, "roles "+o.name+"."+r.Format.Ext(), r.Data, o.preset.Formats[i], o.preset)
+		}
+	}
+	return res
+}
+
+// benchCLI times the command-line tools over outs and checks their files.
+func benchCLI(b *testing.B, s *derivSetup, outs []output) {
+	ctx := context.Background()
+	var cmds [][]string
+	for _, o := range outs {
+		c, err := s.cliCommands(o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cmds = append(cmds, c...)
+	}
+	for _, o := range outs {
+		for _, f := range o.preset.Formats {
+			os.Remove(filepath.Join(s.cliDir, o.name+"."+f.Ext()))
+		}
+	}
+	var cpu time.Duration
+	for b.Loop() {
+		c, err := runCLI(ctx, cmds)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cpu += c
+	}
+	b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/op")
+	for _, o := range outs {
+		for _, f := range o.preset.Formats {
+			name := o.name + "." + f.Ext()
+			data, err := os.ReadFile(filepath.Join(s.cliDir, name))
+			if err != nil {
+				b.Fatalf("cli: %v", err)
+			}
+			checkImage(b, "cli "+name, data, f, o.preset)
+		}
+	}
+}
+
+// checkImage fails unless data decodes (header) as format f at p's size.
+func checkImage(b *testing.B, what string, data []byte, f imaging.Format, p imaging.Preset) {
+	b.Helper()
+	img, err := vips.NewImageFromBuffer(data)
+	if err != nil {
+		b.Fatalf("%s: %v", what, err)
+	}
+	defer img.Close()
+	want := map[imaging.Format]vips.ImageType{imaging.JPEG: vips.ImageTypeJPEG, imaging.WebP: vips.ImageTypeWEBP}[f]
+	w, h := expectedSize(p)
+	if img.Format() != want || img.Width() != w || img.Height() != h {
+		b.Fatalf("%s: %s %dx%d, want %s %dx%d", what, vips.ImageTypes[img.Format()], img.Width(), img.Height(), f, w, h)
+	}
+}
+
+// BenchmarkDerivativeSet is the per-photo cost of every derivative of one
+// 24 MP JPEG, made by the roles' code and by the libvips CLI.
+func BenchmarkDerivativeSet(b *testing.B) {
+	s := setupDerivatives(b)
+	var roles map[string][]imaging.Result
+	b.Run("impl=roles", func(b *testing.B) {
+		roles = benchRoles(b, s, s.outputs)
+	})
+	b.Run("impl=cli", func(b *testing.B) {
+		benchCLI(b, s, s.outputs)
+	})
+	if roles != nil {
+		checkSameMark(b, s, roles)
+	}
+}
+
+// checkSameMark makes sure the baseline did the same work: its watermarked
+// large JPEG matches the role's, and both differ from the unmarked large
+// where the mark is.
+func checkSameMark(b *testing.B, s *derivSetup, roles map[string][]imaging.Result) {
+	b.Helper()
+	const name = "large.wm"
+	ov, ok := s.overlays[name]
+	if !ok || len(roles[name]) == 0 || len(roles["large"]) == 0 {
+		return // not the default presets
+	}
+	cliData, err := os.ReadFile(filepath.Join(s.cliDir, name+".jpg"))
+	if err != nil {
+		return // the cli run did not happen (filtered out)
+	}
+	dec := func(what string, data []byte) image.Image {
+		img, err := jpeg.Decode(bytes.NewReader(data))
+		if err != nil {
+			b.Fatalf("decode %s: %v", what, err)
+		}
+		return img
+	}
+	rolesWM, cliWM, plain := dec("roles large.wm", roles[name][0].Data), dec("cli large.wm", cliData), dec("roles large", roles["large"][0].Data)
+	box := image.Rect(ov.x, ov.y, ov.x+ov.w, ov.y+ov.h)
+	if d := meanAbsDiff(rolesWM, cliWM, rolesWM.Bounds()); d > 1 {
+		b.Fatalf("the roles' and the CLI's watermarked large differ by %.2f levels on average; the baseline is not doing the same work", d)
+	}
+	if d := meanAbsDiff(rolesWM, plain, box); d < 5 {
+		b.Fatalf("no watermark where it should be (%v): the marked large differs from the plain one by %.2f levels there", box, d)
+	}
+}
+
+func meanAbsDiff(a, c image.Image, r image.Rectangle) float64 {
+	var sum, n float64
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			r1, g1, b1, _ := a.At(x, y).RGBA()
+			r2, g2, b2, _ := c.At(x, y).RGBA()
+			sum += math.Abs(float64(r1)-float64(r2)) + math.Abs(float64(g1)-float64(g2)) + math.Abs(float64(b1)-float64(b2))
+			n += 3
+		}
+	}
+	return sum / n / 257
+}
+
+// BenchmarkDerivativeBreakdown is BenchmarkDerivativeSet one output at a
+// time (for roles: open the original, render that preset in its formats).
+// It is for looking into where the time goes, so it runs only with
+// PHOTODESK_BENCH_BREAKDOWN=1.
+func BenchmarkDerivativeBreakdown(b *testing.B) {
+	if os.Getenv("PHOTODESK_BENCH_BREAKDOWN") != "1" {
+		b.Skip("set PHOTODESK_BENCH_BREAKDOWN=1 to time each output on its own")
+	}
+	s := setupDerivatives(b)
+	for _, o := range s.outputs {
+		outs := []output{o}
+		b.Run("output="+o.name+"/impl=roles", func(b *testing.B) { benchRoles(b, s, outs) })
+		b.Run("output="+o.name+"/impl=cli", func(b *testing.B) { benchCLI(b, s, outs) })
+	}
+}
