@@ -53,7 +53,7 @@ test-go:
 	go test -count=1 -timeout 15m $(GO_TEST_FLAGS) ./...
 
 # fuzz-short runs every fuzz target briefly; `make fuzz FUZZTIME=10m` runs them longer.
-FUZZ_TARGETS := ./workers/ingest:FuzzParseS3Event ./workers/photometa:FuzzExtract ./workers/photometa:FuzzGuard
+FUZZ_TARGETS := ./workers/ingest:FuzzParseS3Event ./workers/photometa:FuzzExtract ./workers/photometa:FuzzGuard ./workers/photometa:FuzzCaptions
 fuzz-short fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; \

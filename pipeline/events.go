@@ -32,7 +32,7 @@ const (
 )
 
 // EventsSubjects are the subjects of EventsStream.
-var EventsSubjects = []string{"photodesk.photo.>", "photodesk.gallery.>", "photodesk.failed.>"}
+var EventsSubjects = []string{"photodesk.photo.>", "photodesk.gallery.>", "photodesk.article.>", "photodesk.failed.>"}
 
 // ManifestName is the gallery manifest's object name inside a gallery.
 const ManifestName = "gallery.json"
@@ -174,6 +174,17 @@ type ExifData struct {
 	Height      int      `json:"height,omitempty"`
 	GPS         *GPS     `json:"gps,omitempty"`
 	Notes       []string `json:"notes,omitempty"`
+
+	// Caption is the photo's embedded caption: XMP dc:description, else
+	// IPTC Caption-Abstract, else EXIF ImageDescription; line breaks kept.
+	Caption string `json:"caption,omitempty"`
+	// CaptionSource is where Caption came from: xmp, iptc or exif.
+	CaptionSource string `json:"caption_source,omitempty"`
+	// Byline is the photo's embedded byline: XMP dc:creator, else IPTC
+	// By-line, else EXIF Artist; one line, several names joined with "、".
+	Byline string `json:"byline,omitempty"`
+	// BylineSource is where Byline came from: xmp, iptc or exif.
+	BylineSource string `json:"byline_source,omitempty"`
 }
 
 // GPS is a position in degrees (south and west negative), altitude in metres.

@@ -1,5 +1,6 @@
 // Package exif is the exif role: it reads each uploaded photo's capture
-// date and camera facts from the head of the original, never the whole file.
+// date, camera facts and embedded caption and byline from the head of the
+// original, never the whole file.
 package exif
 
 import (
@@ -44,7 +45,8 @@ func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.Outp
 		return nil, err
 	}
 	res := pipeline.PhotoExif{Ref: ev.Ref, Exif: data(x), BytesRead: head.Fetched()}
-	m.Log.Info("exif read", "captured_at", res.Exif.CapturedAt, "date_source", res.Exif.DateSource, "bytes_read", res.BytesRead)
+	m.Log.Info("exif read", "captured_at", res.Exif.CapturedAt, "date_source", res.Exif.DateSource,
+		"caption_source", res.Exif.CaptionSource, "byline_source", res.Exif.BylineSource, "bytes_read", res.BytesRead)
 	out, err := pipeline.JSONOutput(pipeline.GallerySubject(pipeline.SubjectPhotoExif, ev.Gallery), pipeline.MsgID("exif", ev.Ref), res)
 	if err != nil {
 		return nil, err
@@ -60,6 +62,8 @@ func data(x *photometa.Exif) pipeline.ExifData {
 		Make: x.Make, Model: x.Model, Artist: x.Artist, Copyright: x.Copyright,
 		Orientation: x.Orientation,
 		Width:       x.Width, Height: x.Height, Notes: x.Notes,
+		Caption: x.Caption, CaptionSource: x.CaptionSource,
+		Byline: x.Byline, BylineSource: x.BylineSource,
 	}
 	if x.GPS != nil {
 		d.GPS = &pipeline.GPS{Lat: x.GPS.Lat, Lon: x.GPS.Lon, Alt: x.GPS.Alt}

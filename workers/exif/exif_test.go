@@ -34,8 +34,17 @@ func TestHandleAgainstRealMinIO(t *testing.T) {
 		}
 		return pipeline.PhotoUploaded{Ref: pipeline.Ref{Gallery: "g", Photo: key[2:], Bucket: s.Config.OriginalsBucket, Key: key, ETag: info.ETag}, Size: info.Size}
 	}
-	big, err := fixture.JPEG(fixture.Scene(2400, 1600, 7), 95, &fixture.EXIF{DateTimeOriginal: "2026:07:28 09:30:00", Make: "Canon"})
+	big, err := fixture.JPEG(fixture.Scene(2400, 1600, 7), 95, &fixture.EXIF{DateTimeOriginal: "2026:07:28 09:30:00", Make: "Canon", ImageDescription: "EXIF description", Artist: "EXIF Artist"})
 	if err != nil {
+		t.Fatal(err)
+	}
+	// The photo's own caption and byline, in XMP (which wins) and IPTC.
+	const caption, byline = "7月28日,北京工人体育馆,全国职工职业技能大赛决赛开幕。\n参赛选手入场。", "王建国、李华"
+	if big, err = fixture.WithAPP(big, 13, fixture.IPTC("IPTC caption", "IPTC byline", true)); err != nil {
+		t.Fatal(err)
+	}
+	if big, err = fixture.WithAPP(big, 1, []byte(fixture.XMPHeader),
+		fixture.XMPCaption([]fixture.XMPLang{{Lang: "x-default", Text: caption}}, "王建国", "李华")); err != nil {
 		t.Fatal(err)
 	}
 	zone, _ := time.LoadLocation("Asia/Shanghai")
@@ -56,6 +65,20 @@ func TestHandleAgainstRealMinIO(t *testing.T) {
 	}
 	if res.Exif.CapturedAt == nil || !res.Exif.CapturedAt.Equal(time.Date(2026, 7, 28, 9, 30, 0, 0, zone)) || res.Exif.Width != 2400 {
 		t.Errorf("result %+v", res.Exif)
+	}
+	if res.Exif.Caption != caption || res.Exif.CaptionSource != "xmp" || res.Exif.Byline != byline || res.Exif.BylineSource != "xmp" {
+		t.Errorf("caption %q from %q, byline %q from %q", res.Exif.Caption, res.Exif.CaptionSource, res.Exif.Byline, res.Exif.BylineSource)
+	}
+	var wire struct {
+		Exif map[string]any `json:"exif"`
+	}
+	if err := json.Unmarshal(outs[0].Data, &wire); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{"caption": caption, "caption_source": "xmp", "byline": byline, "byline_source": "xmp", "artist": "EXIF Artist"} {
+		if wire.Exif[k] != want {
+			t.Errorf("event exif.%s = %v, want %q", k, wire.Exif[k], want)
+		}
 	}
 	if res.BytesRead > 64<<10 || int64(len(big)) < 4*res.BytesRead {
 		t.Errorf("read %d of %d bytes; want only the head", res.BytesRead, len(big))

@@ -110,6 +110,7 @@ func fill(ex *exif.Exif, loc *time.Location, x *Exif) (err error) {
 	x.Model = t.str(exif.Model)
 	x.Artist = t.str(exif.Artist)
 	x.Copyright = t.str(exif.Copyright)
+	x.imageDescription = t.str(exif.ImageDescription)
 	if o, ok := t.int(exif.Orientation); ok && o >= 1 && o <= 8 {
 		x.Orientation = o
 	} else if ok {

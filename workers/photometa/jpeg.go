@@ -15,6 +15,21 @@ const maxJPEGSegments = 1024
 // there, so only the first five are checked.
 var exifHeader = []byte("Exif\x00")
 
+// xmpSegmentHeader starts the payload of a standard XMP APP1 segment; the
+// packet follows it.
+const xmpSegmentHeader = "http://ns.adobe.com/xap/1.0/\x00"
+
+// readXMPSegment returns the packet of the APP1 segment whose payload (of
+// plen bytes, all in the file) is at off, or nil when it is not standard
+// XMP.
+func readXMPSegment(s *source, off, plen int64) ([]byte, error) {
+	h, err := s.read(off, int64(len(xmpSegmentHeader)))
+	if err != nil || string(h) != xmpSegmentHeader {
+		return nil, err
+	}
+	return s.read(off+int64(len(xmpSegmentHeader)), plen-int64(len(xmpSegmentHeader)))
+}
+
 // readJPEG walks the marker segments from SOI, reading each segment's header
 // only, and stops at the first SOFn (whose frame header gives the pixel size)
 // or SOS: a JPEG's metadata comes before its image data, so nothing after
@@ -22,12 +37,18 @@ var exifHeader = []byte("Exif\x00")
 // EXIF, whatever APP1 (XMP, say) comes before it; goexif itself would give
 // up at a leading XMP APP1, so it is handed the TIFF block, never the JPEG.
 //
+// On the way it keeps the first XMP APP1 (standard XMP; Extended XMP, in
+// APP1 segments of its own header, is not read) and the Photoshop image
+// resources of the APP13 segments, where IPTC IIM lives; both are parsed
+// later, and damage in them is never an error.
+//
 // Damage outside the EXIF segment (a file cut short, bytes where a marker
 // belongs) ends the walk with a note, not an error: the EXIF read so far
 // stands, and whether the pixels decode is for the image roles to say. An
 // EXIF segment cut short is an error, as its block cannot be read.
 func readJPEG(s *source, x *Exif) (container, error) {
 	var c container
+	overPhotoshop := false
 	pos := int64(2) // after SOI
 	for n := 0; ; n++ {
 		if n == maxJPEGSegments {
@@ -67,13 +88,46 @@ func readJPEG(s *source, x *Exif) (container, error) {
 		}
 		payload, plen, end := pos+4, length-2, pos+2+length
 		switch {
-		case marker == 0xE1 && c.tiff == nil && plen >= 6:
+		case marker == 0xED && plen >= int64(len(photoshopHeader)) && end <= s.size:
+			h, err := s.read(payload, int64(len(photoshopHeader)))
+			if err != nil {
+				return c, err
+			}
+			if !bytes.Equal(h, photoshopHeader) {
+				break // another APP13
+			}
+			// Resources too long for one segment continue in the next.
+			size := plen - int64(len(photoshopHeader))
+			if int64(len(c.photoshop))+size > maxPhotoshop {
+				if !overPhotoshop {
+					x.note("JPEG: Photoshop APP13 segments hold over %d KiB; the rest not read", maxPhotoshop>>10)
+					overPhotoshop = true
+				}
+				break
+			}
+			b, err := s.read(payload+int64(len(photoshopHeader)), size)
+			if err != nil {
+				return c, err
+			}
+			c.photoshop = append(c.photoshop, b...)
+			if c.photoshop == nil {
+				c.photoshop = []byte{}
+			}
+		case marker == 0xE1 && plen >= 6:
 			head, err := s.read(payload, 6)
 			if err != nil {
 				return c, jpegEnd(x, err)
 			}
 			if !bytes.HasPrefix(head, exifHeader) {
+				if c.xmp == nil && plen >= int64(len(xmpSegmentHeader)) && end <= s.size {
+					if c.xmp, err = readXMPSegment(s, payload, plen); err != nil {
+						return c, err
+					}
+				}
 				break // XMP or another APP1: keep looking
+			}
+			if c.tiff != nil {
+				break // a second Exif APP1
 			}
 			if end > s.size {
 				return c, badInput("truncated EXIF: APP1 segment at offset %d claims %d bytes but the file ends %d bytes after its marker",

@@ -1,12 +1,13 @@
 // Package photometa reads a photo's capture date and camera facts (make,
-// model, orientation, pixel size, GPS) from the few bytes of the file that
-// hold them, so the exif role can work on a 20 MB original with one or two
-// ranged GETs.
+// model, orientation, pixel size, GPS), and its embedded caption and byline,
+// from the few bytes of the file that hold them, so the exif role can work on
+// a 20 MB original with one or two ranged GETs.
 //
 // The container is sniffed from the bytes (jpeg.go, png.go, webp.go, tiff.go,
 // gif.go, heif.go); the EXIF block it holds is checked by tiffguard.go before
 // goexif decodes it (exif.go), because goexif trusts the counts and offsets it
-// reads; capture.go and gps.go turn the tags into values.
+// reads; capture.go and gps.go turn the tags into values. captions.go,
+// xmp.go and iptc.go read the caption and byline from XMP, IPTC IIM and EXIF.
 package photometa
 
 import (
@@ -57,6 +58,17 @@ type Exif struct {
 	// roles keep Copyright in every derivative.
 	Artist    string `json:"artist,omitempty"`
 	Copyright string `json:"copyright,omitempty"`
+	// Caption and Byline are the photo's own caption and byline, from the
+	// first of XMP (dc:description, dc:creator), IPTC IIM (2:120
+	// Caption-Abstract, 2:80 By-line) and EXIF (ImageDescription, Artist)
+	// that has one; CaptionSource and BylineSource say which: "xmp",
+	// "iptc", "exif", or "" when none (see captions.go). A caption keeps its
+	// line breaks (as "\n"); a byline is one line, several names joined
+	// with "、".
+	Caption       string `json:"caption,omitempty"`
+	CaptionSource string `json:"caption_source,omitempty"`
+	Byline        string `json:"byline,omitempty"`
+	BylineSource  string `json:"byline_source,omitempty"`
 	// Orientation is the EXIF orientation, 1..8; 0 when absent or invalid.
 	Orientation int `json:"orientation,omitempty"`
 	// Width and Height are the real pixel dimensions: from the container's
@@ -67,6 +79,10 @@ type Exif struct {
 	GPS    *GPS `json:"gps,omitempty"`
 	// Notes are non-fatal observations, e.g. "no EXIF".
 	Notes []string `json:"notes,omitempty"`
+
+	// imageDescription is the EXIF ImageDescription, the caption of last
+	// resort.
+	imageDescription string
 }
 
 func (x *Exif) note(format string, args ...any) {
@@ -85,6 +101,11 @@ type container struct {
 	// unread means the file may hold EXIF that was not read (HEIF): no
 	// "no EXIF" note then.
 	unread bool
+	// xmp is the XMP packet (at most maxXMP bytes); photoshop the
+	// Photoshop image resources of a JPEG's APP13 segments, after their
+	// "Photoshop 3.0\0" header; iim the IPTC IIM datasets of a TIFF's tag
+	// 33723. nil when the file holds none.
+	xmp, photoshop, iim []byte
 }
 
 // Extract reads only what it needs from r (size is the object's size): the
@@ -130,10 +151,9 @@ func Extract(r io.ReaderAt, size int64, loc *time.Location) (*Exif, error) {
 		if !c.unread {
 			x.note("no EXIF")
 		}
-		return x, nil
-	}
-	if err := readEXIF(c, loc, x); err != nil {
+	} else if err := readEXIF(c, loc, x); err != nil {
 		return nil, err
 	}
+	readCaptions(c, x)
 	return x, nil
 }

@@ -156,7 +156,7 @@ func guardTIFF(b []byte, limit int64) ([]string, error) {
 		}
 	}
 	if g.skipped > 0 {
-		notes = append(notes, fmt.Sprintf("EXIF: skipped %d malformed IFD entries (unknown type, no values, or a pointer of several values)", g.skipped))
+		notes = append(notes, fmt.Sprintf("EXIF: skipped %d malformed IFD entries (unknown type, no values, a pointer of several values, or XMP or IPTC past the end)", g.skipped))
 	}
 	if g.beyond > 0 {
 		notes = append(notes, fmt.Sprintf("TIFF: skipped %d entries whose values lie beyond the first %d KiB", g.beyond, len(b)>>10))
@@ -240,6 +240,13 @@ func (g *tiffGuard) entry(name string, at int, d *ifd) error {
 			if g.limit > int64(len(b)) && end <= uint64(g.limit) {
 				g.neutralise(at)
 				g.beyond++
+				return nil
+			}
+			if name == "IFD0" && (tag == tagXMP || tag == tagIPTCNAA) {
+				// Caption metadata, which goexif does not need: its damage
+				// is not the EXIF's (readTIFFCaptionTags notes it).
+				g.neutralise(at)
+				g.skipped++
 				return nil
 			}
 			return badInput("corrupt EXIF: %s entry 0x%04X claims %d values of type %d (%d bytes) at offset %d, past the end of the %d-byte block",

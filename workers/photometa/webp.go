@@ -7,11 +7,14 @@ import (
 
 // readWebP reads a RIFF/WEBP file's chunk headers. A simple file (first
 // chunk VP8 or VP8L) holds only the bitstream, whose header gives the size. An
-// extended file starts with VP8X, which gives the canvas size and a flag for
-// EXIF; its EXIF chunk comes after the image data, so only when the flag is
-// set are the remaining chunk headers walked to find it.
+// extended file starts with VP8X, which gives the canvas size and flags for
+// EXIF and XMP; their chunks come after the image data, so only when a flag
+// is set are the remaining chunk headers walked to find them.
 func readWebP(s *source, x *Exif) (container, error) {
 	var c container
+	// wantEXIF and wantXMP: the chunk may be there and was not read yet. A
+	// VP8X header says whether it is there; without one, the walk goes on.
+	wantEXIF, wantXMP := true, true
 	h, err := s.read(0, 12)
 	if err != nil {
 		return c, err // sniff saw 12 bytes, so this is I/O
@@ -46,7 +49,8 @@ func readWebP(s *source, x *Exif) (container, error) {
 			}
 			x.Width = 1 + int(le24(d[4:7]))
 			x.Height = 1 + int(le24(d[7:10]))
-			if d[0]&0x08 == 0 { // no EXIF flag
+			wantEXIF, wantXMP = d[0]&0x08 != 0, d[0]&0x04 != 0
+			if !wantEXIF && !wantXMP {
 				return c, nil
 			}
 		case "VP8 ":
@@ -75,11 +79,34 @@ func readWebP(s *source, x *Exif) (container, error) {
 				return c, nil
 			}
 		case "EXIF":
+			if !wantEXIF {
+				break
+			}
 			b, err := readEXIFChunk(s, x, "WebP EXIF", data, size)
 			if err != nil {
 				return c, err
 			}
 			c.tiff, c.limit, c.unread = b, int64(len(b)), b == nil
+			wantEXIF = false
+		case "XMP ":
+			if !wantXMP {
+				break
+			}
+			wantXMP = false
+			switch {
+			case size > maxXMP:
+				x.note("WebP: XMP chunk of %d bytes is over the %d KiB limit; not read", size, maxXMP>>10)
+			case data+size > end:
+				x.note("WebP: XMP chunk at offset %d runs past the end of the RIFF data; not read", pos)
+			default:
+				b, err := s.read(data, size)
+				if err != nil {
+					return c, err // end <= s.size, so this is I/O
+				}
+				c.xmp = b
+			}
+		}
+		if !wantEXIF && !wantXMP {
 			return c, nil
 		}
 		pos = data + size + size&1 // chunks are padded to an even size
