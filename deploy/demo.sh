@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make demo: run photodesk dev on a fresh data dir, upload the sample
-# gallery, print each photo's EXIF date and derivatives as they come back through MinIO's
-# notification and JetStream, then stop everything.
+# gallery, print each photo's EXIF date and derivatives as they come back
+# through MinIO's notification and JetStream, then the gallery's published
+# record (ninjs) and its HTML preview, then stop everything. KEEP=1 leaves
+# photodesk dev running so the preview's images stay reachable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=./bin/photodesk
@@ -29,3 +31,20 @@ echo
 echo
 echo "Results for gallery $gallery, as the exif, renditions and watermark roles published them:"
 "$bin" watch --gallery "$gallery" --expect "$photos" --timeout 90s
+echo
+echo "The newsroom's view: the first record published (photodesk subscribe):"
+timeout 60 "$bin" subscribe --durable "demo" --gallery "$gallery" --count 1
+echo
+echo "The record, briefly (photodesk article --brief $gallery):"
+"$bin" article "$gallery" > "$data/article.json"
+"$bin" article --preview "$gallery" > "$data/index.html"
+"$bin" article --brief "$gallery"
+echo
+echo "Whole record:  $data/article.json"
+echo "HTML preview:  $data/index.html (its images load while photodesk dev runs)"
+echo "Preview URL:   $("$bin" article --preview-url "$gallery")"
+if [ "${KEEP:-}" = 1 ]; then
+  echo
+  echo "photodesk dev keeps running (KEEP=1); Ctrl-C stops it."
+  wait "$dev"
+fi

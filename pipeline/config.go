@@ -48,6 +48,9 @@ type Config struct {
 	DuplicateWindow time.Duration
 	// Replicas of every stream (1 in dev, 3 on a cluster).
 	Replicas int
+	// EventsMaxAge is how long the PHOTODESK stream keeps events, so a
+	// newsroom subscriber that was down can catch up.
+	EventsMaxAge time.Duration
 }
 
 // DefaultConfig is the configuration that reaches a `photodesk dev` instance
@@ -68,6 +71,7 @@ func DefaultConfig() Config {
 		Backoff:           []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute},
 		DuplicateWindow:   time.Hour,
 		Replicas:          1,
+		EventsMaxAge:      30 * 24 * time.Hour,
 	}
 }
 
@@ -87,6 +91,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	DurationVar(fs, &c.AckWait, "ack-wait", "PHOTODESK_ACK_WAIT", "redeliver a message held this long without progress")
 	IntVar(fs, &c.MaxDeliver, "max-deliver", "PHOTODESK_MAX_DELIVER", "attempts per message before it fails for good")
 	IntVar(fs, &c.Replicas, "replicas", "PHOTODESK_REPLICAS", "stream replicas: 1, or 3 on a cluster")
+	DurationVar(fs, &c.EventsMaxAge, "events-max-age", "PHOTODESK_EVENTS_MAX_AGE", "how long the event stream keeps events for subscribers to catch up")
 }
 
 // StringVar binds *p to flag name on fs and to environment variable env.
@@ -143,6 +148,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("max-deliver must be at least 1, got %d", c.MaxDeliver)
 	case c.AckWait < time.Second:
 		return fmt.Errorf("ack-wait must be at least 1s, got %s", c.AckWait)
+	case c.EventsMaxAge < time.Hour:
+		return fmt.Errorf("events-max-age must be at least 1h, got %s", c.EventsMaxAge)
 	case c.Replicas != 1 && c.Replicas != 3:
 		return fmt.Errorf("replicas must be 1 or 3, got %d", c.Replicas)
 	}

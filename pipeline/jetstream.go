@@ -25,6 +25,11 @@ var Consumers = []ConsumerSpec{
 	{Role: "exif", Stream: EventsStream, Filters: []string{SubjectPhotoUploaded + ".>"}},
 	{Role: "renditions", Stream: EventsStream, Filters: []string{SubjectPhotoUploaded + ".>"}},
 	{Role: "watermark", Stream: EventsStream, Filters: []string{SubjectPhotoUploaded + ".>"}},
+	{Role: "assembler", Stream: EventsStream, Filters: []string{
+		SubjectPhotoUploaded + ".>", SubjectGallerySubmitted + ".>", SubjectPhotoExif + ".>",
+		SubjectPhotoRenditions + ".>", SubjectPhotoWatermarked + ".>",
+		SubjectFailed + ".ingest.>", SubjectFailed + ".exif.>", SubjectFailed + ".renditions.>", SubjectFailed + ".watermark.>",
+	}},
 }
 
 // ConsumerFor returns the spec of role.
@@ -76,7 +81,7 @@ func StreamConfigs(cfg Config) []jetstream.StreamConfig {
 			Subjects:    EventsSubjects,
 			Storage:     jetstream.FileStorage,
 			Retention:   jetstream.LimitsPolicy,
-			MaxAge:      30 * 24 * time.Hour,
+			MaxAge:      cfg.EventsMaxAge,
 			Duplicates:  cfg.DuplicateWindow,
 			Replicas:    cfg.Replicas,
 		},
@@ -111,7 +116,25 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg Config) erro
 			return fmt.Errorf("consumer %s: %w", spec.Role, err)
 		}
 	}
+	if _, err := js.CreateOrUpdateKeyValue(ctx, GalleriesKVConfig(cfg)); err != nil {
+		return fmt.Errorf("key-value bucket %s: %w", GalleriesKV, err)
+	}
 	return nil
+}
+
+// GalleriesKV is the KeyValue bucket of the assembler's per-gallery state,
+// keyed by gallery id.
+const GalleriesKV = "PHOTODESK_GALLERIES"
+
+// GalleriesKVConfig is GalleriesKV's configuration.
+func GalleriesKVConfig(cfg Config) jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
+		Bucket:      GalleriesKV,
+		Description: "photodesk assembler: state of each gallery",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+	}
 }
 
 // CheckStreams reports the first stream or consumer that is missing.

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/internal/fixture"
+	"github.com/photodesk/photodesk/internal/schematest"
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
@@ -45,6 +46,8 @@ func waitStages(t *testing.T, cfg pipeline.Config, gallery string, photos []stri
 		derivs:   map[string]map[string][]pipeline.PhotoDerivatives{"renditions": {}, "watermark": {}},
 		failures: map[string]map[string]pipeline.Failure{"renditions": {}, "watermark": {}},
 	}
+	dschema := schematest.Repo(t, "schemas/events/photo.derivatives.schema.json")
+	fschema := schematest.Repo(t, "schemas/events/failed.schema.json")
 	done := func() bool {
 		for _, role := range []string{"renditions", "watermark"} {
 			for _, p := range photos {
@@ -62,6 +65,13 @@ func waitStages(t *testing.T, cfg pipeline.Config, gallery string, photos []stri
 			t.Fatal(err)
 		}
 		for m := range b.Messages() {
+			schema := dschema
+			if strings.HasPrefix(m.Subject(), pipeline.SubjectFailed) {
+				schema = fschema
+			}
+			if err := schematest.Validate(t, schema, m.Data()); err != nil {
+				t.Errorf("%s does not match its schema in schemas/events: %v", m.Subject(), err)
+			}
 			if strings.HasPrefix(m.Subject(), pipeline.SubjectFailed) {
 				var f pipeline.Failure
 				mustDecode(t, m, &f)

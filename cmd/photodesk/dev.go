@@ -17,7 +17,6 @@ import (
 
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/devstack"
-	"github.com/photodesk/photodesk/workers/imaging"
 )
 
 func runDev(ctx context.Context, args []string) error {
@@ -31,15 +30,15 @@ func runDev(ctx context.Context, args []string) error {
 	verbose := fs.Bool("v", false, "debug logging")
 	cfg := pipeline.DefaultConfig()
 	cfg.RegisterFlags(fs)
-	icfg := imaging.DefaultConfig()
-	icfg.RegisterFlags(fs)
+	rc := defaultRoleConfig()
+	rc.RegisterFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	if err := icfg.Validate(); err != nil {
+	if err := rc.Validate(); err != nil {
 		return err
 	}
 	level := slog.LevelInfo
@@ -78,7 +77,7 @@ func runDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	ws, err := workers(cfg, icfg, store, log, allRoles, *concurrency)
+	ws, err := workers(cfg, rc, js, store, log, allRoles, *concurrency)
 	if err != nil {
 		return err
 	}

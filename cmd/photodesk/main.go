@@ -23,7 +23,9 @@ var commands = []command{
 	{"dev", "run NATS, MinIO and every role in one process, for development", runDev},
 	{"worker", "run one or more roles against a running NATS and S3", runWorker},
 	{"upload", "upload a gallery (a folder, or files) to the originals bucket", runUpload},
-	{"watch", "print a gallery's EXIF results and failures as they arrive", runWatch},
+	{"watch", "print a gallery's photos as every stage finishes them", runWatch},
+	{"article", "print a gallery's current record (ninjs JSON)", runArticle},
+	{"subscribe", "follow published records as a newsroom system would", runSubscribe},
 	{"health", "exit 0 when NATS, S3, the streams and the consumers are up", runHealth},
 }
 
@@ -65,7 +67,7 @@ func run(args []string, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "photodesk: the photo desk of a newsroom, as an event-driven pipeline.\n\nUsage: photodesk <command> [flags]\n\nCommands:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'photodesk <command> -h' for a command's flags. Every flag can also be set by its PHOTODESK_* variable.")
 }

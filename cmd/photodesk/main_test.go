@@ -22,7 +22,6 @@ import (
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/devstack"
-	"github.com/photodesk/photodesk/workers/imaging"
 )
 
 // TestMain lets the test binary run as the photodesk binary, so tests can
@@ -79,12 +78,12 @@ func startRoles(t *testing.T, s *devstack.Stack, roles ...string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	icfg := imaging.DefaultConfig()
-	if err := icfg.Validate(); err != nil {
+	rc := defaultRoleConfig()
+	if err := rc.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(&prefixWriter{t: t, prefix: "roles: "}, nil))
-	ws, err := workers(s.Config, icfg, store, log, roles, 2)
+	ws, err := workers(s.Config, rc, js, store, log, roles, 2)
 	if err != nil {
 		t.Fatal(err)
 	}

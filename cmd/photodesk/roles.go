@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/workers/assembler"
 	"github.com/photodesk/photodesk/workers/exif"
 	"github.com/photodesk/photodesk/workers/imaging"
 	"github.com/photodesk/photodesk/workers/ingest"
@@ -18,14 +20,37 @@ import (
 )
 
 // allRoles are the roles `photodesk dev` runs, in pipeline order.
-var allRoles = []string{"ingest", "exif", "renditions", "watermark"}
+var allRoles = []string{"ingest", "exif", "renditions", "watermark", "assembler"}
 
 // testWrap lets this package's tests wrap a role's handler (to stall one
 // in a child process, say); nil outside tests.
 var testWrap func(role string, h pipeline.Handler) pipeline.Handler
 
+// roleConfig is the configuration of the roles beyond connections.
+type roleConfig struct {
+	img imaging.Config
+	asm assembler.Config
+}
+
+func defaultRoleConfig() roleConfig {
+	return roleConfig{img: imaging.DefaultConfig(), asm: assembler.DefaultConfig()}
+}
+
+func (rc *roleConfig) RegisterFlags(fs *flag.FlagSet) {
+	rc.img.RegisterFlags(fs)
+	rc.asm.RegisterFlags(fs)
+}
+
+func (rc *roleConfig) Validate() error {
+	if err := rc.img.Validate(); err != nil {
+		return err
+	}
+	return rc.asm.Validate()
+}
+
 // workers builds the named roles.
-func workers(cfg pipeline.Config, icfg imaging.Config, store *pipeline.Store, log *slog.Logger, roles []string, concurrency int) ([]pipeline.Worker, error) {
+func workers(cfg pipeline.Config, rc roleConfig, js jetstream.JetStream, store *pipeline.Store, log *slog.Logger, roles []string, concurrency int) ([]pipeline.Worker, error) {
+	icfg := rc.img
 	var ws []pipeline.Worker
 	for _, name := range roles {
 		var w pipeline.Worker
@@ -42,6 +67,15 @@ func workers(cfg pipeline.Config, icfg imaging.Config, store *pipeline.Store, lo
 				return nil, err
 			}
 			w = d.Worker(concurrency)
+		case "assembler":
+			kv, err := js.KeyValue(context.Background(), pipeline.GalleriesKV)
+			if err != nil {
+				return nil, fmt.Errorf("assembler: key-value bucket %s: %w (run with --setup)", pipeline.GalleriesKV, err)
+			}
+			w = (&assembler.Role{
+				KV: kv, Store: store, ArticlesBucket: cfg.ArticlesBucket, DerivativesBucket: cfg.DerivativesBucket,
+				Zone: cfg.Location(), Cfg: rc.asm,
+			}).Worker(concurrency)
 		default:
 			return nil, fmt.Errorf("unknown role %q (roles: %s)", name, strings.Join(allRoles, ", "))
 		}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/photodesk/photodesk/pipeline"
-	"github.com/photodesk/photodesk/workers/imaging"
 )
 
 func runWorker(ctx context.Context, args []string) error {
@@ -23,8 +22,8 @@ func runWorker(ctx context.Context, args []string) error {
 	setup := fs.Bool("setup", true, "create streams and consumers if missing")
 	cfg := pipeline.DefaultConfig()
 	cfg.RegisterFlags(fs)
-	icfg := imaging.DefaultConfig()
-	icfg.RegisterFlags(fs)
+	rc := defaultRoleConfig()
+	rc.RegisterFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -35,7 +34,7 @@ func runWorker(ctx context.Context, args []string) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	if err := icfg.Validate(); err != nil {
+	if err := rc.Validate(); err != nil {
 		return err
 	}
 	log := newLogger(os.Stderr, slog.LevelInfo).With("pid", os.Getpid())
@@ -56,7 +55,7 @@ func runWorker(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	ws, err := workers(cfg, icfg, store, log, strings.Split(*roles, ","), *concurrency)
+	ws, err := workers(cfg, rc, js, store, log, strings.Split(*roles, ","), *concurrency)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"math/rand"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/photodesk/photodesk/internal/fixture"
+	"github.com/photodesk/photodesk/internal/schematest"
+	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/devstack"
+	"github.com/photodesk/photodesk/workers/assembler"
+)
+
+// articleEvents reads a gallery's article events until want have come,
+// then waits a little longer for any unwanted extra.
+func articleEvents(t *testing.T, cfg pipeline.Config, gallery string, want int, d time.Duration) []pipeline.ArticleEvent {
+	t.Helper()
+	nc, js, err := pipeline.Connect(cfg, t.Name()+"-articles")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	cons, err := js.OrderedConsumer(context.Background(), pipeline.EventsStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects:   []string{"photodesk.article.*." + gallery},
+		MaxResetAttempts: 3,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := schematest.Repo(t, "schemas/events/article.schema.json")
+	var evs []pipeline.ArticleEvent
+	deadline := time.Now().Add(d)
+	extra := time.Time{}
+	for time.Now().Before(deadline) && (extra.IsZero() || time.Now().Before(extra)) {
+		b, err := cons.Fetch(10, jetstream.FetchMaxWait(300*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for m := range b.Messages() {
+			var ev pipeline.ArticleEvent
+			mustDecode(t, m, &ev)
+			if err := schematest.Validate(t, schema, m.Data()); err != nil {
+				t.Errorf("%s does not match schemas/events/article.schema.json: %v", m.Subject(), err)
+			}
+			evs = append(evs, ev)
+		}
+		if len(evs) >= want && extra.IsZero() {
+			extra = time.Now().Add(2 * time.Second)
+		}
+	}
+	if len(evs) < want {
+		t.Fatalf("after %s: %d article events for %s, want %d", d, len(evs), gallery, want)
+	}
+	return evs
+}
+
+// TestSeedShapedGallery is the seed article's shape end to end with the
+// real servers and two assembler processes: photos taken on three days,
+// uploaded in a shuffled order with the manifest in the middle, make one
+// article.ready whose record is ninjs 2.2, in manifest order, every
+// caption opening with its day, every rendition href fetchable with the
+// stated size and type, markup escaped; a new manifest makes version 2.
+func TestSeedShapedGallery(t *testing.T) {
+	s := devstack.ForTest(t)
+	startRoles(t, s, "ingest", "exif", "renditions", "watermark", "assembler")
+	child(t, nil, append([]string{"worker", "--role", "assembler"}, connFlags(s.Config)...)...)
+	schema := schematest.Ninjs22(t)
+
+	type shot struct {
+		file, caption, taken string
+		xmp                  string // embedded caption, used when the manifest has none
+	}
+	shots := []shot{
+		{"01-opening.jpg", "开幕式在北京展览馆举行。", "2026:07:28 09:12:00", ""},
+		{"02-wall.jpg", `照片墙 <script>alert("x")</script> & 观众`, "2026:07:28 15:40:00", ""},
+		{"03-booth.jpg", "观众在展台前观看展品。", "2026:07:29 10:05:00", ""},
+		{"04-kiln.jpg", "", "2026:07:29 16:20:00", "工匠指导观众制作陶瓷。"},
+		{"05-model.jpg", "7月30日,小朋友参观模型。", "2026:07:30 11:00:00", ""},
+		{"06-award.jpg", "获奖职工上台领奖。", "2026:07:30 17:45:00", ""},
+	}
+	var photos []string
+	var listed []map[string]string
+	for _, sh := range shots {
+		listed = append(listed, map[string]string{"file": sh.file, "caption": sh.caption})
+		photos = append(photos, sh.file)
+	}
+	manifest, _ := json.Marshal(map[string]any{
+		"headline": "高清大图|第二届大国工匠创新交流大会精彩瞬间", "byline": []string{"杨登峰", "郑莉"},
+		"source": "工人日报", "language": "zh-CN", "dateline": "北京", "photos": listed,
+	})
+	type object struct {
+		key  string
+		body []byte
+	}
+	var objs []object
+	for i, sh := range shots {
+		b, err := fixture.JPEG(fixture.Scene(1200, 800, int64(i+1)), 85, &fixture.EXIF{DateTimeOriginal: sh.taken, Make: "Canon", Model: "Canon EOS R6"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sh.xmp != "" {
+			if b, err = fixture.WithAPP(b, 1, []byte(fixture.XMPHeader), fixture.XMPPacket(sh.xmp, "王伟伟")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		objs = append(objs, object{"seed-1/" + sh.file, b})
+	}
+	rand.New(rand.NewSource(7)).Shuffle(len(objs), func(i, j int) { objs[i], objs[j] = objs[j], objs[i] })
+	objs = append(objs[:3], append([]object{{"seed-1/gallery.json", manifest}}, objs[3:]...)...)
+	for _, o := range objs {
+		putObject(t, s.Config, o.key, o.body)
+	}
+
+	evs := articleEvents(t, s.Config, "seed-1", 1, 90*time.Second)
+	if len(evs) != 1 || evs[0].Version != 1 || evs[0].Photos != len(shots) {
+		t.Fatalf("article events: %+v", evs)
+	}
+	ev := evs[0]
+	if err := schematest.Validate(t, schema, ev.Record); err != nil {
+		t.Fatalf("record is not ninjs 2.2: %v\n%s", err, ev.Record)
+	}
+	var rec assembler.Ninjs
+	if err := json.Unmarshal(ev.Record, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Type != "composite" || rec.Headlines[0].Value != "高清大图|第二届大国工匠创新交流大会精彩瞬间" || rec.By != "杨登峰 郑莉" || rec.Located != "北京" || rec.Version != "1" {
+		t.Errorf("record head: %+v", rec)
+	}
+	wantDay := []string{"7月28日,", "7月28日,", "7月29日,", "7月29日,", "7月30日,", "7月30日,"}
+	if len(rec.Associations) != len(shots) {
+		t.Fatalf("%d associations, want %d", len(rec.Associations), len(shots))
+	}
+	for i, a := range rec.Associations {
+		sh := shots[i]
+		if !strings.Contains(a.URI, "/"+sh.file+"@") || a.Type != "picture" {
+			t.Errorf("photo %d is %s, want %s (manifest order)", i+1, a.URI, sh.file)
+		}
+		caption := a.Descriptions[0].Value
+		if !strings.HasPrefix(caption, wantDay[i]) || strings.Count(caption, "日,") != 1 {
+			t.Errorf("%s: caption %q, want it to open with %s once", sh.file, caption, wantDay[i])
+		}
+		if sh.xmp != "" && (!strings.HasSuffix(caption, sh.xmp) || a.By != "王伟伟") {
+			t.Errorf("%s: caption %q by %q, want the embedded XMP caption and creator", sh.file, caption, a.By)
+		}
+		if a.ContentCreated == "" || !strings.Contains(a.EdNote, "DateTimeOriginal") {
+			t.Errorf("%s: contentcreated %q, ednote %q", sh.file, a.ContentCreated, a.EdNote)
+		}
+		if len(a.Renditions) != 8 {
+			t.Errorf("%s: %d renditions, want 6 plus 2 watermarked", sh.file, len(a.Renditions))
+		}
+		for _, r := range a.Renditions {
+			resp, err := http.Get(r.Href)
+			if err != nil {
+				t.Fatalf("%s %s: %v", sh.file, r.Name, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || int64(len(body)) != r.SizeInBytes || resp.Header.Get("Content-Type") != r.ContentType {
+				t.Errorf("%s %s: GET %d, %d bytes of %s; record says %d bytes of %s", sh.file, r.Name, resp.StatusCode, len(body), resp.Header.Get("Content-Type"), r.SizeInBytes, r.ContentType)
+			}
+		}
+	}
+	body := rec.Bodies[0].Value
+	var preview bytes.Buffer
+	if err := printArticle(context.Background(), &preview, s.Config, "seed-1", true); err != nil {
+		t.Fatal(err)
+	}
+	for name, doc := range map[string]string{"body": body, "preview": preview.String()} {
+		if strings.Contains(doc, "<script>") || !strings.Contains(doc, "&lt;script&gt;") || !strings.Contains(doc, "&amp; 观众") {
+			t.Errorf("%s does not escape the caption", name)
+		}
+		if !strings.Contains(doc, "来源:工人日报 杨登峰 郑莉") || !strings.Contains(doc, "large.wm.jpg") {
+			t.Errorf("%s: no credits line or no watermarked image", name)
+		}
+	}
+
+	// `photodesk article` prints the same record.
+	var out bytes.Buffer
+	if err := printArticle(context.Background(), &out, s.Config, "seed-1", false); err != nil || !sameJSON(out.Bytes(), ev.Record) {
+		t.Errorf("photodesk article: %v\n%s", err, out.String())
+	}
+	if err := printArticle(context.Background(), &out, s.Config, "no-such-gallery", false); err == nil || !strings.Contains(err.Error(), "no record yet") {
+		t.Errorf("article for an unknown gallery: %v", err)
+	}
+
+	// A new manifest after publication: version 2, article.updated.
+	manifest2 := bytes.Replace(manifest, []byte("精彩瞬间"), []byte("精彩瞬间(更新)"), 1)
+	putObject(t, s.Config, "seed-1/gallery.json", manifest2)
+	evs = articleEvents(t, s.Config, "seed-1", 2, 60*time.Second)
+	if len(evs) != 2 || evs[1].Version != 2 || !evs[1].VersionCreated.After(evs[0].VersionCreated) || !evs[1].FirstCreated.Equal(evs[0].FirstCreated) {
+		t.Fatalf("after a new manifest: %+v", evs)
+	}
+	var rec2 assembler.Ninjs
+	if err := json.Unmarshal(evs[1].Record, &rec2); err != nil || !strings.HasSuffix(rec2.Headlines[0].Value, "(更新)") || rec2.Version != "2" {
+		t.Errorf("version 2 record: %v %+v", err, rec2.Headlines)
+	}
+	store, _ := pipeline.NewStore(s.Config)
+	for _, k := range []string{"seed-1/v1/article.json", "seed-1/v2/index.html", "seed-1/article.json"} {
+		if _, err := store.StatObject(context.Background(), s.Config.ArticlesBucket, k, minio.StatObjectOptions{}); err != nil {
+			t.Errorf("%s: %v", k, err)
+		}
+	}
+}
+
+func sameJSON(a, b []byte) bool {
+	var x, y any
+	return json.Unmarshal(a, &x) == nil && json.Unmarshal(b, &y) == nil && reflect.DeepEqual(x, y)
+}

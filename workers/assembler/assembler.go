@@ -1,0 +1,274 @@
+// Package assembler is the assembler role: it folds every event of a
+// gallery into the gallery's state (a JetStream KeyValue entry, updated
+// with revision checks so several assemblers can run), and when the
+// manifest and every photo's results are in, it writes the publish-ready
+// record (IPTC ninjs 2.2) and its HTML preview, and announces it.
+package assembler
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/photodesk/photodesk/pipeline"
+)
+
+// Config is how records are written.
+type Config struct {
+	// DateFormat is the caption's date prefix; see FormatDate.
+	DateFormat string
+	// Source is the source line when the manifest gives none (来源:<Source>).
+	Source     string
+	Language   string
+	Copyright  string
+	UsageTerms string
+	// PublicBaseURL, when set, makes rendition hrefs <base>/<key> (the
+	// derivatives bucket served by a CDN or a public bucket policy);
+	// otherwise they are presigned GET URLs valid for PresignTTL.
+	PublicBaseURL string
+	PresignTTL    time.Duration
+	// DisplayPreset is the watermarked preset the article shows.
+	DisplayPreset string
+}
+
+// DefaultConfig is the newsroom's conventions.
+func DefaultConfig() Config {
+	return Config{
+		DateFormat:    DefaultDateFormat,
+		Source:        "工人日报",
+		Language:      "zh-CN",
+		Copyright:     "© 工人日报",
+		UsageTerms:    "版权归工人日报所有，未经授权不得转载。",
+		PresignTTL:    7 * 24 * time.Hour,
+		DisplayPreset: "large",
+	}
+}
+
+// RegisterFlags binds c to flags and PHOTODESK_* variables.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	pipeline.StringVar(fs, &c.DateFormat, "caption-date-format", "PHOTODESK_CAPTION_DATE_FORMAT", "caption date prefix: {YYYY} {M} {MM} {D} {DD}")
+	pipeline.StringVar(fs, &c.Source, "source", "PHOTODESK_SOURCE", "source line when the manifest gives none")
+	pipeline.StringVar(fs, &c.Language, "language", "PHOTODESK_LANGUAGE", "language when the manifest gives none")
+	pipeline.StringVar(fs, &c.Copyright, "copyright-notice", "PHOTODESK_COPYRIGHT_NOTICE", "the record's copyright notice")
+	pipeline.StringVar(fs, &c.UsageTerms, "usage-terms", "PHOTODESK_USAGE_TERMS", "the record's usage terms")
+	pipeline.StringVar(fs, &c.PublicBaseURL, "public-base-url", "PHOTODESK_PUBLIC_BASE_URL", "base URL serving the derivatives bucket; empty: presigned URLs")
+	pipeline.DurationVar(fs, &c.PresignTTL, "presign-ttl", "PHOTODESK_PRESIGN_TTL", "lifetime of presigned rendition URLs (at most 168h)")
+	pipeline.StringVar(fs, &c.DisplayPreset, "display-preset", "PHOTODESK_DISPLAY_PRESET", "the watermarked preset the article shows")
+}
+
+// Validate checks c.
+func (c *Config) Validate() error {
+	if c.PublicBaseURL != "" {
+		u, err := url.Parse(c.PublicBaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("public-base-url %q: want an http(s) URL", c.PublicBaseURL)
+		}
+	} else if c.PresignTTL < time.Minute || c.PresignTTL > 7*24*time.Hour {
+		return fmt.Errorf("presign-ttl must be between 1m and 168h (S3's limit), got %s", c.PresignTTL)
+	}
+	if c.Source == "" || c.DisplayPreset == "" || !strings.Contains(c.DateFormat, "{D") {
+		return errors.New("source, display-preset and a caption-date-format with a day ({D} or {DD}) are required")
+	}
+	return nil
+}
+
+// Role is the assembler.
+type Role struct {
+	KV                jetstream.KeyValue
+	Store             *pipeline.Store
+	ArticlesBucket    string
+	DerivativesBucket string
+	Zone              *time.Location
+	Cfg               Config
+	// Now is the clock (tests pin it).
+	Now func() time.Time
+}
+
+// Worker is the role as the runtime runs it.
+func (r *Role) Worker(concurrency int) pipeline.Worker {
+	return pipeline.Worker{Role: "assembler", Handler: r.Handle, Concurrency: concurrency}
+}
+
+// Handle folds one event into its gallery and publishes what follows.
+func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.Output, error) {
+	now := r.now()
+	var apply func(*State) bool
+	var manifestProblem string
+	switch {
+	case strings.HasPrefix(m.Subject, pipeline.SubjectPhotoUploaded+"."):
+		var ev pipeline.PhotoUploaded
+		if err := pipeline.Decode(m.Subject, m.Data, &ev); err != nil {
+			return nil, pipeline.Permanent(err)
+		}
+		apply = func(s *State) bool { s.ApplyUploaded(ev, now); return true }
+	case strings.HasPrefix(m.Subject, pipeline.SubjectPhotoExif+"."):
+		var ev pipeline.PhotoExif
+		if err := pipeline.Decode(m.Subject, m.Data, &ev); err != nil {
+			return nil, pipeline.Permanent(err)
+		}
+		apply = func(s *State) bool { s.ApplyExif(ev, now); return true }
+	case strings.HasPrefix(m.Subject, pipeline.SubjectPhotoRenditions+"."), strings.HasPrefix(m.Subject, pipeline.SubjectPhotoWatermarked+"."):
+		var ev pipeline.PhotoDerivatives
+		if err := pipeline.Decode(m.Subject, m.Data, &ev); err != nil {
+			return nil, pipeline.Permanent(err)
+		}
+		apply = func(s *State) bool { s.ApplyDerivatives(ev, now); return true }
+	case strings.HasPrefix(m.Subject, pipeline.SubjectFailed+"."):
+		var ev pipeline.Failure
+		if err := pipeline.Decode(m.Subject, m.Data, &ev); err != nil {
+			return nil, pipeline.Permanent(err)
+		}
+		apply = func(s *State) bool { s.ApplyFailure(ev, now); return true }
+	case strings.HasPrefix(m.Subject, pipeline.SubjectGallerySubmitted+"."):
+		var ev pipeline.GallerySubmitted
+		if err := pipeline.Decode(m.Subject, m.Data, &ev); err != nil {
+			return nil, pipeline.Permanent(err)
+		}
+		data, err := r.Store.Get(ctx, ev.Bucket, ev.Key, ev.ETag, maxManifestBytes)
+		var man *Manifest
+		switch {
+		case errors.Is(err, pipeline.ErrSuperseded):
+			m.Log.Info("manifest replaced or deleted since this event; skipped")
+			return nil, nil
+		case errors.Is(err, pipeline.ErrTooLarge):
+			manifestProblem = "gallery.json is over the 1 MiB limit"
+		case err != nil:
+			return nil, err
+		default:
+			if man, err = ParseManifest(data); err != nil {
+				manifestProblem, man = err.Error(), nil
+			}
+		}
+		apply = func(s *State) bool { return s.ApplyManifest(ev.ETag, ev.SubmittedAt, man, manifestProblem) }
+	default:
+		return nil, pipeline.Permanentf("assembler: unexpected subject %s", m.Subject)
+	}
+	if m.Ref.Gallery == "" || pipeline.ValidGalleryID(m.Ref.Gallery) != nil {
+		return nil, nil // not a gallery: ingest already reported it
+	}
+
+	st, rd, pub, republish, held, err := r.update(ctx, m.Ref.Gallery, apply, m.Attempt > 1)
+	if err != nil {
+		return nil, err
+	}
+	var outs []pipeline.Output
+	if held != nil && manifestProblem == "" {
+		o, err := pipeline.JSONOutput(pipeline.GallerySubject(pipeline.SubjectGalleryHeld, st.Gallery), "held:"+st.Gallery+":"+st.HeldFor, held)
+		if err != nil {
+			return nil, err
+		}
+		outs = append(outs, o)
+		m.Log.Warn("gallery held: photos failed", "failed", held.Failed)
+	}
+	if manifestProblem != "" {
+		return nil, pipeline.Permanentf("%s", manifestProblem)
+	}
+	if pub != nil || republish {
+		if pub == nil {
+			pub = st.Published
+		}
+		o, err := r.publish(ctx, st, rd, pub)
+		if err != nil {
+			return nil, err
+		}
+		outs = append(outs, o)
+		m.Log.Info("article published", "version", pub.Version, "photos", len(rd.Entries))
+	} else if !rd.Ready {
+		m.Log.Debug("gallery waiting", "waiting", rd.Waiting)
+	}
+	return outs, nil
+}
+
+func (r *Role) now() time.Time {
+	if r.Now != nil {
+		return r.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// update applies the event to the gallery's state under a revision check,
+// retrying on conflict. It reserves a new version when the gallery is
+// ready with inputs not yet published (pub), and says whether an already
+// reserved version should be published again (a redelivery after a crash).
+func (r *Role) update(ctx context.Context, gallery string, apply func(*State) bool, redelivered bool) (st *State, rd Readiness, pub *Publication, republish bool, held *pipeline.GalleryHeld, err error) {
+	for attempt := 0; attempt < 50; attempt++ {
+		st, rev, err := r.load(ctx, gallery)
+		if err != nil {
+			return nil, rd, nil, false, nil, err
+		}
+		before, _ := json.Marshal(st)
+		apply(st)
+		rd = st.Evaluate()
+		pub, republish, held = nil, false, nil
+		if len(rd.Failed) > 0 {
+			if fp := FailureFingerprint(rd.Failed); fp != st.HeldFor {
+				st.HeldFor = fp
+				held = &pipeline.GalleryHeld{Gallery: gallery, Failed: rd.Failed, HeldAt: r.now()}
+			}
+		} else {
+			st.HeldFor = ""
+		}
+		if rd.Ready {
+			fp := st.Fingerprint(rd)
+			switch {
+			case st.Published == nil:
+				now := r.now()
+				pub = &Publication{Version: 1, Fingerprint: fp, FirstCreated: now, VersionCreated: now}
+			case st.Published.Fingerprint != fp:
+				pub = &Publication{Version: st.Published.Version + 1, Fingerprint: fp, FirstCreated: st.Published.FirstCreated, VersionCreated: r.now()}
+			default:
+				republish = redelivered
+			}
+			if pub != nil {
+				st.Published = pub
+			}
+		}
+		after, err := json.Marshal(st)
+		if err != nil {
+			return nil, rd, nil, false, nil, err
+		}
+		if bytes.Equal(before, after) {
+			return st, rd, nil, republish, nil, nil
+		}
+		if rev == 0 {
+			_, err = r.KV.Create(ctx, gallery, after)
+		} else {
+			_, err = r.KV.Update(ctx, gallery, after, rev)
+		}
+		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			continue // another assembler changed it first: fold in again
+		}
+		if err != nil {
+			return nil, rd, nil, false, nil, fmt.Errorf("save gallery %s: %w", gallery, err)
+		}
+		return st, rd, pub, republish, held, nil
+	}
+	return nil, rd, nil, false, nil, fmt.Errorf("gallery %s: too many concurrent updates", gallery)
+}
+
+// load returns the gallery's state and its revision (0: none yet).
+func (r *Role) load(ctx context.Context, gallery string) (*State, uint64, error) {
+	e, err := r.KV.Get(ctx, gallery)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return newState(gallery), 0, nil
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	st := newState(gallery)
+	if err := json.Unmarshal(e.Value(), st); err != nil {
+		return nil, 0, fmt.Errorf("gallery %s state: %w", gallery, err)
+	}
+	if st.Photos == nil {
+		st.Photos = map[string]*Photo{}
+	}
+	return st, e.Revision(), nil
+}

@@ -1,0 +1,157 @@
+package assembler
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/photodesk/photodesk/pipeline"
+)
+
+// Manifest is a gallery's gallery.json (schemas/gallery.schema.json).
+type Manifest struct {
+	Headline string   `json:"headline"`
+	Byline   Bylines  `json:"byline,omitempty"`
+	Source   string   `json:"source,omitempty"`
+	Language string   `json:"language,omitempty"`
+	Dateline string   `json:"dateline,omitempty"`
+	Photos   []MPhoto `json:"photos,omitempty"`
+}
+
+// MPhoto is one photo of the manifest, in publication order.
+type MPhoto struct {
+	File    string `json:"file"`
+	Caption string `json:"caption,omitempty"`
+	Byline  string `json:"byline,omitempty"`
+}
+
+// Bylines accepts one name or a list of names.
+type Bylines []string
+
+// UnmarshalJSON takes "name" or ["name", ...].
+func (b *Bylines) UnmarshalJSON(data []byte) error {
+	var one string
+	if err := json.Unmarshal(data, &one); err == nil {
+		*b = Bylines{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(data, &many); err != nil {
+		return errors.New(`"byline" must be a name or a list of names`)
+	}
+	*b = many
+	return nil
+}
+
+// Limits a photographer can read in an error message.
+const (
+	maxManifestBytes = 1 << 20
+	maxHeadline      = 200
+	maxCaption       = 2000
+	maxPhotos        = 500
+	maxName          = 100
+)
+
+var langTag = regexp.MustCompile(`^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$`)
+
+// ParseManifest reads and checks a gallery.json. Its errors are written
+// for the photographer who made the file.
+func ParseManifest(data []byte) (*Manifest, error) {
+	if len(data) > maxManifestBytes {
+		return nil, fmt.Errorf("gallery.json is %d bytes; the limit is 1 MiB", len(data))
+	}
+	if !utf8.Valid(data) {
+		return nil, errors.New("gallery.json is not valid UTF-8 text; save it as UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var m Manifest
+	if err := dec.Decode(&m); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			line, col := position(data, se.Offset)
+			return nil, fmt.Errorf("gallery.json is not valid JSON: line %d, column %d: %v", line, col, se)
+		case errors.As(err, &te):
+			return nil, fmt.Errorf("gallery.json: %q must be a %s", te.Field, kind(te.Type.Kind().String()))
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return nil, fmt.Errorf("gallery.json: unknown field %s (known: headline, byline, source, language, dateline, photos)", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		}
+		return nil, fmt.Errorf("gallery.json: %v", err)
+	}
+	if dec.More() {
+		return nil, errors.New("gallery.json holds more than one JSON value")
+	}
+	return &m, m.check()
+}
+
+func kind(k string) string {
+	switch k {
+	case "slice":
+		return "list"
+	case "struct", "map":
+		return "object"
+	}
+	return k
+}
+
+func position(data []byte, off int64) (line, col int) {
+	line, col = 1, 1
+	for _, c := range data[:min(int(off), len(data))] {
+		if c == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return line, col
+}
+
+func (m *Manifest) check() error {
+	m.Headline = strings.TrimSpace(m.Headline)
+	switch n := utf8.RuneCountInString(m.Headline); {
+	case n == 0:
+		return errors.New(`gallery.json: "headline" is missing or empty`)
+	case n > maxHeadline:
+		return fmt.Errorf(`gallery.json: "headline" is %d characters; the limit is %d`, n, maxHeadline)
+	}
+	for i, b := range m.Byline {
+		if b = strings.TrimSpace(b); b == "" || utf8.RuneCountInString(b) > maxName {
+			return fmt.Errorf(`gallery.json: byline %d must be a name of 1 to %d characters`, i+1, maxName)
+		}
+		m.Byline[i] = b
+	}
+	if m.Language != "" && !langTag.MatchString(m.Language) {
+		return fmt.Errorf(`gallery.json: "language" %q is not a language tag such as zh-CN`, m.Language)
+	}
+	if utf8.RuneCountInString(m.Source) > maxName || utf8.RuneCountInString(m.Dateline) > maxName {
+		return fmt.Errorf(`gallery.json: "source" and "dateline" are limited to %d characters`, maxName)
+	}
+	if len(m.Photos) > maxPhotos {
+		return fmt.Errorf("gallery.json lists %d photos; the limit is %d", len(m.Photos), maxPhotos)
+	}
+	seen := map[string]int{}
+	for i, p := range m.Photos {
+		if err := pipeline.ValidPhotoName(p.File); err != nil {
+			return fmt.Errorf("gallery.json: photo %d: file %q: %v", i+1, p.File, err)
+		}
+		if j, dup := seen[p.File]; dup {
+			return fmt.Errorf("gallery.json: %s is listed twice (photos %d and %d)", p.File, j+1, i+1)
+		}
+		seen[p.File] = i
+		if n := utf8.RuneCountInString(p.Caption); n > maxCaption {
+			return fmt.Errorf("gallery.json: the caption of %s is %d characters; the limit is %d", p.File, n, maxCaption)
+		}
+		if utf8.RuneCountInString(p.Byline) > maxName {
+			return fmt.Errorf("gallery.json: the byline of %s is longer than %d characters", p.File, maxName)
+		}
+		m.Photos[i].Caption = strings.TrimSpace(p.Caption)
+		m.Photos[i].Byline = strings.TrimSpace(p.Byline)
+	}
+	return nil
+}

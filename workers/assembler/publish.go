@@ -1,0 +1,161 @@
+package assembler
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/photodesk/photodesk/pipeline"
+)
+
+// Keys of a gallery's record in the articles bucket.
+func recordKey(gallery string) string  { return gallery + "/article.json" }
+func previewKey(gallery string) string { return gallery + "/index.html" }
+
+// publish writes the record and the preview, and returns the event that
+// announces them (article.ready for version 1, article.updated after).
+func (r *Role) publish(ctx context.Context, st *State, rd Readiness, pub *Publication) (pipeline.Output, error) {
+	a, err := r.article(ctx, st, rd, pub)
+	if err != nil {
+		return pipeline.Output{}, err
+	}
+	record, preview, err := a.Render()
+	if err != nil {
+		return pipeline.Output{}, fmt.Errorf("render record: %w", err)
+	}
+	// Each version is kept under its own name; the plain names are the
+	// current version, unless a newer one got there first.
+	vdir := fmt.Sprintf("%s/v%d/", st.Gallery, pub.Version)
+	for _, o := range []struct {
+		key, ctype string
+		body       []byte
+	}{
+		{vdir + "article.json", "application/json", record},
+		{vdir + "index.html", "text/html; charset=utf-8", preview},
+	} {
+		if err := r.put(ctx, o.key, o.ctype, o.body); err != nil {
+			return pipeline.Output{}, err
+		}
+	}
+	if cur, _, err := r.load(ctx, st.Gallery); err != nil {
+		return pipeline.Output{}, err
+	} else if cur.Published == nil || cur.Published.Version <= pub.Version {
+		if err := r.put(ctx, recordKey(st.Gallery), "application/json", record); err != nil {
+			return pipeline.Output{}, err
+		}
+		if err := r.put(ctx, previewKey(st.Gallery), "text/html; charset=utf-8", preview); err != nil {
+			return pipeline.Output{}, err
+		}
+	}
+	ev := pipeline.ArticleEvent{
+		Gallery: st.Gallery, Version: pub.Version, FirstCreated: pub.FirstCreated, VersionCreated: pub.VersionCreated,
+		Bucket: r.ArticlesBucket, Key: recordKey(st.Gallery), PreviewKey: previewKey(st.Gallery),
+		Photos: len(a.Figures), Record: json.RawMessage(record),
+	}
+	subject := pipeline.SubjectArticleReady
+	if pub.Version > 1 {
+		subject = pipeline.SubjectArticleUpdated
+	}
+	return pipeline.JSONOutput(pipeline.GallerySubject(subject, st.Gallery), fmt.Sprintf("article:%s:v%d", st.Gallery, pub.Version), ev)
+}
+
+func (r *Role) put(ctx context.Context, key, ctype string, body []byte) error {
+	_, err := r.Store.PutObject(ctx, r.ArticlesBucket, key, bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{
+		ContentType: ctype, CacheControl: "no-cache",
+	})
+	if err != nil {
+		return fmt.Errorf("store %s: %w", key, err)
+	}
+	return nil
+}
+
+// article gathers what the record says, in order.
+func (r *Role) article(ctx context.Context, st *State, rd Readiness, pub *Publication) (*Article, error) {
+	m := st.Manifest
+	a := &Article{
+		Gallery: st.Gallery, Headline: m.Headline, By: m.Byline,
+		Source: firstOf(m.Source, r.Cfg.Source), Language: firstOf(m.Language, r.Cfg.Language),
+		Located: m.Dateline, Copyright: r.Cfg.Copyright, UsageTerms: r.Cfg.UsageTerms,
+		Version: pub.Version, FirstCreated: pub.FirstCreated, VersionCreated: pub.VersionCreated,
+		PublishTime: pub.VersionCreated.In(r.Zone).Format("2006-01-02 15:04:05"),
+	}
+	for _, e := range rd.Entries {
+		f, err := r.figure(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		a.Figures = append(a.Figures, f)
+	}
+	return a, nil
+}
+
+// figure is one photo: caption with its date, credit, every rendition.
+func (r *Role) figure(ctx context.Context, e Entry) (Figure, error) {
+	x := e.Current.Exif
+	if x == nil {
+		x = &pipeline.ExifData{}
+	}
+	text := firstOf(e.Listed.Caption, x.Caption, e.Photo.Caption)
+	caption, _ := Caption(text, x.CapturedAt, r.Zone, r.Cfg.DateFormat)
+	f := Figure{
+		Name: e.Name, Caption: caption, By: firstOf(e.Listed.Byline, x.Byline, x.Artist),
+		CapturedAt: x.CapturedAt, ETag: e.Photo.ETag, DateSource: dateNote(e, x),
+	}
+	all := append(append([]pipeline.Derivative(nil), e.Current.Renditions...), e.Current.Watermarked...)
+	for _, d := range all {
+		href, err := r.href(ctx, d)
+		if err != nil {
+			return f, err
+		}
+		rd := Rendition{Name: renditionName(d), Href: href, ContentType: d.ContentType, Width: d.Width, Height: d.Height, SizeInBytes: d.Size}
+		f.Renditions = append(f.Renditions, rd)
+		if d.Watermarked && d.Preset == r.Cfg.DisplayPreset && d.Format == "jpeg" {
+			f.Display = rd
+		}
+	}
+	if f.Display.Href == "" && len(f.Renditions) > 0 {
+		f.Display = f.Renditions[len(f.Renditions)-1]
+	}
+	return f, nil
+}
+
+// dateNote says where the caption's date came from, for editors.
+func dateNote(e Entry, x *pipeline.ExifData) string {
+	if _, failed := e.Current.Failures["exif"]; failed {
+		return "capture date unknown: EXIF could not be read"
+	}
+	if x.CapturedAt == nil {
+		return "capture date unknown: no date in the photo"
+	}
+	return fmt.Sprintf("capture date from EXIF %s (zone: %s)", x.DateSource, x.ZoneSource)
+}
+
+// href is where a newsroom system fetches a derivative.
+func (r *Role) href(ctx context.Context, d pipeline.Derivative) (string, error) {
+	if r.Cfg.PublicBaseURL != "" {
+		parts := strings.Split(d.Key, "/")
+		for i, p := range parts {
+			parts[i] = url.PathEscape(p)
+		}
+		return strings.TrimRight(r.Cfg.PublicBaseURL, "/") + "/" + strings.Join(parts, "/"), nil
+	}
+	u, err := r.Store.PresignedGetObject(ctx, d.Bucket, d.Key, r.Cfg.PresignTTL, url.Values{})
+	if err != nil {
+		return "", fmt.Errorf("presign %s: %w", d.Key, err)
+	}
+	return u.String(), nil
+}
+
+func firstOf(vals ...string) string {
+	for _, v := range vals {
+		if v = strings.TrimSpace(v); v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,230 @@
+package assembler
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/photodesk/photodesk/pipeline"
+)
+
+// Ninjs is the subset of an IPTC ninjs 2.2 item photodesk writes: the
+// gallery is a composite item, each photo a picture association.
+type Ninjs struct {
+	URI             string        `json:"uri"`
+	Type            string        `json:"type"`
+	Version         string        `json:"version,omitempty"`
+	FirstCreated    string        `json:"firstcreated,omitempty"`
+	VersionCreated  string        `json:"versioncreated,omitempty"`
+	ContentCreated  string        `json:"contentcreated,omitempty"`
+	PubStatus       string        `json:"pubstatus,omitempty"`
+	CopyrightNotice string        `json:"copyrightnotice,omitempty"`
+	UsageTerms      string        `json:"usageterms,omitempty"`
+	EdNote          string        `json:"ednote,omitempty"`
+	Language        string        `json:"language,omitempty"`
+	Descriptions    []Text        `json:"descriptions,omitempty"`
+	Bodies          []Body        `json:"bodies,omitempty"`
+	Headlines       []Text        `json:"headlines,omitempty"`
+	InfoSources     []InfoSource  `json:"infosources,omitempty"`
+	By              string        `json:"by,omitempty"`
+	Located         string        `json:"located,omitempty"`
+	Renditions      []Rendition   `json:"renditions,omitempty"`
+	Associations    []Association `json:"associations,omitempty"`
+	AltIDs          []AltID       `json:"altids,omitempty"`
+}
+
+// Association is an associated item; ninjs requires its name.
+type Association struct {
+	Name string `json:"name"`
+	Ninjs
+}
+
+// MarshalJSON flattens the embedded item next to the name.
+func (a Association) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(a.Ninjs)
+	if err != nil {
+		return nil, err
+	}
+	name, _ := json.Marshal(a.Name)
+	return append(append([]byte(`{"name":`), name...), append([]byte(","), b[1:]...)...), nil
+}
+
+// Text is a headline or description.
+type Text struct {
+	Role        string `json:"role,omitempty"`
+	ContentType string `json:"contenttype,omitempty"`
+	Value       string `json:"value"`
+}
+
+// Body is the article body.
+type Body struct {
+	Role        string `json:"role,omitempty"`
+	ContentType string `json:"contenttype,omitempty"`
+	CharCount   int    `json:"charcount,omitempty"`
+	Value       string `json:"value"`
+}
+
+// InfoSource is a party that supplied the content.
+type InfoSource struct {
+	Name string `json:"name"`
+	Role string `json:"role,omitempty"`
+}
+
+// Rendition is one derivative of a picture.
+type Rendition struct {
+	Name        string `json:"name"`
+	Href        string `json:"href"`
+	ContentType string `json:"contenttype"`
+	Width       int    `json:"width"`
+	Height      int    `json:"height"`
+	SizeInBytes int64  `json:"sizeinbytes"`
+}
+
+// AltID is an alternative identifier.
+type AltID struct {
+	Role  string `json:"role"`
+	Value string `json:"value"`
+}
+
+// Figure is one photo as the article shows it.
+type Figure struct {
+	Name        string
+	Caption     string
+	By          string
+	Display     Rendition // the watermarked display image
+	DateSource  string
+	CapturedAt  *time.Time
+	Renditions  []Rendition
+	ETag        string
+	ContentDate string
+}
+
+// Article is everything the record and the preview are made from.
+type Article struct {
+	Gallery        string
+	Headline       string
+	By             []string
+	Source         string
+	Language       string
+	Located        string
+	Copyright      string
+	UsageTerms     string
+	Version        int
+	FirstCreated   time.Time
+	VersionCreated time.Time
+	PublishTime    string // in the newsroom's zone, for the page
+	Figures        []Figure
+}
+
+// Credits is the line at the end: 来源:工人日报 and the names.
+func (a *Article) Credits() string {
+	c := "来源:" + a.Source
+	if len(a.By) > 0 {
+		c += " " + strings.Join(a.By, " ")
+	}
+	return c
+}
+
+// SourceLine is the line under the headline.
+func (a *Article) SourceLine() string { return "来源:" + a.Source }
+
+// bodyTemplate is the article body; html/template escapes every caption,
+// name and URL.
+var bodyTemplate = template.Must(template.New("body").Parse(
+	`{{range .Figures}}<figure><img src="{{.Display.Href}}" width="{{.Display.Width}}" height="{{.Display.Height}}" alt="{{.Caption}}"><figcaption>{{.Caption}}</figcaption></figure>
+{{end}}<p class="credits">{{.Credits}}</p>
+`))
+
+// previewTemplate is the page a reader would see; no script at all.
+var previewTemplate = template.Must(template.New("preview").Parse(`<!DOCTYPE html>
+<html lang="{{.Article.Language}}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src http: https:; style-src 'unsafe-inline'">
+<title>{{.Article.Headline}}</title>
+<style>
+body{font-family:"Noto Sans CJK SC","Source Han Sans SC","PingFang SC","Microsoft YaHei",sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222;line-height:1.7}
+h1{font-size:1.6em;line-height:1.3}.meta{color:#666;margin-bottom:2em}.meta span{margin-right:2em}
+figure{margin:0 0 2em}img{max-width:100%;height:auto;display:block}figcaption{margin-top:.6em;text-indent:2em}.credits{color:#555;margin-top:3em}
+</style>
+</head>
+<body>
+<article>
+<h1>{{.Article.Headline}}</h1>
+<p class="meta"><span>{{.Article.PublishTime}}</span><span>{{.Article.SourceLine}}</span></p>
+{{.Body}}</article>
+</body>
+</html>
+`))
+
+// Render makes the ninjs record and the HTML preview.
+func (a *Article) Render() (record []byte, preview []byte, err error) {
+	var body bytes.Buffer
+	if err := bodyTemplate.Execute(&body, a); err != nil {
+		return nil, nil, err
+	}
+	item := Ninjs{
+		URI:             "urn:photodesk:gallery:" + a.Gallery,
+		Type:            "composite",
+		Version:         fmt.Sprint(a.Version),
+		FirstCreated:    a.FirstCreated.Format(time.RFC3339),
+		VersionCreated:  a.VersionCreated.Format(time.RFC3339),
+		PubStatus:       "usable",
+		CopyrightNotice: a.Copyright,
+		UsageTerms:      a.UsageTerms,
+		Language:        a.Language,
+		Headlines:       []Text{{Role: "main", ContentType: "text/plain", Value: a.Headline}},
+		InfoSources:     []InfoSource{{Name: a.Source, Role: "source"}},
+		By:              strings.Join(a.By, " "),
+		Located:         a.Located,
+		Bodies: []Body{{Role: "main", ContentType: "text/html", Value: body.String(),
+			CharCount: utf8.RuneCountInString(plainText(a))}},
+		AltIDs: []AltID{{Role: "photodesk:gallery", Value: a.Gallery}},
+	}
+	for i, f := range a.Figures {
+		p := Ninjs{
+			URI:          "urn:photodesk:photo:" + a.Gallery + "/" + f.Name + "@" + f.ETag,
+			Type:         "picture",
+			Descriptions: []Text{{Role: "caption", ContentType: "text/plain", Value: f.Caption}},
+			By:           f.By,
+			Renditions:   f.Renditions,
+			EdNote:       f.DateSource,
+		}
+		if f.CapturedAt != nil {
+			p.ContentCreated = f.CapturedAt.Format(time.RFC3339Nano)
+		}
+		item.Associations = append(item.Associations, Association{Name: fmt.Sprintf("photo%d", i+1), Ninjs: p})
+	}
+	record, err = json.MarshalIndent(item, "", "  ")
+	if err != nil {
+		return nil, nil, err
+	}
+	var page bytes.Buffer
+	err = previewTemplate.Execute(&page, struct {
+		Article *Article
+		Body    template.HTML
+	}{a, template.HTML(body.String())}) // body was built by html/template above
+	return record, page.Bytes(), err
+}
+
+func plainText(a *Article) string {
+	var b strings.Builder
+	for _, f := range a.Figures {
+		b.WriteString(f.Caption)
+	}
+	b.WriteString(a.Credits())
+	return b.String()
+}
+
+// renditionName is "<preset>-<format>", "-watermarked" for marked copies.
+func renditionName(d pipeline.Derivative) string {
+	if d.Watermarked {
+		return d.Preset + "-watermarked-" + d.Format
+	}
+	return d.Preset + "-" + d.Format
+}
