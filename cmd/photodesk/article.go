@@ -161,15 +161,21 @@ func runSubscribe(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	nc, js, err := pipeline.Connect(cfg, "photodesk-subscribe-"+*durable)
+	return subscribe(ctx, os.Stdout, cfg, *durable, *gallery, *full, *count)
+}
+
+// subscribe prints records from the durable consumer until count have
+// come (0: until ctx ends), acking each once printed.
+func subscribe(ctx context.Context, out io.Writer, cfg pipeline.Config, durable, gallery string, full bool, count int) error {
+	nc, js, err := pipeline.Connect(cfg, "photodesk-subscribe-"+durable)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
 	cons, err := js.CreateOrUpdateConsumer(ctx, pipeline.EventsStream, jetstream.ConsumerConfig{
-		Durable:        *durable,
+		Durable:        durable,
 		Description:    "newsroom subscription to photodesk records",
-		FilterSubjects: []string{pipeline.SubjectArticleReady + "." + *gallery, pipeline.SubjectArticleUpdated + "." + *gallery},
+		FilterSubjects: []string{pipeline.SubjectArticleReady + "." + gallery, pipeline.SubjectArticleUpdated + "." + gallery},
 		AckPolicy:      jetstream.AckExplicitPolicy,
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 		AckWait:        30 * time.Second,
@@ -178,8 +184,8 @@ func runSubscribe(ctx context.Context, args []string) error {
 		return err
 	}
 	seen := 0
-	for *count == 0 || seen < *count {
-		batch, err := cons.Fetch(10, jetstream.FetchMaxWait(time.Second))
+	for count == 0 || seen < count {
+		batch, err := cons.Fetch(min(10, max(count-seen, 1)), jetstream.FetchMaxWait(time.Second))
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -192,8 +198,8 @@ func runSubscribe(ctx context.Context, args []string) error {
 				_ = msg.Term()
 				continue
 			}
-			if *full {
-				fmt.Fprintf(os.Stdout, "%s\n", msg.Data())
+			if full {
+				fmt.Fprintf(out, "%s\n", msg.Data())
 			} else {
 				var rec assembler.Ninjs
 				_ = json.Unmarshal(ev.Record, &rec)
@@ -202,10 +208,11 @@ func runSubscribe(ctx context.Context, args []string) error {
 					headline = rec.Headlines[0].Value
 				}
 				kind := strings.TrimPrefix(strings.TrimSuffix(msg.Subject(), "."+ev.Gallery), "photodesk.article.")
-				fmt.Fprintf(os.Stdout, "%s  %-7s %s v%d  %d photos  %s  (%s/%s)\n",
+				fmt.Fprintf(out, "%s  %-7s %s v%d  %d photos  %s  (%s/%s)\n",
 					ev.VersionCreated.Format(time.RFC3339), kind, ev.Gallery, ev.Version, ev.Photos, headline, ev.Bucket, ev.Key)
 			}
-			if err := msg.Ack(); err != nil {
+			// Acked for sure before going on, so a restart resumes after it.
+			if err := msg.DoubleAck(ctx); err != nil {
 				return err
 			}
 			seen++

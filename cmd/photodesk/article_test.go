@@ -205,6 +205,23 @@ func TestSeedShapedGallery(t *testing.T) {
 	if err := json.Unmarshal(evs[1].Record, &rec2); err != nil || !strings.HasSuffix(rec2.Headlines[0].Value, "(更新)") || rec2.Version != "2" {
 		t.Errorf("version 2 record: %v %+v", err, rec2.Headlines)
 	}
+	// The reference subscriber sees both versions, in order, and a restart
+	// of the same durable subscription resumes after them.
+	var sub bytes.Buffer
+	if err := subscribe(context.Background(), &sub, s.Config, "newsroom-test", "seed-1", false, 2); err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(strings.TrimSpace(sub.String()), "\n"); len(lines) != 2 ||
+		!strings.Contains(lines[0], "ready   seed-1 v1  6 photos") || !strings.Contains(lines[1], "updated seed-1 v2  6 photos") {
+		t.Errorf("subscribe printed:\n%s", sub.String())
+	}
+	sub.Reset()
+	ctx2, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := subscribe(ctx2, &sub, s.Config, "newsroom-test", "seed-1", false, 0); err != nil || sub.Len() != 0 {
+		t.Errorf("resumed subscription printed %q (%v), want nothing new", sub.String(), err)
+	}
+
 	store, _ := pipeline.NewStore(s.Config)
 	for _, k := range []string{"seed-1/v1/article.json", "seed-1/v2/index.html", "seed-1/article.json"} {
 		if _, err := store.StatObject(context.Background(), s.Config.ArticlesBucket, k, minio.StatObjectOptions{}); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
@@ -100,7 +101,7 @@ func waitStages(t *testing.T, cfg pipeline.Config, gallery string, photos []stri
 // fails alone in both roles with a reason.
 func TestGalleryDerivatives(t *testing.T) {
 	s := devstack.ForTest(t)
-	startRoles(t, s, "ingest", "renditions", "watermark")
+	startRoles(t, s, "ingest", "exif", "renditions", "watermark", "assembler")
 	big := func(seed int64) []byte {
 		b, err := fixture.JPEG(fixture.Scene(2400, 1600, seed), 85, &fixture.EXIF{Make: "Canon", GPS: &fixture.GPS{Lat: 39.9, Lon: 116.4}})
 		if err != nil {
@@ -114,6 +115,7 @@ func TestGalleryDerivatives(t *testing.T) {
 	}
 	broken := big(9)
 	putObject(t, s.Config, "deriv-1/04-broken.jpg", broken[:len(broken)/2])
+	putObject(t, s.Config, "deriv-1/gallery.json", []byte(`{"headline":"h","photos":[{"file":"01-a.jpg"},{"file":"04-broken.jpg"}]}`))
 
 	ev := waitStages(t, s.Config, "deriv-1", append(good, "04-broken.jpg"), 60*time.Second)
 	store, err := pipeline.NewStore(s.Config)
@@ -155,4 +157,47 @@ func TestGalleryDerivatives(t *testing.T) {
 			t.Errorf("%s: broken photo failure %+v", role, f)
 		}
 	}
+
+	// The manifest lists the broken photo: the gallery is held, not
+	// published without it, and the held event says which photo and why.
+	held := waitHeld(t, s.Config, "deriv-1", 30*time.Second)
+	if len(held.Failed) == 0 || held.Failed[0].Photo != "04-broken.jpg" || !strings.Contains(held.Failed[0].Reason, "cannot decode the jpeg") {
+		t.Errorf("held event %+v", held)
+	}
+	var out bytes.Buffer
+	if err := printArticle(context.Background(), &out, s.Config, "deriv-1", false); err == nil || !strings.Contains(err.Error(), "04-broken.jpg failed in renditions") {
+		t.Errorf("article of a held gallery: %v", err)
+	}
+}
+
+// waitHeld returns the gallery's latest gallery.held event that names
+// every failure it expects (both image roles fail the broken photo).
+func waitHeld(t *testing.T, cfg pipeline.Config, gallery string, d time.Duration) pipeline.GalleryHeld {
+	t.Helper()
+	nc, js, err := pipeline.Connect(cfg, t.Name()+"-held")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	cons, err := js.OrderedConsumer(context.Background(), pipeline.EventsStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{pipeline.GallerySubject(pipeline.SubjectGalleryHeld, gallery)}, MaxResetAttempts: 3,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held pipeline.GalleryHeld
+	deadline := time.Now().Add(d)
+	for len(held.Failed) < 2 && time.Now().Before(deadline) {
+		b, err := cons.Fetch(10, jetstream.FetchMaxWait(300*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for m := range b.Messages() {
+			mustDecode(t, m, &held)
+		}
+	}
+	if len(held.Failed) == 0 {
+		t.Fatalf("no gallery.held event for %s within %s", gallery, d)
+	}
+	return held
 }

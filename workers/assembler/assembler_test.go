@@ -185,3 +185,43 @@ func TestRecordIsNinjs22AndEscaped(t *testing.T) {
 		t.Errorf("record: %+v", back)
 	}
 }
+
+// TestStateOrderWithoutList: a manifest that lists no photos publishes
+// every uploaded one, by capture time, then file name (unknown dates last).
+func TestStateOrderWithoutList(t *testing.T) {
+	now := time.Now()
+	s := newState("g")
+	s.ApplyManifest("m", now, &Manifest{Headline: "h"}, "")
+	day := func(d int) *time.Time { x := time.Date(2026, 7, d, 9, 0, 0, 0, time.UTC); return &x }
+	for _, p := range []struct {
+		name string
+		at   *time.Time
+	}{{"z.jpg", day(28)}, {"b.jpg", day(29)}, {"a.jpg", day(29)}, {"c.jpg", nil}, {"y.jpg", day(27)}} {
+		ref := pipeline.Ref{Gallery: "g", Photo: p.name, ETag: "e-" + p.name}
+		s.ApplyUploaded(pipeline.PhotoUploaded{Ref: ref, UploadedAt: now}, now)
+		s.ApplyExif(pipeline.PhotoExif{Ref: ref, Exif: pipeline.ExifData{CapturedAt: p.at}}, now)
+		s.ApplyDerivatives(pipeline.PhotoDerivatives{Ref: ref, Role: "renditions", Derivatives: []pipeline.Derivative{}}, now)
+		s.ApplyDerivatives(pipeline.PhotoDerivatives{Ref: ref, Role: "watermark", Derivatives: []pipeline.Derivative{}}, now)
+	}
+	rd := s.Evaluate()
+	var got []string
+	for _, e := range rd.Entries {
+		got = append(got, e.Name)
+	}
+	if !rd.Ready || strings.Join(got, " ") != "y.jpg z.jpg a.jpg b.jpg c.jpg" {
+		t.Fatalf("order %v (ready %v, waiting %v)", got, rd.Ready, rd.Waiting)
+	}
+	// A replaced photo changes the fingerprint: a new version follows.
+	fp := s.Fingerprint(rd)
+	ref := pipeline.Ref{Gallery: "g", Photo: "a.jpg", ETag: "e2"}
+	s.ApplyUploaded(pipeline.PhotoUploaded{Ref: ref, UploadedAt: now.Add(time.Minute)}, now)
+	if s.Evaluate().Ready {
+		t.Fatal("ready before the replacement is processed")
+	}
+	s.ApplyExif(pipeline.PhotoExif{Ref: ref, Exif: pipeline.ExifData{CapturedAt: day(29)}}, now)
+	s.ApplyDerivatives(pipeline.PhotoDerivatives{Ref: ref, Role: "renditions", Derivatives: []pipeline.Derivative{{Key: "k", ETag: "new"}}}, now)
+	s.ApplyDerivatives(pipeline.PhotoDerivatives{Ref: ref, Role: "watermark", Derivatives: []pipeline.Derivative{}}, now)
+	if rd := s.Evaluate(); !rd.Ready || s.Fingerprint(rd) == fp {
+		t.Fatalf("after replacing a.jpg: ready %v, fingerprint unchanged %v", rd.Ready, s.Fingerprint(rd) == fp)
+	}
+}
