@@ -225,3 +225,42 @@ func TestStateOrderWithoutList(t *testing.T) {
 		t.Fatalf("after replacing a.jpg: ready %v, fingerprint unchanged %v", rd.Ready, s.Fingerprint(rd) == fp)
 	}
 }
+
+// TestFigureSources: the caption comes from the manifest, else the photo's
+// own embedded caption, else the upload's caption metadata; bylines
+// likewise; hrefs under a public base URL are escaped paths.
+func TestFigureSources(t *testing.T) {
+	sh, _ := time.LoadLocation("Asia/Shanghai")
+	r := &Role{Zone: sh, Cfg: DefaultConfig()}
+	r.Cfg.PublicBaseURL = "https://img.example.com/d/"
+	at := time.Date(2026, 7, 28, 2, 0, 0, 0, time.UTC)
+	res := &Result{
+		Exif:        &pipeline.ExifData{CapturedAt: &at, DateSource: "DateTimeOriginal", ZoneSource: "newsroom-zone", Caption: "嵌入的说明", Byline: "王伟伟", Artist: "CAMERA OWNER"},
+		Renditions:  []pipeline.Derivative{{Preset: "thumb", Format: "jpeg", Key: "g/a b.jpg/thumb.jpg", ContentType: "image/jpeg", Width: 320, Height: 213, Size: 9}},
+		Watermarked: []pipeline.Derivative{{Preset: "large", Format: "jpeg", Key: "g/a b.jpg/large.wm.jpg", ContentType: "image/jpeg", Width: 2048, Height: 1365, Size: 99, Watermarked: true}},
+	}
+	photo := &Photo{ETag: "e", Caption: "元数据说明"}
+	for _, c := range []struct {
+		listed      MPhoto
+		exif        pipeline.ExifData
+		caption, by string
+	}{
+		{MPhoto{File: "a b.jpg", Caption: "清单说明", Byline: "张三"}, *res.Exif, "7月28日,清单说明", "张三"},
+		{MPhoto{File: "a b.jpg"}, *res.Exif, "7月28日,嵌入的说明", "王伟伟"},
+		{MPhoto{File: "a b.jpg"}, pipeline.ExifData{CapturedAt: &at, Artist: "李四"}, "7月28日,元数据说明", "李四"},
+	} {
+		x := c.exif
+		rr := *res
+		rr.Exif = &x
+		f, err := r.figure(t.Context(), Entry{Name: "a b.jpg", Listed: c.listed, Photo: photo, Current: &rr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Caption != c.caption || f.By != c.by {
+			t.Errorf("caption %q by %q, want %q by %q", f.Caption, f.By, c.caption, c.by)
+		}
+		if f.Display.Name != "large-watermarked-jpeg" || f.Display.Href != "https://img.example.com/d/g/a%20b.jpg/large.wm.jpg" || len(f.Renditions) != 2 {
+			t.Errorf("display %+v, renditions %d", f.Display, len(f.Renditions))
+		}
+	}
+}
