@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,10 +14,12 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/workers/assembler"
 )
 
 // photoExts are the files a folder upload takes as photos; other files in
@@ -36,10 +38,13 @@ func runUpload(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("upload", flag.ContinueOnError)
 	gallery := fs.String("gallery", "", "gallery id (a slug); default: the folder's name")
 	parallel := fs.Int("parallel", 4, "uploads at once")
+	progressMode := fs.String("progress", "auto", "auto (bars on a terminal), bars, or lines")
+	wait := fs.Bool("wait", false, "after uploading, follow the gallery until its article is ready (exit 0) or held or failed (exit 1)")
+	waitTimeout := fs.Duration("wait-timeout", 10*time.Minute, "give up waiting after this long")
 	cfg := pipeline.DefaultConfig()
 	cfg.RegisterFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: photodesk upload [--gallery ID] DIR | FILE...\n\nPuts the photos, and gallery.json when present, into the originals bucket under <gallery-id>/.\nMinIO's bucket notification then starts the pipeline.")
+		fmt.Fprintln(fs.Output(), "Usage: photodesk upload [--gallery ID] [--wait] DIR | FILE...\n\nPuts the photos, and gallery.json when present, into the originals bucket under <gallery-id>/.\nMinIO's bucket notification then starts the pipeline.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -67,34 +72,45 @@ func runUpload(ctx context.Context, args []string) error {
 	var photos []uploadFile
 	var manifest *uploadFile
 	refused := 0
+	var total int64
 	for _, f := range files {
 		if f.name == pipeline.ManifestName {
 			if err := checkManifest(f.path); err != nil {
-				fmt.Printf("refused  %s: %v\n", f.name, err)
+				fmt.Fprintf(stdout, "refused  %s: %v\n", f.name, err)
 				refused++
 				continue
 			}
 			manifest = &f
+			total += f.size
 			continue
 		}
 		if err := pipeline.ValidPhotoName(f.name); err != nil {
-			fmt.Printf("refused  %s: %v\n", f.name, err)
+			fmt.Fprintf(stdout, "refused  %s: %v\n", f.name, err)
 			refused++
 			continue
 		}
 		if f.size == 0 {
-			fmt.Printf("refused  %s: empty file\n", f.name)
+			fmt.Fprintf(stdout, "refused  %s: empty file\n", f.name)
 			refused++
 			continue
 		}
 		photos = append(photos, f)
+		total += f.size
+	}
+	if *wait && refused > 0 {
+		return fmt.Errorf("%d file(s) refused; fix them before waiting for an article", refused)
 	}
 
 	store, err := pipeline.NewStore(cfg)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("uploading %d photo(s)%s to %s/%s/ on %s\n", len(photos), map[bool]string{true: " and gallery.json", false: ""}[manifest != nil], cfg.OriginalsBucket, *gallery, cfg.S3Endpoint)
+	if err := preflight(ctx, store, cfg); err != nil {
+		return err
+	}
+	since := time.Now().Add(-time.Second)
+	fmt.Fprintf(stdout, "uploading %d photo(s)%s to %s/%s/ on %s\n", len(photos), map[bool]string{true: " and gallery.json", false: ""}[manifest != nil], cfg.OriginalsBucket, *gallery, cfg.S3Endpoint)
+	prog := newProgress(stdout, *progressMode, total)
 	var (
 		mu     sync.Mutex
 		failed int
@@ -102,15 +118,14 @@ func runUpload(ctx context.Context, args []string) error {
 		sem    = make(chan struct{}, max(*parallel, 1))
 	)
 	put := func(f uploadFile) {
-		err := putFile(ctx, store, cfg.OriginalsBucket, *gallery, f)
-		mu.Lock()
-		defer mu.Unlock()
+		err := putFile(ctx, store, cfg.OriginalsBucket, *gallery, f, prog.start(f))
 		if err != nil {
+			err = s3Problem(err, cfg)
+			mu.Lock()
 			failed++
-			fmt.Printf("failed   %s: %v\n", f.name, err)
-			return
+			mu.Unlock()
 		}
-		fmt.Printf("uploaded %s (%s)\n", f.name, humanBytes(f.size))
+		prog.done(f, err)
 	}
 	for _, f := range photos {
 		wg.Add(1)
@@ -122,11 +137,42 @@ func runUpload(ctx context.Context, args []string) error {
 	if manifest != nil {
 		put(*manifest)
 	}
-	fmt.Printf("gallery %s: %d uploaded, %d refused, %d failed\n", *gallery, len(photos)+boolInt(manifest != nil)-failed, refused, failed)
+	prog.wait()
+	fmt.Fprintf(stdout, "gallery %s: %d uploaded, %d refused, %d failed\n", *gallery, len(photos)+boolInt(manifest != nil)-failed, refused, failed)
 	if failed > 0 || refused > 0 {
 		return fmt.Errorf("%d file(s) not uploaded", failed+refused)
 	}
+	if !*wait {
+		return nil
+	}
+	return waitArticle(ctx, stdout, cfg, *gallery, since, *waitTimeout)
+}
+
+// preflight reaches the originals bucket once, so an unreachable server or
+// bad credentials fail with one clear message, not one per file.
+func preflight(ctx context.Context, store *pipeline.Store, cfg pipeline.Config) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	ok, err := store.BucketExists(ctx, cfg.OriginalsBucket)
+	if err != nil {
+		return s3Problem(err, cfg)
+	}
+	if !ok {
+		return fmt.Errorf("S3 at %s has no bucket %q: is this photodesk's storage? (photodesk dev or photodesk worker --setup create it)", cfg.S3Endpoint, cfg.OriginalsBucket)
+	}
 	return nil
+}
+
+// s3Problem says what went wrong talking to S3 in the photographer's terms.
+func s3Problem(err error, cfg pipeline.Config) error {
+	var nerr *net.OpError
+	switch code := minio.ToErrorResponse(err).Code; {
+	case errors.As(err, &nerr), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("cannot reach S3 at %s (is photodesk dev running, or --s3-endpoint right?): %v", cfg.S3Endpoint, err)
+	case code == "InvalidAccessKeyId", code == "SignatureDoesNotMatch", code == "AccessDenied":
+		return fmt.Errorf("S3 at %s refused the credentials for access key %q (%s): check --s3-access-key and --s3-secret-key", cfg.S3Endpoint, cfg.S3AccessKey, code)
+	}
+	return err
 }
 
 // collect lists the files to upload: a folder's photos and manifest, or
@@ -175,19 +221,18 @@ func collect(args []string) ([]uploadFile, string, error) {
 	return files, "", nil
 }
 
+// checkManifest applies the assembler's own rules, so a bad gallery.json
+// is refused here with the reason rather than failing later.
 func checkManifest(path string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	var v map[string]any
-	if err := json.Unmarshal(b, &v); err != nil {
-		return fmt.Errorf("not a JSON object: %w", err)
-	}
-	return nil
+	_, err = assembler.ParseManifest(b)
+	return err
 }
 
-func putFile(ctx context.Context, store *pipeline.Store, bucket, gallery string, f uploadFile) error {
+func putFile(ctx context.Context, store *pipeline.Store, bucket, gallery string, f uploadFile, progress io.Reader) error {
 	fh, err := os.Open(f.path)
 	if err != nil {
 		return err
@@ -202,7 +247,7 @@ func putFile(ctx context.Context, store *pipeline.Store, bucket, gallery string,
 	if f.name == pipeline.ManifestName {
 		ctype = "application/json"
 	}
-	_, err = store.PutObject(ctx, bucket, gallery+"/"+f.name, fh, f.size, minio.PutObjectOptions{ContentType: ctype})
+	_, err = store.PutObject(ctx, bucket, gallery+"/"+f.name, fh, f.size, minio.PutObjectOptions{ContentType: ctype, Progress: progress})
 	return err
 }
 

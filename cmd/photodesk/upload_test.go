@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/photodesk/photodesk/internal/fixture"
+	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/devstack"
+)
+
+// captureStdout sends what commands print to a buffer for the test.
+func captureStdout(t *testing.T) *bytes.Buffer {
+	t.Helper()
+	var buf bytes.Buffer
+	saved := stdout
+	stdout = &buf
+	t.Cleanup(func() { stdout = saved })
+	return &buf
+}
+
+func writeFiles(t *testing.T, files map[string][]byte) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func bigPhoto(t *testing.T, seed int64) []byte {
+	t.Helper()
+	b, err := fixture.JPEG(fixture.Scene(1200, 800, seed), 85, &fixture.EXIF{DateTimeOriginal: "2026:07:28 10:00:00"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestUploadWait: `upload --wait` draws its bars, follows the gallery and
+// exits 0 with the record's location once the article is ready; with a
+// broken photo listed it exits 1 and prints the photo and the reason.
+func TestUploadWait(t *testing.T) {
+	s := devstack.ForTest(t)
+	startRoles(t, s, "ingest", "exif", "renditions", "watermark", "assembler")
+	out := captureStdout(t)
+
+	good := writeFiles(t, map[string][]byte{
+		"01-a.jpg": bigPhoto(t, 1), "02-b.jpg": bigPhoto(t, 2),
+		"gallery.json": []byte(`{"headline":"高清大图|上传","photos":[{"file":"02-b.jpg","caption":"乙"},{"file":"01-a.jpg","caption":"甲"}]}`),
+	})
+	var stderr bytes.Buffer
+	args := append([]string{"upload", "--gallery", "up-1", "--wait", "--progress", "bars"}, connFlags(s.Config)...)
+	if code := run(append(args, good), &stderr); code != 0 {
+		t.Fatalf("upload --wait exited %d: %s\n%s", code, stderr.String(), out.String())
+	}
+	for _, want := range []string{"all files", "01-a.jpg", "done", "article ready: gallery up-1 version 1, 2 photos", "s3://articles/up-1/article.json"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	out.Reset()
+	stderr.Reset()
+	broken := bigPhoto(t, 3)
+	bad := writeFiles(t, map[string][]byte{
+		"01-a.jpg": bigPhoto(t, 4), "02-broken.jpg": broken[:len(broken)/2],
+		"gallery.json": []byte(`{"headline":"h","photos":[{"file":"01-a.jpg"},{"file":"02-broken.jpg"}]}`),
+	})
+	args = append([]string{"upload", "--gallery", "up-2", "--wait"}, connFlags(s.Config)...)
+	if code := run(append(args, bad), &stderr); code != 1 {
+		t.Fatalf("upload --wait of a gallery with a broken photo exited %d:\n%s", code, out.String())
+	}
+	// Held as soon as either image role has failed the photo.
+	if !regexp.MustCompile(`failed   02-broken.jpg in (renditions|watermark): bad input: cannot decode the jpeg`).MatchString(out.String()) || !strings.Contains(stderr.String(), "held") {
+		t.Errorf("output:\n%s\nstderr: %s", out.String(), stderr.String())
+	}
+}
+
+// TestUploadRefusals: files the pipeline would refuse are refused before
+// sending, each with its reason; an unreachable server and bad
+// credentials each fail once, clearly.
+func TestUploadRefusals(t *testing.T) {
+	s := devstack.ForTest(t)
+	out := captureStdout(t)
+	dir := writeFiles(t, map[string][]byte{
+		"a b.jpg":      bigPhoto(t, 1),
+		"empty.jpg":    {},
+		"ok.jpg":       bigPhoto(t, 2),
+		"gallery.json": []byte(`{"byline":"张三"}`),
+	})
+	var stderr bytes.Buffer
+	if code := run(append(append([]string{"upload", "--gallery", "ref-1"}, connFlags(s.Config)...), dir), &stderr); code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{
+		`refused  a b.jpg: photo name "a b.jpg" is not safe`,
+		"refused  empty.jpg: empty file",
+		`refused  gallery.json: gallery.json: "headline" is missing or empty`,
+		"uploaded ok.jpg",
+		"gallery ref-1: 1 uploaded, 3 refused, 0 failed",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	one := writeFiles(t, map[string][]byte{"ok.jpg": bigPhoto(t, 3)})
+	stderr.Reset()
+	cfg := s.Config
+	cfg.S3Endpoint = "127.0.0.1:1" // nothing listens there
+	if code := run(append(append([]string{"upload", "--gallery", "ref-2"}, connFlags(cfg)...), one), &stderr); code != 1 || !strings.Contains(stderr.String(), "cannot reach S3 at 127.0.0.1:1") {
+		t.Errorf("unreachable server: exit %d, %s", code, stderr.String())
+	}
+	stderr.Reset()
+	args := append(append([]string{"upload", "--gallery", "ref-3", "--s3-secret-key", "wrong-secret"}, connFlags(s.Config)...), one)
+	if code := run(args, &stderr); code != 1 || !strings.Contains(stderr.String(), "refused the credentials for access key \""+pipeline.DevAccessKey+"\"") {
+		t.Errorf("bad credentials: exit %d, %s", code, stderr.String())
+	}
+}
