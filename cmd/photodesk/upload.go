@@ -41,6 +41,7 @@ func runUpload(ctx context.Context, args []string) error {
 	progressMode := fs.String("progress", "auto", "auto (bars on a terminal), bars, or lines")
 	wait := fs.Bool("wait", false, "after uploading, follow the gallery until its article is ready (exit 0) or held or failed (exit 1)")
 	waitTimeout := fs.Duration("wait-timeout", 10*time.Minute, "give up waiting after this long")
+	partMiB := fs.Int64("part-size", 16, "MiB per part of a resumable upload; files over 4 parts' worth resume where an interrupted run stopped")
 	cfg := pipeline.DefaultConfig()
 	cfg.RegisterFlags(fs)
 	fs.Usage = func() {
@@ -118,7 +119,7 @@ func runUpload(ctx context.Context, args []string) error {
 		sem    = make(chan struct{}, max(*parallel, 1))
 	)
 	put := func(f uploadFile) {
-		err := putFile(ctx, store, cfg.OriginalsBucket, *gallery, f, prog.start(f))
+		err := putFile(ctx, store, cfg.OriginalsBucket, *gallery, f, prog.start(f), max(*partMiB, 5)<<20)
 		if err != nil {
 			err = s3Problem(err, cfg)
 			mu.Lock()
@@ -232,7 +233,7 @@ func checkManifest(path string) error {
 	return err
 }
 
-func putFile(ctx context.Context, store *pipeline.Store, bucket, gallery string, f uploadFile, progress io.Reader) error {
+func putFile(ctx context.Context, store *pipeline.Store, bucket, gallery string, f uploadFile, progress io.Reader, partSize int64) error {
 	fh, err := os.Open(f.path)
 	if err != nil {
 		return err
@@ -246,6 +247,9 @@ func putFile(ctx context.Context, store *pipeline.Store, bucket, gallery string,
 	ctype := http.DetectContentType(head[:n])
 	if f.name == pipeline.ManifestName {
 		ctype = "application/json"
+	}
+	if f.size > 4*partSize {
+		return putResumable(ctx, store, bucket, gallery+"/"+f.name, f, ctype, partSize, progress, stdout)
 	}
 	_, err = store.PutObject(ctx, bucket, gallery+"/"+f.name, fh, f.size, minio.PutObjectOptions{ContentType: ctype, Progress: progress})
 	return err

@@ -2,11 +2,16 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/minio/minio-go/v7"
 
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline"
@@ -122,5 +127,55 @@ func TestUploadRefusals(t *testing.T) {
 	args := append(append([]string{"upload", "--gallery", "ref-3", "--s3-secret-key", "wrong-secret"}, connFlags(s.Config)...), one)
 	if code := run(args, &stderr); code != 1 || !strings.Contains(stderr.String(), "refused the credentials for access key \""+pipeline.DevAccessKey+"\"") {
 		t.Errorf("bad credentials: exit %d, %s", code, stderr.String())
+	}
+}
+
+// TestUploadResumes: a big file interrupted after two parts is finished by
+// the next run, which sends only the parts that are missing.
+func TestUploadResumes(t *testing.T) {
+	s := devstack.ForTest(t)
+	out := captureStdout(t)
+	big := make([]byte, 26<<20+12345)
+	for i := range big {
+		big[i] = byte(i*7 + i>>13)
+	}
+	copy(big, bigPhoto(t, 1)) // a JPEG's head, so it is typed as one
+	dir := writeFiles(t, map[string][]byte{"big.jpg": big})
+	args := append(append([]string{"upload", "--gallery", "res-1", "--part-size", "5"}, connFlags(s.Config)...), dir)
+
+	var sent []int
+	partUploaded = func(key string, part int) error {
+		sent = append(sent, part)
+		if len(sent) == 2 {
+			return errors.New("connection lost (test)")
+		}
+		return nil
+	}
+	t.Cleanup(func() { partUploaded = nil })
+	var stderr bytes.Buffer
+	if code := run(args, &stderr); code != 1 || !strings.Contains(out.String(), "run the upload again to resume") {
+		t.Fatalf("interrupted upload: exit %d\n%s", code, out.String())
+	}
+	sent = nil
+	partUploaded = func(string, int) error { sent = append(sent, 0); return nil }
+	out.Reset()
+	if code := run(args, &stderr); code != 0 {
+		t.Fatalf("resumed upload: exit %d, %s\n%s", code, stderr.String(), out.String())
+	}
+	if !strings.Contains(out.String(), "resumed  big.jpg: 2 of 6 parts were already uploaded") || len(sent) != 4 {
+		t.Errorf("resume sent %d parts:\n%s", len(sent), out.String())
+	}
+	store, err := pipeline.NewStore(s.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err := store.GetObject(context.Background(), s.Config.OriginalsBucket, "res-1/big.jpg", minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(obj)
+	obj.Close()
+	if err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("stored object differs from the file (%d vs %d bytes, %v)", len(got), len(big), err)
 	}
 }
