@@ -11,10 +11,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/photodesk/photodesk/api"
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
@@ -28,6 +30,8 @@ func runDev(ctx context.Context, args []string) error {
 	concurrency := fs.Int("concurrency", 2, "jobs at once per role")
 	minioLog := fs.Bool("minio-log", false, "show MinIO's own output")
 	verbose := fs.Bool("v", false, "debug logging")
+	var apiF apiFlags
+	apiF.register(fs, "127.0.0.1:8088")
 	cfg := pipeline.DefaultConfig()
 	cfg.RegisterFlags(fs)
 	rc := defaultRoleConfig()
@@ -93,17 +97,35 @@ func runDev(ctx context.Context, args []string) error {
 		_ = srv.Shutdown(sctx)
 	}()
 
+	tokens, err := api.ParseTokens(apiF.tokens)
+	if err != nil {
+		return err
+	}
+	if len(tokens) == 0 {
+		tokens = devTokens()
+	}
+	apiAddr, stopAPI, err := serveAPI(ctx, apiF, tokens, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopAPI()
+	var tokenLines strings.Builder
+	for _, t := range tokens {
+		fmt.Fprintf(&tokenLines, "             %-12s token %s\n", t.Role, t.Value)
+	}
+
 	fmt.Fprintf(os.Stdout, `photodesk dev is running (Ctrl-C stops it cleanly)
   data dir   %s
   NATS       %s   (JetStream streams %s, %s)
   S3/MinIO   http://%s   access key %s, secret key %s
   buckets    %s, %s, %s
   ops HTTP   http://%s/healthz  http://%s/readyz
-  roles      %v, %d jobs at once each
+  API        http://%s/v1/openapi.json
+%s  roles      %v, %d jobs at once each
 `, dir, cfg.NATSURL, pipeline.S3EventsStream, pipeline.EventsStream,
 		cfg.S3Endpoint, cfg.S3AccessKey, cfg.S3SecretKey,
 		cfg.OriginalsBucket, cfg.DerivativesBucket, cfg.ArticlesBucket,
-		ln.Addr(), ln.Addr(), allRoles, *concurrency)
+		ln.Addr(), ln.Addr(), apiAddr, tokenLines.String(), allRoles, *concurrency)
 
 	err = runWorkers(ctx, js, cfg, log, ws)
 	if err != nil && !errors.Is(err, context.Canceled) {

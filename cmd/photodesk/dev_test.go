@@ -40,7 +40,7 @@ func TestDevRunsStopsAndRestarts(t *testing.T) {
 	flags := connFlags(cfg)[:4] // --nats, --s3-endpoint: the rest stay default
 
 	startDev := func() (*os.Process, chan error) {
-		cmd, out := child(t, nil, "dev", "--data", data, "--nats-addr", natsAddr, "--s3-addr", s3Addr, "--http", httpAddr)
+		cmd, out := child(t, nil, "dev", "--data", data, "--nats-addr", natsAddr, "--s3-addr", s3Addr, "--http", httpAddr, "--api", "127.0.0.1:0")
 		banner := make(chan string, 1)
 		go func() {
 			var b strings.Builder

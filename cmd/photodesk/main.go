@@ -22,6 +22,7 @@ type command struct {
 var commands = []command{
 	{"dev", "run NATS, MinIO and every role in one process, for development", runDev},
 	{"worker", "run one or more roles against a running NATS and S3", runWorker},
+	{"api", "serve the HTTP API (/v1) against a running NATS and S3", runAPI},
 	{"upload", "upload a gallery (a folder, or files) to the originals bucket", runUpload},
 	{"watch", "print a gallery's photos as every stage finishes them", runWatch},
 	{"article", "print a gallery's current record (ninjs JSON)", runArticle},

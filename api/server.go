@@ -1,0 +1,285 @@
+// Package api is photodesk's HTTP API for photographers and newsroom
+// systems: galleries, uploads streamed to the originals bucket, the
+// manifest, status, records and previews, and live status over
+// Server-Sent Events fed from JetStream. Everything it writes goes to
+// MinIO; MinIO's notification stays the pipeline's one trigger.
+package api
+
+import (
+	"bufio"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/workers/assembler"
+	"github.com/photodesk/photodesk/workers/photometa"
+)
+
+// RegistryKV holds who created each gallery through the API.
+const RegistryKV = "PHOTODESK_API_GALLERIES"
+
+//go:embed openapi.json
+var openAPI []byte
+
+// Server serves /v1.
+type Server struct {
+	JS        jetstream.JetStream
+	Store     *pipeline.Store
+	Cfg       pipeline.Config
+	Log       *slog.Logger
+	MaxUpload int64 // bytes per photo
+
+	tokens   []Token
+	registry jetstream.KeyValue
+	state    jetstream.KeyValue
+}
+
+// New prepares a server: the registry bucket is created if missing.
+func New(ctx context.Context, js jetstream.JetStream, store *pipeline.Store, cfg pipeline.Config, tokens []Token, maxUpload int64, log *slog.Logger) (*Server, error) {
+	reg, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: RegistryKV, Description: "photodesk API: who created each gallery", Storage: jetstream.FileStorage, Replicas: cfg.Replicas})
+	if err != nil {
+		return nil, fmt.Errorf("key-value bucket %s: %w", RegistryKV, err)
+	}
+	st, err := js.KeyValue(ctx, pipeline.GalleriesKV)
+	if err != nil {
+		return nil, fmt.Errorf("key-value bucket %s: %w", pipeline.GalleriesKV, err)
+	}
+	return &Server{JS: js, Store: store, Cfg: cfg, Log: log, MaxUpload: maxUpload, tokens: tokens, registry: reg, state: st}, nil
+}
+
+// Handler routes every endpoint.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openAPI)
+	})
+	mux.Handle("POST /v1/galleries", s.auth(RolePhotographer, s.createGallery))
+	mux.Handle("GET /v1/galleries", s.auth("", s.listGalleries))
+	mux.Handle("GET /v1/galleries/{id}", s.auth("", s.gallery(s.status)))
+	mux.Handle("PUT /v1/galleries/{id}/photos/{name}", s.auth(RolePhotographer, s.gallery(s.uploadPhoto)))
+	mux.Handle("PUT /v1/galleries/{id}/manifest", s.auth(RolePhotographer, s.gallery(s.putManifest)))
+	mux.Handle("GET /v1/galleries/{id}/article", s.auth("", s.gallery(s.article)))
+	mux.Handle("GET /v1/galleries/{id}/preview", s.auth("", s.gallery(s.preview)))
+	mux.Handle("GET /v1/galleries/{id}/events", s.auth("", s.gallery(s.events)))
+	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path+" (see /v1/openapi.json)")
+	})
+	return securityHeaders(mux)
+}
+
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		h.ServeHTTP(w, r)
+	})
+}
+
+type ctxKey int
+
+const callerKey ctxKey = 0
+
+// auth requires a token, and role when not "" (a newsroom token cannot
+// write).
+func (s *Server) auth(role string, next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, ok := s.authenticate(r)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="photodesk"`)
+			writeError(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required (Authorization: Bearer <token>)")
+			return
+		}
+		if role != "" && c.Role != role {
+			writeError(w, http.StatusForbidden, "forbidden", fmt.Sprintf("a %s token cannot do this; it needs a %s token", c.Role, role))
+			return
+		}
+		next(w, r.WithContext(context.WithValue(r.Context(), callerKey, c)))
+	})
+}
+
+func callerOf(r *http.Request) caller { c, _ := r.Context().Value(callerKey).(caller); return c }
+
+// registration is a gallery's API record.
+type registration struct {
+	Owner   string    `json:"owner"`
+	Created time.Time `json:"created"`
+}
+
+// gallery checks the id and that the caller may see the gallery: a
+// photographer only their own, a newsroom system all.
+func (s *Server) gallery(next func(http.ResponseWriter, *http.Request, string)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		if err := pipeline.ValidGalleryID(id); err != nil {
+			writeError(w, http.StatusBadRequest, "bad_gallery_id", err.Error())
+			return
+		}
+		e, err := s.registry.Get(r.Context(), id)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			writeError(w, http.StatusNotFound, "no_gallery", "no gallery "+id+" (create it with POST /v1/galleries)")
+			return
+		}
+		if err != nil {
+			writeError(w, http.StatusServiceUnavailable, "unavailable", "gallery registry: "+err.Error())
+			return
+		}
+		var reg registration
+		_ = json.Unmarshal(e.Value(), &reg)
+		if c := callerOf(r); c.Role == RolePhotographer && reg.Owner != c.Name {
+			writeError(w, http.StatusNotFound, "no_gallery", "no gallery "+id+" of yours")
+			return
+		}
+		next(w, r, id)
+	}
+}
+
+// errorBody is every refusal's JSON.
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	var b errorBody
+	b.Error.Code, b.Error.Message = code, msg
+	writeJSON(w, status, b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func (s *Server) createGallery(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		ID string `json:"id"`
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, 4<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", `want {"id": "<gallery-id>"}: `+err.Error())
+		return
+	}
+	if err := pipeline.ValidGalleryID(req.ID); err != nil {
+		writeError(w, http.StatusBadRequest, "bad_gallery_id", err.Error())
+		return
+	}
+	reg := registration{Owner: callerOf(r).Name, Created: time.Now().UTC()}
+	b, _ := json.Marshal(reg)
+	if _, err := s.registry.Create(r.Context(), req.ID, b); errors.Is(err, jetstream.ErrKeyExists) {
+		writeError(w, http.StatusConflict, "gallery_exists", "gallery "+req.ID+" exists already")
+		return
+	} else if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
+		return
+	}
+	w.Header().Set("Location", "/v1/galleries/"+req.ID)
+	writeJSON(w, http.StatusCreated, map[string]any{"id": req.ID, "owner": reg.Owner, "created": reg.Created})
+}
+
+func (s *Server) listGalleries(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r)
+	keys, err := s.registry.ListKeys(r.Context())
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
+		return
+	}
+	type item struct {
+		ID      string    `json:"id"`
+		Owner   string    `json:"owner"`
+		Created time.Time `json:"created"`
+	}
+	var items []item
+	for k := range keys.Keys() {
+		e, err := s.registry.Get(r.Context(), k)
+		if err != nil {
+			continue
+		}
+		var reg registration
+		if json.Unmarshal(e.Value(), &reg) != nil || (c.Role == RolePhotographer && reg.Owner != c.Name) {
+			continue
+		}
+		items = append(items, item{ID: k, Owner: reg.Owner, Created: reg.Created})
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].Created.After(items[j].Created) })
+	if len(items) > 100 {
+		items = items[:100]
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"galleries": items})
+}
+
+func (s *Server) uploadPhoto(w http.ResponseWriter, r *http.Request, id string) {
+	name := r.PathValue("name")
+	if name == pipeline.ManifestName {
+		writeError(w, http.StatusBadRequest, "bad_photo_name", "put the manifest with PUT /v1/galleries/{id}/manifest")
+		return
+	}
+	if err := pipeline.ValidPhotoName(name); err != nil {
+		writeError(w, http.StatusBadRequest, "bad_photo_name", err.Error())
+		return
+	}
+	switch {
+	case r.ContentLength < 0:
+		writeError(w, http.StatusLengthRequired, "length_required", "send Content-Length: uploads are streamed to storage with a known size")
+		return
+	case r.ContentLength == 0:
+		writeError(w, http.StatusBadRequest, "empty_file", "the file is empty")
+		return
+	case r.ContentLength > s.MaxUpload:
+		writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the file is %d bytes; the limit is %d", r.ContentLength, s.MaxUpload))
+		return
+	}
+	body := bufio.NewReaderSize(http.MaxBytesReader(w, r.Body, s.MaxUpload), 4096)
+	head, _ := body.Peek(512)
+	format := photometa.Sniff(head)
+	if format == "" {
+		writeError(w, http.StatusUnsupportedMediaType, "not_an_image", "not an image photodesk reads (JPEG, PNG, WebP, TIFF, HEIF, GIF): the bytes look like "+http.DetectContentType(head))
+		return
+	}
+	ctype := map[string]string{"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "tiff": "image/tiff", "gif": "image/gif", "heif": "image/heif"}[format]
+	key := id + "/" + name
+	// One PUT of a known size: S3 makes the object visible only when all of
+	// it has arrived, so a broken upload leaves nothing behind.
+	info, err := s.Store.PutObject(r.Context(), s.Cfg.OriginalsBucket, key, body, r.ContentLength, minio.PutObjectOptions{ContentType: ctype})
+	if err != nil {
+		writeError(w, http.StatusBadGateway, "storage", "storing the photo failed: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"gallery": id, "photo": name, "size": info.Size, "etag": info.ETag, "format": format})
+}
+
+func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, id string) {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "too_large", "gallery.json is limited to 1 MiB")
+		return
+	}
+	if _, err := assembler.ParseManifest(data); err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "bad_manifest", err.Error())
+		return
+	}
+	info, err := s.Store.PutObject(r.Context(), s.Cfg.OriginalsBucket, id+"/"+pipeline.ManifestName, strings.NewReader(string(data)), int64(len(data)), minio.PutObjectOptions{ContentType: "application/json"})
+	if err != nil {
+		writeError(w, http.StatusBadGateway, "storage", "storing gallery.json failed: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"gallery": id, "manifest": "submitted", "etag": info.ETag})
+}

@@ -1,0 +1,186 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/workers/assembler"
+)
+
+// PhotoStatus is one photo's progress through the stages.
+type PhotoStatus struct {
+	Name     string            `json:"name"`
+	ETag     string            `json:"etag"`
+	Stages   map[string]string `json:"stages"` // stage -> pending, done or failed
+	Failures map[string]string `json:"failures,omitempty"`
+}
+
+// GalleryStatus is what GET /v1/galleries/{id} answers.
+type GalleryStatus struct {
+	Gallery       string                 `json:"gallery"`
+	Manifest      string                 `json:"manifest"` // missing, valid or invalid
+	ManifestError string                 `json:"manifest_error,omitempty"`
+	Ready         bool                   `json:"ready"`
+	Published     *assembler.Publication `json:"published,omitempty"`
+	Waiting       []string               `json:"waiting,omitempty"`
+	Failed        []pipeline.HeldPhoto   `json:"failed,omitempty"`
+	Photos        []PhotoStatus          `json:"photos"`
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request, id string) {
+	st := &assembler.State{Gallery: id}
+	e, err := s.state.Get(r.Context(), id)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+	case err != nil:
+		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
+		return
+	default:
+		if err := json.Unmarshal(e.Value(), st); err != nil {
+			writeError(w, http.StatusInternalServerError, "state", err.Error())
+			return
+		}
+	}
+	out := GalleryStatus{Gallery: id, Manifest: "missing", Published: st.Published, Photos: []PhotoStatus{}}
+	switch {
+	case st.ManifestError != "":
+		out.Manifest, out.ManifestError = "invalid", st.ManifestError
+	case st.Manifest != nil:
+		out.Manifest = "valid"
+	}
+	if st.Photos != nil {
+		rd := st.Evaluate()
+		out.Ready, out.Waiting, out.Failed = rd.Ready, rd.Waiting, rd.Failed
+	}
+	for name, p := range st.Photos {
+		ps := PhotoStatus{Name: name, ETag: p.ETag, Stages: map[string]string{"exif": "pending", "renditions": "pending", "watermark": "pending"}}
+		if res := p.Results[p.ETag]; res != nil {
+			if res.Exif != nil {
+				ps.Stages["exif"] = "done"
+			}
+			if res.Renditions != nil {
+				ps.Stages["renditions"] = "done"
+			}
+			if res.Watermarked != nil {
+				ps.Stages["watermark"] = "done"
+			}
+			for stage, f := range res.Failures {
+				ps.Stages[stage] = "failed"
+				if ps.Failures == nil {
+					ps.Failures = map[string]string{}
+				}
+				ps.Failures[stage] = f.Reason
+			}
+		}
+		out.Photos = append(out.Photos, ps)
+	}
+	sort.Slice(out.Photos, func(i, j int) bool { return out.Photos[i].Name < out.Photos[j].Name })
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) article(w http.ResponseWriter, r *http.Request, id string) {
+	s.serveRecord(w, r, id+"/article.json", "application/json; charset=utf-8")
+}
+
+func (s *Server) preview(w http.ResponseWriter, r *http.Request, id string) {
+	// The preview has no script; this policy keeps it that way even if a
+	// caption tried.
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; img-src http: https:; style-src 'unsafe-inline'; frame-ancestors 'none'")
+	s.serveRecord(w, r, id+"/index.html", "text/html; charset=utf-8")
+}
+
+func (s *Server) serveRecord(w http.ResponseWriter, r *http.Request, key, ctype string) {
+	obj, err := s.Store.GetObject(r.Context(), s.Cfg.ArticlesBucket, key, minio.GetObjectOptions{})
+	if err == nil {
+		defer obj.Close()
+		var info minio.ObjectInfo
+		if info, err = obj.Stat(); err == nil {
+			w.Header().Set("Content-Type", ctype)
+			w.Header().Set("Cache-Control", "no-cache")
+			w.Header().Set("ETag", `"`+strings.Trim(info.ETag, `"`)+`"`)
+			_, _ = io.Copy(w, obj)
+			return
+		}
+	}
+	if minio.ToErrorResponse(err).Code == "NoSuchKey" {
+		writeError(w, http.StatusNotFound, "no_article", "the gallery has no published article yet; GET /v1/galleries/{id} says what it is waiting for")
+		return
+	}
+	writeError(w, http.StatusBadGateway, "storage", err.Error())
+}
+
+// events streams the gallery's events as Server-Sent Events, from the
+// start of the stream (or after Last-Event-ID, a stream sequence), so a
+// page that reconnects misses nothing.
+func (s *Server) events(w http.ResponseWriter, r *http.Request, id string) {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		writeError(w, http.StatusInternalServerError, "no_streaming", "streaming unsupported")
+		return
+	}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{
+		"photodesk.photo.*." + id, "photodesk.gallery.*." + id, "photodesk.article.*." + id, "photodesk.failed.*." + id,
+	}}
+	if last := r.Header.Get("Last-Event-ID"); last != "" {
+		var seq uint64
+		if _, err := fmt.Sscan(last, &seq); err == nil {
+			cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, seq+1
+		}
+	}
+	cons, err := s.JS.OrderedConsumer(r.Context(), pipeline.EventsStream, cfg)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, ": photodesk events for "+id+"\n\n")
+	fl.Flush()
+	ctx := r.Context()
+	for ctx.Err() == nil {
+		fctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		b, err := cons.Fetch(50, jetstream.FetchContext(fctx))
+		if err != nil {
+			cancel()
+			return
+		}
+		n := 0
+		for m := range b.Messages() {
+			n++
+			meta, _ := m.Metadata()
+			kind := strings.TrimSuffix(strings.TrimPrefix(m.Subject(), "photodesk."), "."+id)
+			var seq uint64
+			if meta != nil {
+				seq = meta.Sequence.Stream
+			}
+			fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", seq, kind, compactJSON(m.Data()))
+		}
+		cancel()
+		if n == 0 {
+			fmt.Fprint(w, ": keep-alive\n\n")
+		}
+		fl.Flush()
+	}
+}
+
+// compactJSON puts an event on one SSE data line.
+func compactJSON(b []byte) []byte {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return []byte(strings.ReplaceAll(string(b), "\n", " "))
+	}
+	return buf.Bytes()
+}
