@@ -10,8 +10,9 @@ export PHOTODESK_MINIO_BIN := $(MINIO_BIN)
 # System packages: libvips for image work (cgo), its command-line tools as
 # the benchmark's baseline, exiftool as the independent reference in EXIF
 # tests, libgs-common for its Adobe RGB profile (a colour-managed input in
-# the image tests), pkg-config for cgo flags.
-APT_PACKAGES := libvips-dev libvips-tools libimage-exiftool-perl libgs-common pkg-config
+# the image tests), pkg-config for cgo flags, chromium for the upload page's
+# browser test.
+APT_PACKAGES := libvips-dev libvips-tools libimage-exiftool-perl libgs-common pkg-config chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Fuzz budgets are execution counts, not durations: with a duration, Go

@@ -74,6 +74,9 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /v1/galleries/{id}/article", s.auth("", s.gallery(s.article)))
 	mux.Handle("GET /v1/galleries/{id}/preview", s.auth("", s.gallery(s.preview)))
 	mux.Handle("GET /v1/galleries/{id}/events", s.auth("", s.gallery(s.events)))
+	mux.HandleFunc("GET /{$}", page("index.html", "text/html; charset=utf-8"))
+	mux.HandleFunc("GET /app.js", page("app.js", "text/javascript; charset=utf-8"))
+	mux.HandleFunc("GET /app.css", page("app.css", "text/css; charset=utf-8"))
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path+" (see /v1/openapi.json)")
 	})
