@@ -17,10 +17,11 @@ import (
 	"github.com/photodesk/photodesk/workers/ingest"
 	"github.com/photodesk/photodesk/workers/renditions"
 	"github.com/photodesk/photodesk/workers/watermark"
+	"github.com/photodesk/photodesk/workers/webhooks"
 )
 
 // allRoles are the roles `photodesk dev` runs, in pipeline order.
-var allRoles = []string{"ingest", "exif", "renditions", "watermark", "assembler"}
+var allRoles = []string{"ingest", "exif", "renditions", "watermark", "assembler", webhooks.Role}
 
 // testWrap lets this package's tests wrap a role's handler (to stall one
 // in a child process, say); nil outside tests.
@@ -28,30 +29,43 @@ var testWrap func(role string, h pipeline.Handler) pipeline.Handler
 
 // roleConfig is the configuration of the roles beyond connections.
 type roleConfig struct {
-	img imaging.Config
-	asm assembler.Config
+	img   imaging.Config
+	asm   assembler.Config
+	hooks webhooks.Config
 }
 
 func defaultRoleConfig() roleConfig {
-	return roleConfig{img: imaging.DefaultConfig(), asm: assembler.DefaultConfig()}
+	return roleConfig{img: imaging.DefaultConfig(), asm: assembler.DefaultConfig(), hooks: webhooks.DefaultConfig()}
 }
 
 func (rc *roleConfig) RegisterFlags(fs *flag.FlagSet) {
 	rc.img.RegisterFlags(fs)
 	rc.asm.RegisterFlags(fs)
+	rc.hooks.RegisterFlags(fs)
 }
 
 func (rc *roleConfig) Validate() error {
 	if err := rc.img.Validate(); err != nil {
 		return err
 	}
+	if err := rc.hooks.Validate(); err != nil {
+		return err
+	}
 	return rc.asm.Validate()
 }
 
+// roleWorker is one role of a process: a pipeline.Worker for
+// pipeline.Runtime or, when run is set, a role with its own loop
+// (webhooks: its retries never give up, so it does not fit the runtime).
+type roleWorker struct {
+	pipeline.Worker
+	run func(ctx context.Context) error
+}
+
 // workers builds the named roles.
-func workers(cfg pipeline.Config, rc roleConfig, js jetstream.JetStream, store *pipeline.Store, log *slog.Logger, roles []string, concurrency int) ([]pipeline.Worker, error) {
+func workers(cfg pipeline.Config, rc roleConfig, js jetstream.JetStream, store *pipeline.Store, log *slog.Logger, roles []string, concurrency int) ([]roleWorker, error) {
 	icfg := rc.img
-	var ws []pipeline.Worker
+	var ws []roleWorker
 	for _, name := range roles {
 		var w pipeline.Worker
 		switch name {
@@ -76,19 +90,23 @@ func workers(cfg pipeline.Config, rc roleConfig, js jetstream.JetStream, store *
 				KV: kv, Store: store, ArticlesBucket: cfg.ArticlesBucket, DerivativesBucket: cfg.DerivativesBucket,
 				Zone: cfg.Location(), Cfg: rc.asm,
 			}).Worker(concurrency)
+		case webhooks.Role:
+			d := &webhooks.Deliverer{JS: js, Pipeline: cfg, Cfg: rc.hooks, Log: log}
+			ws = append(ws, roleWorker{Worker: pipeline.Worker{Role: name}, run: d.Run})
+			continue
 		default:
 			return nil, fmt.Errorf("unknown role %q (roles: %s)", name, strings.Join(allRoles, ", "))
 		}
 		if testWrap != nil {
 			w.Handler = testWrap(name, w.Handler)
 		}
-		ws = append(ws, w)
+		ws = append(ws, roleWorker{Worker: w})
 	}
 	return ws, nil
 }
 
 // runWorkers runs every worker until ctx ends and all have shut down.
-func runWorkers(ctx context.Context, js jetstream.JetStream, cfg pipeline.Config, log *slog.Logger, ws []pipeline.Worker) error {
+func runWorkers(ctx context.Context, js jetstream.JetStream, cfg pipeline.Config, log *slog.Logger, ws []roleWorker) error {
 	rt := &pipeline.Runtime{JS: js, Cfg: cfg, Log: log}
 	// One role failing to start stops the others: a half-running process
 	// would look healthy to a supervisor.
@@ -100,7 +118,12 @@ func runWorkers(ctx context.Context, js jetstream.JetStream, cfg pipeline.Config
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if errs[i] = rt.Run(ctx, w); errs[i] != nil {
+			if w.run != nil {
+				errs[i] = w.run(ctx)
+			} else {
+				errs[i] = rt.Run(ctx, w.Worker)
+			}
+			if errs[i] != nil {
 				cancel()
 			}
 		}()
