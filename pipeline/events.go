@@ -34,6 +34,10 @@ const (
 // EventsSubjects are the subjects of EventsStream.
 var EventsSubjects = []string{"photodesk.photo.>", "photodesk.gallery.>", "photodesk.article.>", "photodesk.failed.>"}
 
+// ReservedPrefix starts the originals keys photodesk writes for itself
+// (the notification canary); ingest ignores them.
+const ReservedPrefix = ".photodesk/"
+
 // ManifestName is the gallery manifest's object name inside a gallery.
 const ManifestName = "gallery.json"
 

@@ -54,6 +54,10 @@ func (r *Role) Handle(_ context.Context, m *pipeline.Message) ([]pipeline.Output
 			m.Log.Debug("not a new object; ignored", "event", u.EventName, "key", u.Key)
 			continue
 		}
+		if strings.HasPrefix(u.Key, pipeline.ReservedPrefix) {
+			m.Log.Debug("photodesk's own object; ignored", "key", u.Key)
+			continue
+		}
 		if r.Bucket != "" && u.Bucket != r.Bucket {
 			m.Log.Warn("notification for another bucket; ignored", "bucket", u.Bucket, "key", u.Key)
 			continue
