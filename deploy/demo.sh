@@ -20,7 +20,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if ! "$bin" health --wait 90s; then
+# dev prints its banner once the trigger has been proven end to end.
+for _ in $(seq 180); do
+  grep -q "photodesk dev is running" "$log" && break
+  kill -0 "$dev" 2>/dev/null || break
+  sleep 0.5
+done
+if ! grep -q "photodesk dev is running" "$log" || ! "$bin" health --wait 10s; then
   echo "photodesk dev did not come up; its log:" >&2
   cat "$log" >&2
   exit 1

@@ -120,12 +120,13 @@ func runDev(ctx context.Context, args []string) error {
   S3/MinIO   http://%s   access key %s, secret key %s
   buckets    %s, %s, %s
   ops HTTP   http://%s/healthz  http://%s/readyz
+  upload     http://%s/   (the photographers' page)
   API        http://%s/v1/openapi.json
 %s  roles      %v, %d jobs at once each
 `, dir, cfg.NATSURL, pipeline.S3EventsStream, pipeline.EventsStream,
 		cfg.S3Endpoint, cfg.S3AccessKey, cfg.S3SecretKey,
 		cfg.OriginalsBucket, cfg.DerivativesBucket, cfg.ArticlesBucket,
-		ln.Addr(), ln.Addr(), apiAddr, tokenLines.String(), allRoles, *concurrency)
+		ln.Addr(), ln.Addr(), apiAddr, apiAddr, tokenLines.String(), allRoles, *concurrency)
 
 	err = runWorkers(ctx, js, cfg, log, ws)
 	if err != nil && !errors.Is(err, context.Canceled) {
