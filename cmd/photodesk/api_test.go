@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -199,6 +201,46 @@ func TestAPI(t *testing.T) {
 		if seen[ev] == 0 {
 			t.Errorf("no %s event over SSE (saw %v)", ev, seen)
 		}
+	}
+
+	// Per-role authorization on every gallery endpoint: no token is 401;
+	// another photographer sees nothing (404); a newsroom token reads
+	// (2xx) but may not write (403).
+	for _, ep := range []struct {
+		method, path string
+		write        bool
+	}{
+		{"GET", "/v1/galleries/api-1", false}, {"GET", "/v1/galleries/api-1/article", false},
+		{"GET", "/v1/galleries/api-1/preview", false},
+		{"PUT", "/v1/galleries/api-1/photos/x.jpg", true}, {"PUT", "/v1/galleries/api-1/manifest", true},
+	} {
+		var body []byte
+		if ep.write {
+			body = onePhoto
+		}
+		c.refusal(ep.method, ep.path, "", body, 401, "unauthorized")
+		if ep.write {
+			c.refusal(ep.method, ep.path, deskToken, body, 403, "forbidden")
+			c.refusal(ep.method, ep.path, bobToken, body, 404, "no_gallery")
+		} else {
+			c.refusal(ep.method, ep.path, bobToken, nil, 404, "no_gallery")
+			if st, _, b := c.do(ep.method, ep.path, deskToken, nil, 0, ""); st != 200 {
+				t.Errorf("newsroom %s %s: %d %s", ep.method, ep.path, st, b)
+			}
+		}
+	}
+
+	// An upload cut off mid-body leaves no object behind.
+	conn, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "PUT /v1/galleries/api-1/photos/cut.jpg HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n", aliceToken, len(onePhoto))
+	conn.Write(onePhoto[:len(onePhoto)/2])
+	conn.Close()
+	time.Sleep(500 * time.Millisecond)
+	if _, err := store.StatObject(ctx, s.Config.OriginalsBucket, "api-1/cut.jpg", minio.StatObjectOptions{}); err == nil {
+		t.Error("a cut-off upload left an object behind")
 	}
 
 	// Status, record and preview.

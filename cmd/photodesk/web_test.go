@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/photodesk/photodesk/api"
+	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
 
@@ -56,7 +57,14 @@ func TestUploadPageInChromium(t *testing.T) {
 	var paths []string
 	for i, name := range []string{"01-first.jpg", "02-second.jpg", "03-third.jpg"} {
 		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, photo(t, int64(i+1), nil), 0o644); err != nil {
+		b := photo(t, int64(i+1), nil)
+		if i == 1 { // one photo carries its own caption, which the page prefills
+			var err error
+			if b, err = fixture.WithAPP(b, 1, []byte(fixture.XMPHeader), fixture.XMPPacket("嵌入的说明", "王五")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		paths = append(paths, p)
@@ -98,6 +106,9 @@ func TestUploadPageInChromium(t *testing.T) {
 	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`document.querySelectorAll('#photos progress').length === 3 && [...document.querySelectorAll('#photos progress')].every(p => p.value === 100)`)); err != nil {
 		t.Fatalf("uploads did not all reach 100%%: %v", err)
 	}
+	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`document.querySelector('#photos li[data-name="02-second.jpg"] textarea').value === '嵌入的说明'`)); err != nil {
+		t.Fatalf("the embedded caption was not prefilled: %v", err)
+	}
 	// The third photo goes first: up twice; then a caption and submit.
 	do("reorder and submit",
 		chromedp.Click(chromedp.CSS(`#photos li[data-name="03-third.jpg"] .up`)),
@@ -124,7 +135,7 @@ func TestUploadPageInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", shot)
-	if !strings.Contains(state, "Article ready (version 1)") || !strings.Contains(srcdoc.Value, "第三张放在最前") || !strings.Contains(srcdoc.Value, "来源:工人日报 张三 李四") {
+	if !strings.Contains(state, "Article ready (version 1)") || !strings.Contains(srcdoc.Value, "第三张放在最前") || !strings.Contains(srcdoc.Value, "嵌入的说明") || !strings.Contains(srcdoc.Value, "来源:工人日报 张三 李四") {
 		t.Errorf("state %q; preview has caption %v, credits %v", state, strings.Contains(srcdoc.Value, "第三张放在最前"), strings.Contains(srcdoc.Value, "来源:工人日报 张三 李四"))
 	}
 	// The record has the browser's order.
