@@ -22,6 +22,12 @@ const (
 // PHOTODESK_* environment variable; the flag wins.
 type Config struct {
 	NATSURL string
+	// NATS credentials, at most one kind: a creds file (NKey + JWT), a
+	// token, or a user and password. Dev mode uses none.
+	NATSCreds    string
+	NATSToken    string
+	NATSUser     string
+	NATSPassword string
 
 	S3Endpoint  string
 	S3AccessKey string
@@ -79,6 +85,10 @@ func DefaultConfig() Config {
 // current values overridden by PHOTODESK_* environment variables.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	StringVar(fs, &c.NATSURL, "nats", "PHOTODESK_NATS_URL", "NATS server URL(s), comma separated")
+	StringVar(fs, &c.NATSCreds, "nats-creds", "PHOTODESK_NATS_CREDS", "NATS credentials file (NKey and JWT)")
+	StringVar(fs, &c.NATSToken, "nats-token", "PHOTODESK_NATS_TOKEN", "NATS token")
+	StringVar(fs, &c.NATSUser, "nats-user", "PHOTODESK_NATS_USER", "NATS user")
+	StringVar(fs, &c.NATSPassword, "nats-password", "PHOTODESK_NATS_PASSWORD", "NATS password")
 	StringVar(fs, &c.S3Endpoint, "s3-endpoint", "PHOTODESK_S3_ENDPOINT", "S3/MinIO endpoint host:port")
 	StringVar(fs, &c.S3AccessKey, "s3-access-key", "PHOTODESK_S3_ACCESS_KEY", "S3 access key")
 	StringVar(fs, &c.S3SecretKey, "s3-secret-key", "PHOTODESK_S3_SECRET_KEY", "S3 secret key")
@@ -140,6 +150,8 @@ func (c *Config) Validate() error {
 	switch {
 	case c.NATSURL == "":
 		return fmt.Errorf("no NATS URL")
+	case (c.NATSCreds != "" && (c.NATSToken != "" || c.NATSUser != "")) || (c.NATSToken != "" && c.NATSUser != ""):
+		return fmt.Errorf("give one kind of NATS credentials: a creds file, a token, or a user and password")
 	case c.S3Endpoint == "":
 		return fmt.Errorf("no S3 endpoint")
 	case c.OriginalsBucket == "" || c.DerivativesBucket == "" || c.ArticlesBucket == "":
@@ -157,6 +169,11 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("newsroom zone %q: %w", c.NewsroomZone, err)
 	}
 	return nil
+}
+
+// HasNATSCredentials reports whether the connection to NATS authenticates.
+func (c *Config) HasNATSCredentials() bool {
+	return c.NATSCreds != "" || c.NATSToken != "" || c.NATSUser != ""
 }
 
 // Location is the newsroom time zone; Validate has checked it loads.

@@ -45,12 +45,21 @@ func ConsumerFor(role string) (ConsumerSpec, error) {
 // Connect dials NATS with reconnects that never give up: a worker outlives
 // a NATS restart.
 func Connect(cfg Config, name string) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := nats.Connect(cfg.NATSURL,
+	opts := []nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
-		nats.ReconnectWait(250*time.Millisecond),
+		nats.ReconnectWait(250 * time.Millisecond),
 		nats.RetryOnFailedConnect(false),
-	)
+	}
+	switch {
+	case cfg.NATSCreds != "":
+		opts = append(opts, nats.UserCredentials(cfg.NATSCreds))
+	case cfg.NATSToken != "":
+		opts = append(opts, nats.Token(cfg.NATSToken))
+	case cfg.NATSUser != "":
+		opts = append(opts, nats.UserInfo(cfg.NATSUser, cfg.NATSPassword))
+	}
+	nc, err := nats.Connect(cfg.NATSURL, opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)
 	}

@@ -107,6 +107,11 @@ func productionChecks(cfg pipeline.Config, tokens []api.Token) error {
 			probs = append(probs, "S3 uses a default credential ("+def[0]+"); set --s3-access-key and --s3-secret-key")
 		}
 	}
+	// NATS has no default account, only none: a production API must
+	// authenticate to it (and nats:// URLs with user:password count).
+	if !cfg.HasNATSCredentials() && !strings.Contains(cfg.NATSURL, "@") {
+		probs = append(probs, "NATS without credentials (--nats-creds, --nats-token or --nats-user/--nats-password)")
+	}
 	if len(probs) > 0 {
 		return errors.New("refusing to start: " + strings.Join(probs, "; ") + " (photodesk dev runs the API with dev settings)")
 	}

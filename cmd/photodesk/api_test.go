@@ -7,8 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -264,12 +264,12 @@ func TestAPI(t *testing.T) {
 // dev credentials, `photodesk api` refuses to start and says why.
 func TestAPIProductionChecks(t *testing.T) {
 	var stderr bytes.Buffer
-	if code := run([]string{"api", "--api", "127.0.0.1:0"}, &stderr); code != 1 || !strings.Contains(stderr.String(), "no API tokens") || !strings.Contains(stderr.String(), "default credential") {
+	if code := run([]string{"api", "--api", "127.0.0.1:0"}, &stderr); code != 1 || !strings.Contains(stderr.String(), "no API tokens") || !strings.Contains(stderr.String(), "default credential") || !strings.Contains(stderr.String(), "NATS without credentials") {
 		t.Errorf("exit %d: %s", code, stderr.String())
 	}
 	stderr.Reset()
-	args := []string{"api", "--api", "127.0.0.1:0", "--api-tokens", "a:photographer:0123456789abcdef0", "--s3-access-key", "minioadmin", "--s3-secret-key", "minioadmin"}
-	if code := run(args, &stderr); code != 1 || strings.Contains(stderr.String(), "no API tokens") || !strings.Contains(stderr.String(), "default credential (minioadmin)") {
+	args := []string{"api", "--api", "127.0.0.1:0", "--api-tokens", "a:photographer:0123456789abcdef0", "--s3-access-key", "minioadmin", "--s3-secret-key", "minioadmin", "--nats-token", "s3cret-nats-token"}
+	if code := run(args, &stderr); code != 1 || strings.Contains(stderr.String(), "no API tokens") || strings.Contains(stderr.String(), "NATS without") || !strings.Contains(stderr.String(), "default credential (minioadmin)") {
 		t.Errorf("exit %d: %s", code, stderr.String())
 	}
 	stderr.Reset()
