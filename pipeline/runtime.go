@@ -187,8 +187,19 @@ func (j *job) handle(ctx context.Context, jm jetstream.Msg) {
 
 	stop := keepAlive(jm, j.ackWait)
 	start := time.Now()
+	role := j.w.Role
+	if m.Attempt > 1 {
+		redeliveries.WithLabelValues(role).Inc()
+	}
+	jobsInFlight.WithLabelValues(role).Inc()
 	outs, herr := j.handler(ctx, m)
+	jobsInFlight.WithLabelValues(role).Dec()
 	stop()
+	outcome := "done"
+	defer func() {
+		jobsTotal.WithLabelValues(role, outcome).Inc()
+		jobSeconds.WithLabelValues(role, outcome).Observe(time.Since(start).Seconds())
+	}()
 
 	// Acks and publishes must happen even while ctx is being cancelled.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -197,6 +208,7 @@ func (j *job) handle(ctx context.Context, jm jetstream.Msg) {
 	case herr == nil:
 		if err := j.publish(actx, outs); err != nil {
 			m.Log.Warn("publishing results failed; will retry", "err", err)
+			outcome = "retry"
 			_ = jm.NakWithDelay(j.rt.Cfg.BackoffFor(m.Attempt))
 			return
 		}
@@ -206,11 +218,14 @@ func (j *job) handle(ctx context.Context, jm jetstream.Msg) {
 		}
 		m.Log.Info("done", "subject", m.Subject, "outputs", len(outs), "took", time.Since(start).Round(time.Millisecond))
 	case ctx.Err() != nil:
+		outcome = "released"
 		m.Log.Info("released at shutdown", "err", herr)
 		_ = jm.Nak()
 	case IsPermanent(herr) || (j.maxDeliver > 0 && m.Attempt >= j.maxDeliver):
+		outcome = "failed"
 		j.fail(actx, jm, m, outs, herr)
 	default:
+		outcome = "retry"
 		delay := j.rt.Cfg.BackoffFor(m.Attempt)
 		m.Log.Warn("failed; will retry", "err", herr, "retry_in", delay)
 		_ = jm.NakWithDelay(delay)
@@ -245,6 +260,11 @@ func (j *job) fail(ctx context.Context, jm jetstream.Msg, m *Message, outs []Out
 		_ = jm.NakWithDelay(j.rt.Cfg.BackoffFor(1))
 		return
 	}
+	kind := "gave_up"
+	if perm {
+		kind = "bad_input"
+	}
+	failures.WithLabelValues(j.w.Role, kind).Inc()
 	m.Log.Warn("failed", "reason", reason, "permanent", perm)
 	_ = jm.TermWithReason(clip(reason, 200))
 }

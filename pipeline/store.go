@@ -145,6 +145,7 @@ func (s *Store) ReadRange(ctx context.Context, bucket, key, etag string, off, le
 	if err != nil {
 		return nil, classifyS3(err)
 	}
+	s3Bytes.WithLabelValues("read").Add(float64(len(b)))
 	return b, nil
 }
 
@@ -177,6 +178,7 @@ func (s *Store) Get(ctx context.Context, bucket, key, etag string, max int64) ([
 	if _, err := io.ReadFull(obj, b); err != nil {
 		return nil, classifyS3(err)
 	}
+	s3Bytes.WithLabelValues("read").Add(float64(len(b)))
 	return b, nil
 }
 
@@ -192,6 +194,7 @@ func (s *Store) Put(ctx context.Context, bucket, key string, data []byte, conten
 	if err != nil {
 		return "", err
 	}
+	s3Bytes.WithLabelValues("write").Add(float64(len(data)))
 	return info.ETag, nil
 }
 

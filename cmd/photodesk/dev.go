@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/photodesk/photodesk/api"
 	"github.com/photodesk/photodesk/pipeline"
@@ -119,14 +120,14 @@ func runDev(ctx context.Context, args []string) error {
   NATS       %s   (JetStream streams %s, %s)
   S3/MinIO   http://%s   access key %s, secret key %s
   buckets    %s, %s, %s
-  ops HTTP   http://%s/healthz  http://%s/readyz
+  ops HTTP   http://%s/healthz  http://%s/readyz  http://%s/metrics
   upload     http://%s/   (the photographers' page)
   API        http://%s/v1/openapi.json
 %s  roles      %v, %d jobs at once each
 `, dir, cfg.NATSURL, pipeline.S3EventsStream, pipeline.EventsStream,
 		cfg.S3Endpoint, cfg.S3AccessKey, cfg.S3SecretKey,
 		cfg.OriginalsBucket, cfg.DerivativesBucket, cfg.ArticlesBucket,
-		ln.Addr(), ln.Addr(), apiAddr, apiAddr, tokenLines.String(), allRoles, *concurrency)
+		ln.Addr(), ln.Addr(), ln.Addr(), apiAddr, apiAddr, tokenLines.String(), allRoles, *concurrency)
 
 	err = runWorkers(ctx, js, cfg, log, ws)
 	if err != nil && !errors.Is(err, context.Canceled) {
@@ -136,9 +137,16 @@ func runDev(ctx context.Context, args []string) error {
 }
 
 // opsMux serves the operators' endpoints: /healthz says the process is
-// alive, /readyz that NATS, S3, the streams and the consumers are up.
+// alive, /readyz that NATS, S3, the streams and the consumers are up, and
+// /metrics the Prometheus metrics (jobs, durations, failures, bytes, and
+// every role's consumer lag).
 func opsMux(js jetstream.JetStream, store *pipeline.Store) *http.ServeMux {
 	mux := http.NewServeMux()
+	if err := pipeline.RegisterConsumerMetrics(js); err != nil {
+		// Registered once per process; a second ops server reuses it.
+		_ = err
+	}
+	mux.Handle("GET /metrics", promhttp.HandlerFor(pipeline.Metrics, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})

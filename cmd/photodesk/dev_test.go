@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -102,6 +103,34 @@ func TestDevRunsStopsAndRestarts(t *testing.T) {
 	runWatchFor(t, w, cfg, "dev-1")
 	if !regexp.MustCompile(`a\.jpg\s+2026-07-28 09:00:00 \+08:00\s+DateTimeOriginal.*6 renditions \(up to 200x150\), 2 watermark \(up to 200x150\)`).MatchString(watchOut.String()) {
 		t.Errorf("watch printed:\n%s", watchOut.String())
+	}
+	// Prometheus metrics on the same ops port: the jobs just done (a job is
+	// counted once acked, just after its event), and every role's consumer.
+	wantMetrics := []string{`photodesk_jobs_total{outcome="done",role="exif"}`, `photodesk_job_duration_seconds_bucket{outcome="done",role="renditions"`,
+		`photodesk_consumer_pending{role="assembler"} 0`, `photodesk_s3_bytes_total{direction="write"}`, `photodesk_jobs_in_flight{role="watermark"} 0`}
+	var metrics string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		resp, err = http.Get("http://" + httpAddr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		metrics = string(b)
+		missing := 0
+		for _, want := range wantMetrics {
+			if !strings.Contains(metrics, want) {
+				missing++
+			}
+		}
+		if missing == 0 {
+			break
+		}
+	}
+	for _, want := range wantMetrics {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 	stop(p, exited)
 	// MinIO is gone with it.

@@ -18,7 +18,7 @@ func runWorker(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	roles := fs.String("role", envOr("PHOTODESK_ROLE", ""), "role(s) to run, comma separated: "+strings.Join(allRoles, ", ")+" (env PHOTODESK_ROLE)")
 	concurrency := fs.Int("concurrency", 2, "jobs at once per role")
-	httpAddr := fs.String("http", envOr("PHOTODESK_HTTP_ADDR", ""), "ops HTTP address for /healthz and /readyz; empty: none (env PHOTODESK_HTTP_ADDR)")
+	httpAddr := fs.String("http", envOr("PHOTODESK_HTTP_ADDR", ""), "ops HTTP address for /healthz, /readyz and /metrics; empty: none (env PHOTODESK_HTTP_ADDR)")
 	setup := fs.Bool("setup", true, "create streams and consumers if missing")
 	cfg := pipeline.DefaultConfig()
 	cfg.RegisterFlags(fs)
