@@ -28,6 +28,7 @@ var commands = []command{
 	{"article", "print a gallery's current record (ninjs JSON)", runArticle},
 	{"subscribe", "follow published records as a newsroom system would", runSubscribe},
 	{"health", "exit 0 when NATS, S3, the streams and the consumers are up", runHealth},
+	{"config", "print the effective configuration, secrets masked", runConfig},
 }
 
 // errUsage makes main print usage and exit 2.

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// TestConfigMasksSecrets: photodesk config shows every setting from flags
+// and the environment, and never a secret.
+func TestConfigMasksSecrets(t *testing.T) {
+	out := captureStdout(t)
+	t.Setenv("PHOTODESK_NATS_PASSWORD", "nats-pass-value-123")
+	t.Setenv("PHOTODESK_PRESETS", "thumb:320:jpeg")
+	var stderr bytes.Buffer
+	args := []string{"config", "--s3-secret-key", "s3-secret-value-456", "--nats-user", "pd", "--api-tokens", "a:photographer:api-token-value-7890",
+		"--webhooks", "desk=https://example.com/hook;k1;webhook-secret-value-0000"}
+	if code := run(args, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	s := out.String()
+	for _, secret := range []string{"nats-pass-value-123", "s3-secret-value-456", "api-token-value-7890", "webhook-secret-value-0000"} {
+		if strings.Contains(s, secret) {
+			t.Errorf("config printed the secret %s", secret)
+		}
+	}
+	for _, want := range []string{"presets                      thumb:320:jpeg", "nats-user                    pd", "s3-secret-key                *** (19 characters)", "https://example.com/hook", "# valid"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("config lacks %q:\n%s", want, s)
+		}
+	}
+	out.Reset()
+	if code := run([]string{"config", "--max-deliver", "0"}, &stderr); code != 1 || !strings.Contains(stderr.String(), "invalid: max-deliver") {
+		t.Errorf("invalid config: exit %d, %s", code, stderr.String())
+	}
+}
