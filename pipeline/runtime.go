@@ -155,14 +155,16 @@ func (j *job) fetch(ctx, hctx context.Context, cons jetstream.Consumer, n int, s
 			j.handle(hctx, jm)
 		}()
 	}
-	if err := batch.Error(); err != nil && !isPollEnd(err) && ctx.Err() == nil {
+	if err := batch.Error(); err != nil && !IsPollEnd(err) && ctx.Err() == nil {
 		j.log.Warn("pull ended with error", "err", err)
 		sleep(ctx, time.Second)
 	}
 	return started
 }
 
-func isPollEnd(err error) bool {
+// IsPollEnd reports whether err only says a pull ended (timed out, found
+// nothing, or was cancelled), which is not worth a warning.
+func IsPollEnd(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
 		errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages)
 }
@@ -185,7 +187,7 @@ func (j *job) handle(ctx context.Context, jm jetstream.Msg) {
 	m.Ref = j.w.Describe(m.Subject, m.Data)
 	m.Log = j.log.With("gallery", m.Ref.Gallery, "photo", m.Ref.Photo, "seq", m.StreamSeq, "attempt", m.Attempt)
 
-	stop := keepAlive(jm, j.ackWait)
+	stop := KeepAlive(jm, j.ackWait)
 	start := time.Now()
 	role := j.w.Role
 	if m.Attempt > 1 {
@@ -283,9 +285,10 @@ func (j *job) publish(ctx context.Context, outs []Output) error {
 	return nil
 }
 
-// keepAlive tells JetStream the job is alive every third of AckWait, so long
-// jobs are not redelivered while they run; a dead process stops telling.
-func keepAlive(jm jetstream.Msg, ackWait time.Duration) (stop func()) {
+// KeepAlive tells JetStream the job is alive every third of AckWait, so
+// long jobs are not redelivered while they run; a dead process stops
+// telling. stop may be called more than once.
+func KeepAlive(jm jetstream.Msg, ackWait time.Duration) (stop func()) {
 	if ackWait <= 0 {
 		return func() {}
 	}
@@ -301,7 +304,8 @@ func keepAlive(jm jetstream.Msg, ackWait time.Duration) (stop func()) {
 			}
 		}
 	}()
-	return func() { t.Stop(); close(done) }
+	var once sync.Once
+	return func() { once.Do(func() { t.Stop(); close(done) }) }
 }
 
 func sleep(ctx context.Context, d time.Duration) {

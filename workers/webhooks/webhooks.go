@@ -175,7 +175,7 @@ func (d *Deliverer) serve(ctx context.Context, log *slog.Logger, e Endpoint, con
 			d.deliver(ctx, log, e, jm, ackWait)
 		}
 		cancel()
-		if err := batch.Error(); err != nil && !isPollEnd(err) && ctx.Err() == nil {
+		if err := batch.Error(); err != nil && !pipeline.IsPollEnd(err) && ctx.Err() == nil {
 			log.Warn("pull ended with error", "err", err)
 			sleep(ctx, time.Second)
 		}
@@ -194,7 +194,9 @@ func (d *Deliverer) deliver(ctx context.Context, log *slog.Logger, e Endpoint, j
 	seq := md.Sequence.Stream
 	subject := jm.Subject()
 	log = log.With("gallery", subject[strings.LastIndexByte(subject, '.')+1:], "seq", seq, "subject", subject)
-	stop := keepAlive(jm, ackWait)
+	// InProgress through any number of retries; a dead process stops
+	// telling and the event goes to another process of the same endpoint.
+	stop := pipeline.KeepAlive(jm, ackWait)
 	defer stop()
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
@@ -326,34 +328,6 @@ func retryAfter(v string, now time.Time) time.Duration {
 		return t.Sub(now)
 	}
 	return 0
-}
-
-// keepAlive tells JetStream the event is still being worked on every third
-// of AckWait, through any number of retries; a dead process stops telling
-// and the event goes to another process of the same endpoint.
-func keepAlive(jm jetstream.Msg, ackWait time.Duration) (stop func()) {
-	if ackWait <= 0 {
-		return func() {}
-	}
-	t := time.NewTicker(ackWait / 3)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-t.C:
-				_ = jm.InProgress()
-			case <-done:
-				return
-			}
-		}
-	}()
-	var once sync.Once
-	return func() { once.Do(func() { t.Stop(); close(done) }) }
-}
-
-func isPollEnd(err error) bool {
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
-		errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages)
 }
 
 // sleep waits d; false if ctx ended first.
