@@ -127,14 +127,12 @@ var ErrSuperseded = errors.New("object replaced or deleted since the event")
 // ReadRange reads length bytes of bucket/key from off (fewer at the end),
 // only while the object still has etag.
 func (s *Store) ReadRange(ctx context.Context, bucket, key, etag string, off, length int64) ([]byte, error) {
-	opts := minio.GetObjectOptions{}
-	if err := opts.SetRange(off, off+length-1); err != nil {
+	opts, err := ifMatch(etag)
+	if err != nil {
 		return nil, err
 	}
-	if etag != "" {
-		if err := opts.SetMatchETag(etag); err != nil {
-			return nil, err
-		}
+	if err := opts.SetRange(off, off+length-1); err != nil {
+		return nil, err
 	}
 	obj, err := s.GetObject(ctx, bucket, key, opts)
 	if err != nil {
@@ -149,17 +147,27 @@ func (s *Store) ReadRange(ctx context.Context, bucket, key, etag string, off, le
 	return b, nil
 }
 
+// ifMatch are GET options that read the object only while it has etag
+// ("" reads whatever is there).
+func ifMatch(etag string) (minio.GetObjectOptions, error) {
+	opts := minio.GetObjectOptions{}
+	if etag != "" {
+		if err := opts.SetMatchETag(etag); err != nil {
+			return opts, err
+		}
+	}
+	return opts, nil
+}
+
 // ErrTooLarge says an object is over the size a role accepts.
 var ErrTooLarge = errors.New("object too large")
 
 // Get reads all of bucket/key while the object still has etag, refusing
 // (without reading the body) an object over max bytes.
 func (s *Store) Get(ctx context.Context, bucket, key, etag string, max int64) ([]byte, error) {
-	opts := minio.GetObjectOptions{}
-	if etag != "" {
-		if err := opts.SetMatchETag(etag); err != nil {
-			return nil, err
-		}
+	opts, err := ifMatch(etag)
+	if err != nil {
+		return nil, err
 	}
 	obj, err := s.GetObject(ctx, bucket, key, opts)
 	if err != nil {

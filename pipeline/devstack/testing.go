@@ -65,3 +65,25 @@ func Settle(tb testing.TB, js jetstream.JetStream, stream, role string, d time.D
 		}
 	}
 }
+
+// NATSForTest starts an embedded NATS (JetStream on disk) with photodesk's
+// streams for tb, points cfg at it, and returns it with a connection that
+// closes when the test ends. For tests that need no MinIO.
+func NATSForTest(tb testing.TB, cfg pipeline.Config) (pipeline.Config, jetstream.JetStream) {
+	tb.Helper()
+	ns, err := StartNATS(NATSOptions{Addr: "127.0.0.1:0", StoreDir: tb.TempDir()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(ns.Shutdown)
+	cfg.NATSURL = ns.ClientURL()
+	nc, js, err := pipeline.Connect(cfg, tb.Name())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(nc.Close)
+	if err := pipeline.EnsureStreams(context.Background(), js, cfg); err != nil {
+		tb.Fatal(err)
+	}
+	return cfg, js
+}

@@ -34,22 +34,9 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	ns, err := devstack.StartNATS(devstack.NATSOptions{Addr: "127.0.0.1:0", StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
 	cfg := pipeline.DefaultConfig()
-	cfg.NATSURL = ns.ClientURL()
 	cfg.AckWait = time.Second // kept alive by InProgress through longer outages
-	nc, js, err := pipeline.Connect(cfg, t.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	if err := pipeline.EnsureStreams(context.Background(), js, cfg); err != nil {
-		t.Fatal(err)
-	}
+	cfg, js := devstack.NATSForTest(t, cfg)
 	e := &env{js: js, cfg: cfg, logs: &lockedBuffer{}}
 	t.Cleanup(func() {
 		for _, s := range []string{secretA, secretB} {
