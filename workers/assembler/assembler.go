@@ -100,37 +100,37 @@ func (r *Role) Worker(concurrency int) pipeline.Worker {
 // Handle folds one event into its gallery and publishes what follows.
 func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.Output, error) {
 	now := r.now()
-	var apply func(*State) bool
+	var apply func(*State)
 	var manifestProblem string
 	switch {
 	case strings.HasPrefix(m.Subject, pipeline.SubjectPhotoUploaded+"."):
-		var ev pipeline.PhotoUploaded
-		if err := pipeline.Decode(m.Subject, m.Data, &ev); err != nil {
-			return nil, pipeline.Permanent(err)
+		ev, err := decode[pipeline.PhotoUploaded](m)
+		if err != nil {
+			return nil, err
 		}
-		apply = func(s *State) bool { s.ApplyUploaded(ev, now); return true }
+		apply = func(s *State) { s.ApplyUploaded(ev, now) }
 	case strings.HasPrefix(m.Subject, pipeline.SubjectPhotoExif+"."):
-		var ev pipeline.PhotoExif
-		if err := pipeline.Decode(m.Subject, m.Data, &ev); err != nil {
-			return nil, pipeline.Permanent(err)
+		ev, err := decode[pipeline.PhotoExif](m)
+		if err != nil {
+			return nil, err
 		}
-		apply = func(s *State) bool { s.ApplyExif(ev, now); return true }
+		apply = func(s *State) { s.ApplyExif(ev, now) }
 	case strings.HasPrefix(m.Subject, pipeline.SubjectPhotoRenditions+"."), strings.HasPrefix(m.Subject, pipeline.SubjectPhotoWatermarked+"."):
-		var ev pipeline.PhotoDerivatives
-		if err := pipeline.Decode(m.Subject, m.Data, &ev); err != nil {
-			return nil, pipeline.Permanent(err)
+		ev, err := decode[pipeline.PhotoDerivatives](m)
+		if err != nil {
+			return nil, err
 		}
-		apply = func(s *State) bool { s.ApplyDerivatives(ev, now); return true }
+		apply = func(s *State) { s.ApplyDerivatives(ev, now) }
 	case strings.HasPrefix(m.Subject, pipeline.SubjectFailed+"."):
-		var ev pipeline.Failure
-		if err := pipeline.Decode(m.Subject, m.Data, &ev); err != nil {
-			return nil, pipeline.Permanent(err)
+		ev, err := decode[pipeline.Failure](m)
+		if err != nil {
+			return nil, err
 		}
-		apply = func(s *State) bool { s.ApplyFailure(ev, now); return true }
+		apply = func(s *State) { s.ApplyFailure(ev, now) }
 	case strings.HasPrefix(m.Subject, pipeline.SubjectGallerySubmitted+"."):
-		var ev pipeline.GallerySubmitted
-		if err := pipeline.Decode(m.Subject, m.Data, &ev); err != nil {
-			return nil, pipeline.Permanent(err)
+		ev, err := decode[pipeline.GallerySubmitted](m)
+		if err != nil {
+			return nil, err
 		}
 		data, err := r.Store.Get(ctx, ev.Bucket, ev.Key, ev.ETag, maxManifestBytes)
 		var man *Manifest
@@ -147,7 +147,7 @@ func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.Outp
 				manifestProblem, man = err.Error(), nil
 			}
 		}
-		apply = func(s *State) bool { return s.ApplyManifest(ev.ETag, ev.SubmittedAt, man, manifestProblem) }
+		apply = func(s *State) { s.ApplyManifest(ev.ETag, ev.SubmittedAt, man, manifestProblem) }
 	default:
 		return nil, pipeline.Permanentf("assembler: unexpected subject %s", m.Subject)
 	}
@@ -187,6 +187,16 @@ func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.Outp
 	return outs, nil
 }
 
+// decode reads the message as a T; an event that does not decode fails
+// for good.
+func decode[T any](m *pipeline.Message) (T, error) {
+	var v T
+	if err := pipeline.Decode(m.Subject, m.Data, &v); err != nil {
+		return v, pipeline.Permanent(err)
+	}
+	return v, nil
+}
+
 func (r *Role) now() time.Time {
 	if r.Now != nil {
 		return r.Now().UTC()
@@ -198,7 +208,7 @@ func (r *Role) now() time.Time {
 // retrying on conflict. It reserves a new version when the gallery is
 // ready with inputs not yet published (pub), and says whether an already
 // reserved version should be published again (a redelivery after a crash).
-func (r *Role) update(ctx context.Context, gallery string, apply func(*State) bool, redelivered bool) (st *State, rd Readiness, pub *Publication, republish bool, held *pipeline.GalleryHeld, err error) {
+func (r *Role) update(ctx context.Context, gallery string, apply func(*State), redelivered bool) (st *State, rd Readiness, pub *Publication, republish bool, held *pipeline.GalleryHeld, err error) {
 	for attempt := 0; attempt < 50; attempt++ {
 		st, rev, err := r.load(ctx, gallery)
 		if err != nil {

@@ -141,13 +141,12 @@ func (s *State) ApplyFailure(f pipeline.Failure, now time.Time) {
 
 // ApplyManifest records a manifest (or why it is unusable); the newest
 // submission wins.
-func (s *State) ApplyManifest(etag string, at time.Time, m *Manifest, problem string) bool {
+func (s *State) ApplyManifest(etag string, at time.Time, m *Manifest, problem string) {
 	etag = etagOf(etag)
 	if s.ManifestETag != "" && (at.Before(s.ManifestAt) || (at.Equal(s.ManifestAt) && etag <= s.ManifestETag)) {
-		return false
+		return
 	}
 	s.Manifest, s.ManifestETag, s.ManifestAt, s.ManifestError = m, etag, at, problem
-	return true
 }
 
 // Entry is a photo of the record, in order, with its current result.
