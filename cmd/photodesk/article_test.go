@@ -26,39 +26,22 @@ import (
 // then waits a little longer for any unwanted extra.
 func articleEvents(t *testing.T, cfg pipeline.Config, gallery string, want int, d time.Duration) []pipeline.ArticleEvent {
 	t.Helper()
-	nc, js, err := pipeline.Connect(cfg, t.Name()+"-articles")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	cons, err := js.OrderedConsumer(context.Background(), pipeline.EventsStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects:   []string{"photodesk.article.*." + gallery},
-		MaxResetAttempts: 3,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	schema := schematest.Repo(t, "schemas/events/article.schema.json")
 	var evs []pipeline.ArticleEvent
-	deadline := time.Now().Add(d)
-	extra := time.Time{}
-	for time.Now().Before(deadline) && (extra.IsZero() || time.Now().Before(extra)) {
-		b, err := cons.Fetch(10, jetstream.FetchMaxWait(300*time.Millisecond))
-		if err != nil {
-			t.Fatal(err)
+	var extra time.Time
+	follow(t, cfg, []string{"photodesk.article.*." + gallery}, d, func(m jetstream.Msg) {
+		var ev pipeline.ArticleEvent
+		mustDecode(t, m, &ev)
+		if err := schematest.Validate(t, schema, m.Data()); err != nil {
+			t.Errorf("%s does not match schemas/events/article.schema.json: %v", m.Subject(), err)
 		}
-		for m := range b.Messages() {
-			var ev pipeline.ArticleEvent
-			mustDecode(t, m, &ev)
-			if err := schematest.Validate(t, schema, m.Data()); err != nil {
-				t.Errorf("%s does not match schemas/events/article.schema.json: %v", m.Subject(), err)
-			}
-			evs = append(evs, ev)
-		}
+		evs = append(evs, ev)
+	}, func() bool {
 		if len(evs) >= want && extra.IsZero() {
 			extra = time.Now().Add(2 * time.Second)
 		}
-	}
+		return !extra.IsZero() && time.Now().After(extra)
+	})
 	if len(evs) < want {
 		t.Fatalf("after %s: %d article events for %s, want %d", d, len(evs), gallery, want)
 	}

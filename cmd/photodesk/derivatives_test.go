@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -27,22 +26,6 @@ type stageEvents struct {
 // events until every photo has a result from both image roles.
 func waitStages(t *testing.T, cfg pipeline.Config, gallery string, photos []string, d time.Duration) stageEvents {
 	t.Helper()
-	nc, js, err := pipeline.Connect(cfg, t.Name()+"-stages")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	cons, err := js.OrderedConsumer(context.Background(), pipeline.EventsStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{
-			pipeline.GallerySubject(pipeline.SubjectPhotoRenditions, gallery),
-			pipeline.GallerySubject(pipeline.SubjectPhotoWatermarked, gallery),
-			pipeline.FailedSubject("*", gallery),
-		},
-		MaxResetAttempts: 3,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ev := stageEvents{
 		derivs:   map[string]map[string][]pipeline.PhotoDerivatives{"renditions": {}, "watermark": {}},
 		failures: map[string]map[string]pipeline.Failure{"renditions": {}, "watermark": {}},
@@ -59,36 +42,32 @@ func waitStages(t *testing.T, cfg pipeline.Config, gallery string, photos []stri
 		}
 		return true
 	}
-	deadline := time.Now().Add(d)
-	for !done() && time.Now().Before(deadline) {
-		b, err := cons.Fetch(100, jetstream.FetchMaxWait(300*time.Millisecond))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for m := range b.Messages() {
-			schema := dschema
-			if strings.HasPrefix(m.Subject(), pipeline.SubjectFailed) {
-				schema = fschema
-			}
-			if err := schematest.Validate(t, schema, m.Data()); err != nil {
-				t.Errorf("%s does not match its schema in schemas/events: %v", m.Subject(), err)
-			}
-			if strings.HasPrefix(m.Subject(), pipeline.SubjectFailed) {
-				var f pipeline.Failure
-				mustDecode(t, m, &f)
-				if ev.failures[f.Stage] == nil {
-					ev.failures[f.Stage] = map[string]pipeline.Failure{}
-				}
-				ev.failures[f.Stage][f.Photo] = f
-				continue
-			}
-			var x pipeline.PhotoDerivatives
-			if err := json.Unmarshal(m.Data(), &x); err != nil {
-				t.Fatal(err)
-			}
-			ev.derivs[x.Role][x.Photo] = append(ev.derivs[x.Role][x.Photo], x)
-		}
+	filters := []string{
+		pipeline.GallerySubject(pipeline.SubjectPhotoRenditions, gallery),
+		pipeline.GallerySubject(pipeline.SubjectPhotoWatermarked, gallery),
+		pipeline.FailedSubject("*", gallery),
 	}
+	follow(t, cfg, filters, d, func(m jetstream.Msg) {
+		schema := dschema
+		if strings.HasPrefix(m.Subject(), pipeline.SubjectFailed) {
+			schema = fschema
+		}
+		if err := schematest.Validate(t, schema, m.Data()); err != nil {
+			t.Errorf("%s does not match its schema in schemas/events: %v", m.Subject(), err)
+		}
+		if strings.HasPrefix(m.Subject(), pipeline.SubjectFailed) {
+			var f pipeline.Failure
+			mustDecode(t, m, &f)
+			if ev.failures[f.Stage] == nil {
+				ev.failures[f.Stage] = map[string]pipeline.Failure{}
+			}
+			ev.failures[f.Stage][f.Photo] = f
+			return
+		}
+		var x pipeline.PhotoDerivatives
+		mustDecode(t, m, &x)
+		ev.derivs[x.Role][x.Photo] = append(ev.derivs[x.Role][x.Photo], x)
+	}, done)
 	if !done() {
 		t.Fatalf("after %s not every photo has a result from both image roles: %+v", d, ev)
 	}
@@ -174,28 +153,10 @@ func TestGalleryDerivatives(t *testing.T) {
 // every failure it expects (both image roles fail the broken photo).
 func waitHeld(t *testing.T, cfg pipeline.Config, gallery string, d time.Duration) pipeline.GalleryHeld {
 	t.Helper()
-	nc, js, err := pipeline.Connect(cfg, t.Name()+"-held")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	cons, err := js.OrderedConsumer(context.Background(), pipeline.EventsStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{pipeline.GallerySubject(pipeline.SubjectGalleryHeld, gallery)}, MaxResetAttempts: 3,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var held pipeline.GalleryHeld
-	deadline := time.Now().Add(d)
-	for len(held.Failed) < 2 && time.Now().Before(deadline) {
-		b, err := cons.Fetch(10, jetstream.FetchMaxWait(300*time.Millisecond))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for m := range b.Messages() {
-			mustDecode(t, m, &held)
-		}
-	}
+	follow(t, cfg, []string{pipeline.GallerySubject(pipeline.SubjectGalleryHeld, gallery)}, d,
+		func(m jetstream.Msg) { mustDecode(t, m, &held) },
+		func() bool { return len(held.Failed) >= 2 })
 	if len(held.Failed) == 0 {
 		t.Fatalf("no gallery.held event for %s within %s", gallery, d)
 	}

@@ -106,52 +106,60 @@ type results struct {
 	uploaded map[string]int
 }
 
-func waitResults(t *testing.T, cfg pipeline.Config, gallery string, want int, d time.Duration) results {
+// follow reads the PHOTODESK stream's events on filters from the start,
+// handing each to take, until done says so or d has passed.
+func follow(t *testing.T, cfg pipeline.Config, filters []string, d time.Duration, take func(jetstream.Msg), done func() bool) {
 	t.Helper()
-	nc, js, err := pipeline.Connect(cfg, t.Name()+"-results")
+	nc, js, err := pipeline.Connect(cfg, t.Name()+"-follow")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nc.Close()
 	cons, err := js.OrderedConsumer(context.Background(), pipeline.EventsStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{
-			pipeline.GallerySubject(pipeline.SubjectPhotoExif, gallery),
-			pipeline.GallerySubject(pipeline.SubjectPhotoUploaded, gallery),
-			pipeline.FailedSubject("*", gallery),
-		},
-		MaxResetAttempts: 3,
+		FilterSubjects: filters, MaxResetAttempts: 3,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := results{exif: map[string]pipeline.PhotoExif{}, failures: map[string]pipeline.Failure{}, uploaded: map[string]int{}}
-	deadline := time.Now().Add(d)
-	for len(r.exif)+len(r.failures) < want && time.Now().Before(deadline) {
+	for deadline := time.Now().Add(d); !done() && time.Now().Before(deadline); {
 		b, err := cons.Fetch(100, jetstream.FetchMaxWait(300*time.Millisecond))
 		if err != nil {
 			t.Fatal(err)
 		}
 		for m := range b.Messages() {
-			switch {
-			case strings.HasPrefix(m.Subject(), pipeline.SubjectPhotoExif):
-				var x pipeline.PhotoExif
-				mustDecode(t, m, &x)
-				r.exif[x.Photo] = x
-			case strings.HasPrefix(m.Subject(), pipeline.SubjectPhotoUploaded):
-				var u pipeline.PhotoUploaded
-				mustDecode(t, m, &u)
-				r.uploaded[u.Photo]++
-			default:
-				var f pipeline.Failure
-				mustDecode(t, m, &f)
-				name := f.Photo
-				if name == "" {
-					name = f.Key
-				}
-				r.failures[name] = f
-			}
+			take(m)
 		}
 	}
+}
+
+func waitResults(t *testing.T, cfg pipeline.Config, gallery string, want int, d time.Duration) results {
+	t.Helper()
+	r := results{exif: map[string]pipeline.PhotoExif{}, failures: map[string]pipeline.Failure{}, uploaded: map[string]int{}}
+	filters := []string{
+		pipeline.GallerySubject(pipeline.SubjectPhotoExif, gallery),
+		pipeline.GallerySubject(pipeline.SubjectPhotoUploaded, gallery),
+		pipeline.FailedSubject("*", gallery),
+	}
+	follow(t, cfg, filters, d, func(m jetstream.Msg) {
+		switch {
+		case strings.HasPrefix(m.Subject(), pipeline.SubjectPhotoExif):
+			var x pipeline.PhotoExif
+			mustDecode(t, m, &x)
+			r.exif[x.Photo] = x
+		case strings.HasPrefix(m.Subject(), pipeline.SubjectPhotoUploaded):
+			var u pipeline.PhotoUploaded
+			mustDecode(t, m, &u)
+			r.uploaded[u.Photo]++
+		default:
+			var f pipeline.Failure
+			mustDecode(t, m, &f)
+			name := f.Photo
+			if name == "" {
+				name = f.Key
+			}
+			r.failures[name] = f
+		}
+	}, func() bool { return len(r.exif)+len(r.failures) >= want })
 	if got := len(r.exif) + len(r.failures); got < want {
 		t.Fatalf("after %s: %d of %d photos have a result (exif %v, failures %v)", d, got, want, keysOf(r.exif), r.failures)
 	}
