@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -46,10 +47,13 @@ func init() {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }
 
+var consumerMetricsOnce sync.Once
+
 // RegisterConsumerMetrics adds per-consumer gauges (pending, ack pending,
-// redelivered, processes pulling), read from JetStream at each scrape.
-func RegisterConsumerMetrics(js jetstream.JetStream) error {
-	return Metrics.Register(&consumerCollector{js: js})
+// redelivered, processes pulling), read through js at each scrape. The
+// first call in a process wins; later ones do nothing.
+func RegisterConsumerMetrics(js jetstream.JetStream) {
+	consumerMetricsOnce.Do(func() { Metrics.MustRegister(&consumerCollector{js: js}) })
 }
 
 type consumerCollector struct{ js jetstream.JetStream }

@@ -142,10 +142,7 @@ func runDev(ctx context.Context, args []string) error {
 // every role's consumer lag).
 func opsMux(js jetstream.JetStream, store *pipeline.Store) *http.ServeMux {
 	mux := http.NewServeMux()
-	if err := pipeline.RegisterConsumerMetrics(js); err != nil {
-		// Registered once per process; a second ops server reuses it.
-		_ = err
-	}
+	pipeline.RegisterConsumerMetrics(js)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(pipeline.Metrics, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
