@@ -48,7 +48,7 @@ func (s *Source) Render(ctx context.Context, p Preset, formats []Format, opts Op
 		}
 	}()
 	for _, st := range steps {
-		if err := alive(ctx); err != nil {
+		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		if err := st(r); err != nil {
@@ -57,7 +57,7 @@ func (s *Source) Render(ctx context.Context, p Preset, formats []Format, opts Op
 	}
 	out := make([]Result, 0, len(formats))
 	for _, f := range formats {
-		if err := alive(ctx); err != nil {
+		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		b, err := export(r.img, f, p.Quality, opts.AVIFEffort, s.Copyright)

@@ -20,7 +20,6 @@ static void photodesk_allow_loaders(void) {
 import "C"
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -114,6 +113,3 @@ func vipsErr(err error) string {
 	s = strings.Join(strings.Fields(s), " ")
 	return strings.TrimSpace(s)
 }
-
-// Alive returns a context's error so long loops can stop between outputs.
-func alive(ctx context.Context) error { return ctx.Err() }
