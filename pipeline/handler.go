@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 )
@@ -30,6 +31,25 @@ type Output struct {
 	MsgID   string
 	Data    []byte
 	Header  nats.Header
+}
+
+// RolesHeader addresses an event to some roles only (comma separated), as
+// `photodesk reprocess --role` does; the others ack it untouched. An event
+// without it is for every role that consumes its subject.
+const RolesHeader = "Photodesk-Roles"
+
+// ForRole reports whether an event with header h is addressed to role.
+func ForRole(h nats.Header, role string) bool {
+	v := h.Get(RolesHeader)
+	if v == "" {
+		return true
+	}
+	for r := range strings.SplitSeq(v, ",") {
+		if strings.TrimSpace(r) == role {
+			return true
+		}
+	}
+	return false
 }
 
 // JSONOutput encodes v as an Output.

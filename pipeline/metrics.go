@@ -17,7 +17,7 @@ var Metrics = prometheus.NewRegistry()
 var (
 	jobsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "photodesk_jobs_total",
-		Help: "Jobs finished, by role and outcome: done, retry (will be redelivered), failed (a failure event), released (at shutdown).",
+		Help: "Jobs finished, by role and outcome: done, retry (will be redelivered), failed (a failure event), released (at shutdown), skipped (addressed to other roles).",
 	}, []string{"role", "outcome"})
 	jobSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "photodesk_job_duration_seconds",

@@ -186,6 +186,12 @@ func (j *job) handle(ctx context.Context, jm jetstream.Msg) {
 	}
 	m.Ref = j.w.Describe(m.Subject, m.Data)
 	m.Log = j.log.With("gallery", m.Ref.Gallery, "photo", m.Ref.Photo, "seq", m.StreamSeq, "attempt", m.Attempt)
+	if !ForRole(m.Header, j.w.Role) {
+		// A reprocess run addressed to other roles: nothing to do here.
+		jobsTotal.WithLabelValues(j.w.Role, "skipped").Inc()
+		_ = jm.Ack()
+		return
+	}
 
 	stop := KeepAlive(jm, j.ackWait)
 	start := time.Now()

@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/pipeline"
@@ -325,5 +327,37 @@ func TestRuntimeKeepsLongJobsAlive(t *testing.T) {
 	info := devstack.Settle(t, e.js, pipeline.EventsStream, "renditions", 15*time.Second)
 	if n := calls.Load(); n != 1 || info.Delivered.Consumer != 1 {
 		t.Fatalf("handler ran %d times, delivered %d; want once", n, info.Delivered.Consumer)
+	}
+}
+
+func TestRuntimeSkipsEventsAddressedToOtherRoles(t *testing.T) {
+	e := newEnv(t)
+	var handled atomic.Int32
+	w := pipeline.Worker{Role: "exif", Handler: func(_ context.Context, m *pipeline.Message) ([]pipeline.Output, error) {
+		handled.Add(1)
+		return nil, nil
+	}}
+	stop := start(t, e.runtime(t), w)
+	defer stop()
+	publish := func(photo, roles string) {
+		ev := pipeline.PhotoUploaded{Ref: pipeline.Ref{Gallery: "g1", Photo: photo, Bucket: "originals", Key: "g1/" + photo, ETag: "e1"}}
+		msg := nats.NewMsg(pipeline.GallerySubject(pipeline.SubjectPhotoUploaded, "g1"))
+		msg.Data, _ = json.Marshal(ev)
+		if roles != "" {
+			msg.Header.Set(pipeline.RolesHeader, roles)
+		}
+		if _, err := e.js.PublishMsg(context.Background(), msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish("a.jpg", "renditions,watermark")
+	publish("b.jpg", "renditions, exif")
+	publish("c.jpg", "")
+	info := e.settle(t, "exif")
+	if info.Delivered.Consumer != 3 {
+		t.Fatalf("delivered %d, want 3", info.Delivered.Consumer)
+	}
+	if n := handled.Load(); n != 2 {
+		t.Errorf("handler ran %d times, want 2 (b.jpg names exif, c.jpg names no role)", n)
 	}
 }

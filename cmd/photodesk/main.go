@@ -29,6 +29,9 @@ var commands = []command{
 	{"subscribe", "follow published records as a newsroom system would", runSubscribe},
 	{"health", "exit 0 when NATS, S3, the streams and the consumers are up", runHealth},
 	{"config", "print the effective configuration, secrets masked", runConfig},
+	{"setup", "create the buckets, bucket notification, streams and consumers, then exit", runSetup},
+	{"status", "print every role's consumer, recent failures and galleries in progress", runStatus},
+	{"reprocess", "re-run roles on a gallery's (or every) existing originals", runReprocess},
 }
 
 // errUsage makes main print usage and exit 2.
