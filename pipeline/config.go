@@ -21,19 +21,32 @@ const (
 // shared rules of the pipeline. Each field can be set by a flag or by a
 // PHOTODESK_* environment variable; the flag wins.
 type Config struct {
+	// NATSURL is one or more server URLs, comma separated; the client
+	// fails over between them and learns the rest of a cluster.
 	NATSURL string
-	// NATS credentials, at most one kind: a creds file (NKey + JWT), a
-	// token, or a user and password. Dev mode uses none.
+	// NATS credentials, at most one kind: a creds file (JWT + NKey), an
+	// NKey seed file, a token, or a user and password. Dev mode uses none.
 	NATSCreds    string
+	NATSNKey     string
 	NATSToken    string
 	NATSUser     string
 	NATSPassword string
+	// NATS TLS: a CA bundle to trust, and a client certificate for servers
+	// that verify clients. A tls:// URL or either setting turns TLS on.
+	NATSTLSCA   string
+	NATSTLSCert string
+	NATSTLSKey  string
 
 	S3Endpoint  string
 	S3AccessKey string
 	S3SecretKey string
 	S3UseTLS    bool
-	S3Region    string
+	// S3TLSCA is a CA bundle to trust for S3 (a private CA on MinIO).
+	S3TLSCA  string
+	S3Region string
+	// S3BucketLookup is how buckets are addressed: "path"
+	// (host/bucket/key, MinIO's usual), "dns" (bucket.host/key) or "auto".
+	S3BucketLookup string
 
 	OriginalsBucket   string
 	DerivativesBucket string
@@ -57,6 +70,13 @@ type Config struct {
 	// EventsMaxAge is how long the PHOTODESK stream keeps events, so a
 	// newsroom subscriber that was down can catch up.
 	EventsMaxAge time.Duration
+	// EventsMaxBytes caps the PHOTODESK stream's size (oldest events go
+	// first); 0 is no cap.
+	EventsMaxBytes int64
+	// S3EventsMaxAge is how long raw MinIO notifications are kept.
+	S3EventsMaxAge time.Duration
+	// File is the optional config file (see ParseFlags).
+	File string
 }
 
 // DefaultConfig is the configuration that reaches a `photodesk dev` instance
@@ -68,6 +88,7 @@ func DefaultConfig() Config {
 		S3AccessKey:       DevAccessKey,
 		S3SecretKey:       DevSecretKey,
 		S3Region:          "us-east-1",
+		S3BucketLookup:    "auto",
 		OriginalsBucket:   "originals",
 		DerivativesBucket: "derivatives",
 		ArticlesBucket:    "articles",
@@ -78,21 +99,29 @@ func DefaultConfig() Config {
 		DuplicateWindow:   time.Hour,
 		Replicas:          1,
 		EventsMaxAge:      30 * 24 * time.Hour,
+		S3EventsMaxAge:    7 * 24 * time.Hour,
 	}
 }
 
 // RegisterFlags binds c's fields to flags on fs. The defaults shown are c's
 // current values overridden by PHOTODESK_* environment variables.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	StringVar(fs, &c.File, ConfigFlag, "PHOTODESK_CONFIG", "config file (YAML, flag names as keys); flags and PHOTODESK_* variables win over it")
 	StringVar(fs, &c.NATSURL, "nats", "PHOTODESK_NATS_URL", "NATS server URL(s), comma separated")
-	StringVar(fs, &c.NATSCreds, "nats-creds", "PHOTODESK_NATS_CREDS", "NATS credentials file (NKey and JWT)")
+	StringVar(fs, &c.NATSCreds, "nats-creds", "PHOTODESK_NATS_CREDS", "NATS credentials file (JWT and NKey)")
+	StringVar(fs, &c.NATSNKey, "nats-nkey", "PHOTODESK_NATS_NKEY", "NATS NKey seed file")
 	StringVar(fs, &c.NATSToken, "nats-token", "PHOTODESK_NATS_TOKEN", "NATS token")
 	StringVar(fs, &c.NATSUser, "nats-user", "PHOTODESK_NATS_USER", "NATS user")
 	StringVar(fs, &c.NATSPassword, "nats-password", "PHOTODESK_NATS_PASSWORD", "NATS password")
+	StringVar(fs, &c.NATSTLSCA, "nats-tls-ca", "PHOTODESK_NATS_TLS_CA", "CA bundle (PEM) to verify NATS servers")
+	StringVar(fs, &c.NATSTLSCert, "nats-tls-cert", "PHOTODESK_NATS_TLS_CERT", "client certificate (PEM) for NATS")
+	StringVar(fs, &c.NATSTLSKey, "nats-tls-key", "PHOTODESK_NATS_TLS_KEY", "client certificate key (PEM) for NATS")
 	StringVar(fs, &c.S3Endpoint, "s3-endpoint", "PHOTODESK_S3_ENDPOINT", "S3/MinIO endpoint host:port")
 	StringVar(fs, &c.S3AccessKey, "s3-access-key", "PHOTODESK_S3_ACCESS_KEY", "S3 access key")
 	StringVar(fs, &c.S3SecretKey, "s3-secret-key", "PHOTODESK_S3_SECRET_KEY", "S3 secret key")
 	StringVar(fs, &c.S3Region, "s3-region", "PHOTODESK_S3_REGION", "S3 region")
+	StringVar(fs, &c.S3BucketLookup, "s3-bucket-lookup", "PHOTODESK_S3_BUCKET_LOOKUP", "bucket addressing: path, dns or auto")
+	StringVar(fs, &c.S3TLSCA, "s3-tls-ca", "PHOTODESK_S3_TLS_CA", "CA bundle (PEM) to verify the S3 endpoint (implies --s3-tls)")
 	StringVar(fs, &c.OriginalsBucket, "originals-bucket", "PHOTODESK_ORIGINALS_BUCKET", "bucket of uploaded originals")
 	StringVar(fs, &c.DerivativesBucket, "derivatives-bucket", "PHOTODESK_DERIVATIVES_BUCKET", "bucket of derivatives")
 	StringVar(fs, &c.ArticlesBucket, "articles-bucket", "PHOTODESK_ARTICLES_BUCKET", "bucket of article records")
@@ -100,8 +129,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	BoolVar(fs, &c.S3UseTLS, "s3-tls", "PHOTODESK_S3_TLS", "use TLS to reach S3")
 	DurationVar(fs, &c.AckWait, "ack-wait", "PHOTODESK_ACK_WAIT", "redeliver a message held this long without progress")
 	IntVar(fs, &c.MaxDeliver, "max-deliver", "PHOTODESK_MAX_DELIVER", "attempts per message before it fails for good")
-	IntVar(fs, &c.Replicas, "replicas", "PHOTODESK_REPLICAS", "stream replicas: 1, or 3 on a cluster")
+	IntVar(fs, &c.Replicas, "replicas", "PHOTODESK_REPLICAS", "stream, consumer and key-value replicas: 1, or 3 on a cluster")
 	DurationVar(fs, &c.EventsMaxAge, "events-max-age", "PHOTODESK_EVENTS_MAX_AGE", "how long the event stream keeps events for subscribers to catch up")
+	Int64Var(fs, &c.EventsMaxBytes, "events-max-bytes", "PHOTODESK_EVENTS_MAX_BYTES", "cap on the event stream's size in bytes, oldest dropped first (0: none)")
+	DurationVar(fs, &c.S3EventsMaxAge, "s3-events-max-age", "PHOTODESK_S3_EVENTS_MAX_AGE", "how long raw MinIO notifications are kept")
 }
 
 // StringVar binds *p to flag name on fs and to environment variable env.
@@ -150,8 +181,10 @@ func (c *Config) Validate() error {
 	switch {
 	case c.NATSURL == "":
 		return fmt.Errorf("no NATS URL")
-	case (c.NATSCreds != "" && (c.NATSToken != "" || c.NATSUser != "")) || (c.NATSToken != "" && c.NATSUser != ""):
-		return fmt.Errorf("give one kind of NATS credentials: a creds file, a token, or a user and password")
+	case c.natsCredentialKinds() > 1:
+		return fmt.Errorf("give one kind of NATS credentials: a creds file, an NKey seed, a token, or a user and password")
+	case (c.NATSTLSCert == "") != (c.NATSTLSKey == ""):
+		return fmt.Errorf("--nats-tls-cert and --nats-tls-key go together")
 	case c.S3Endpoint == "":
 		return fmt.Errorf("no S3 endpoint")
 	case c.OriginalsBucket == "" || c.DerivativesBucket == "" || c.ArticlesBucket == "":
@@ -162,6 +195,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("ack-wait must be at least 1s, got %s", c.AckWait)
 	case c.EventsMaxAge < time.Hour:
 		return fmt.Errorf("events-max-age must be at least 1h, got %s", c.EventsMaxAge)
+	case c.S3EventsMaxAge < time.Hour:
+		return fmt.Errorf("s3-events-max-age must be at least 1h, got %s", c.S3EventsMaxAge)
+	case c.EventsMaxBytes < 0:
+		return fmt.Errorf("events-max-bytes must not be negative")
+	case c.S3BucketLookup != "auto" && c.S3BucketLookup != "path" && c.S3BucketLookup != "dns":
+		return fmt.Errorf("s3-bucket-lookup must be path, dns or auto, got %q", c.S3BucketLookup)
 	case c.Replicas != 1 && c.Replicas != 3:
 		return fmt.Errorf("replicas must be 1 or 3, got %d", c.Replicas)
 	}
@@ -173,7 +212,17 @@ func (c *Config) Validate() error {
 
 // HasNATSCredentials reports whether the connection to NATS authenticates.
 func (c *Config) HasNATSCredentials() bool {
-	return c.NATSCreds != "" || c.NATSToken != "" || c.NATSUser != ""
+	return c.natsCredentialKinds() > 0 || c.NATSTLSCert != ""
+}
+
+func (c *Config) natsCredentialKinds() int {
+	n := 0
+	for _, v := range []string{c.NATSCreds, c.NATSNKey, c.NATSToken, c.NATSUser} {
+		if v != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // Location is the newsroom time zone; Validate has checked it loads.

@@ -54,10 +54,22 @@ func Connect(cfg Config, name string) (*nats.Conn, jetstream.JetStream, error) {
 	switch {
 	case cfg.NATSCreds != "":
 		opts = append(opts, nats.UserCredentials(cfg.NATSCreds))
+	case cfg.NATSNKey != "":
+		o, err := nats.NkeyOptionFromSeed(cfg.NATSNKey)
+		if err != nil {
+			return nil, nil, fmt.Errorf("NATS NKey seed %s: %w", cfg.NATSNKey, err)
+		}
+		opts = append(opts, o)
 	case cfg.NATSToken != "":
 		opts = append(opts, nats.Token(cfg.NATSToken))
 	case cfg.NATSUser != "":
 		opts = append(opts, nats.UserInfo(cfg.NATSUser, cfg.NATSPassword))
+	}
+	if cfg.NATSTLSCA != "" {
+		opts = append(opts, nats.RootCAs(cfg.NATSTLSCA))
+	}
+	if cfg.NATSTLSCert != "" {
+		opts = append(opts, nats.ClientCert(cfg.NATSTLSCert, cfg.NATSTLSKey))
 	}
 	nc, err := nats.Connect(cfg.NATSURL, opts...)
 	if err != nil {
@@ -80,7 +92,7 @@ func StreamConfigs(cfg Config) []jetstream.StreamConfig {
 			Subjects:    []string{S3EventsSubject},
 			Storage:     jetstream.FileStorage,
 			Retention:   jetstream.LimitsPolicy,
-			MaxAge:      7 * 24 * time.Hour,
+			MaxAge:      cfg.S3EventsMaxAge,
 			Duplicates:  cfg.DuplicateWindow,
 			Replicas:    cfg.Replicas,
 		},
@@ -91,10 +103,19 @@ func StreamConfigs(cfg Config) []jetstream.StreamConfig {
 			Storage:     jetstream.FileStorage,
 			Retention:   jetstream.LimitsPolicy,
 			MaxAge:      cfg.EventsMaxAge,
+			MaxBytes:    maxBytes(cfg.EventsMaxBytes),
 			Duplicates:  cfg.DuplicateWindow,
 			Replicas:    cfg.Replicas,
 		},
 	}
+}
+
+// maxBytes maps "no cap" (0) to JetStream's -1.
+func maxBytes(n int64) int64 {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 // ConsumerConfig is the durable pull consumer of spec.

@@ -3,9 +3,11 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/minio/minio-go/v7"
@@ -32,15 +34,44 @@ type Store struct {
 
 // NewStore makes a client for cfg's endpoint; it does not dial.
 func NewStore(cfg Config) (*Store, error) {
-	mc, err := minio.New(cfg.S3Endpoint, &minio.Options{
-		Creds:  credentials.NewStaticV4(cfg.S3AccessKey, cfg.S3SecretKey, ""),
-		Secure: cfg.S3UseTLS,
-		Region: cfg.S3Region,
-	})
+	opts := &minio.Options{
+		Creds:        credentials.NewStaticV4(cfg.S3AccessKey, cfg.S3SecretKey, ""),
+		Secure:       cfg.S3UseTLS || cfg.S3TLSCA != "",
+		Region:       cfg.S3Region,
+		BucketLookup: bucketLookup(cfg.S3BucketLookup),
+	}
+	if cfg.S3TLSCA != "" {
+		pem, err := os.ReadFile(cfg.S3TLSCA)
+		if err != nil {
+			return nil, fmt.Errorf("S3 CA bundle: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("S3 CA bundle %s: no PEM certificates in it", cfg.S3TLSCA)
+		}
+		// minio-go's own transport settings, with our CA.
+		tr, err := minio.DefaultTransport(true)
+		if err != nil {
+			return nil, err
+		}
+		tr.TLSClientConfig.RootCAs = pool
+		opts.Transport = tr
+	}
+	mc, err := minio.New(cfg.S3Endpoint, opts)
 	if err != nil {
 		return nil, fmt.Errorf("S3 client for %s: %w", cfg.S3Endpoint, err)
 	}
 	return &Store{Client: mc, cfg: cfg}, nil
+}
+
+func bucketLookup(s string) minio.BucketLookupType {
+	switch s {
+	case "path":
+		return minio.BucketLookupPath
+	case "dns":
+		return minio.BucketLookupDNS
+	}
+	return minio.BucketLookupAuto
 }
 
 // Buckets are the buckets photodesk uses.

@@ -24,7 +24,8 @@ func runConfig(_ context.Context, args []string) error {
 	rc.RegisterFlags(fs)
 	var a apiFlags
 	a.register(fs, "127.0.0.1:8088")
-	if err := fs.Parse(args); err != nil {
+	file, err := pipeline.ParseFlags(fs, args)
+	if err != nil {
 		return err
 	}
 	fs.VisitAll(func(f *flag.Flag) {
@@ -34,6 +35,16 @@ func runConfig(_ context.Context, args []string) error {
 		}
 		fmt.Fprintf(stdout, "%-28s %s\n", f.Name, v)
 	})
+	if file.Path != "" {
+		fmt.Fprintf(stdout, "# from %s: %s\n", file.Path, orNone(file.Applied))
+		if len(file.Overridden) > 0 {
+			fmt.Fprintf(stdout, "# overridden by flags or PHOTODESK_* variables: %s\n", strings.Join(file.Overridden, ", "))
+		}
+		if len(file.Ignored) > 0 {
+			// Settings of other commands (upload, say) or misspellings.
+			fmt.Fprintf(stdout, "# not settings of worker, dev or api: %s\n", strings.Join(file.Ignored, ", "))
+		}
+	}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("invalid: %w", err)
 	}
@@ -42,6 +53,13 @@ func runConfig(_ context.Context, args []string) error {
 	}
 	fmt.Fprintln(stdout, "# valid")
 	return nil
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "nothing"
+	}
+	return strings.Join(s, ", ")
 }
 
 // mask keeps a hint of a secret (its length) and nothing of its value.

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -32,5 +34,46 @@ func TestConfigMasksSecrets(t *testing.T) {
 	out.Reset()
 	if code := run([]string{"config", "--max-deliver", "0"}, &stderr); code != 1 || !strings.Contains(stderr.String(), "invalid: max-deliver") {
 		t.Errorf("invalid config: exit %d, %s", code, stderr.String())
+	}
+}
+
+// TestConfigReadsAConfigFile: settings come from --config's file where no
+// flag or variable gives them; secrets from the file stay masked, and keys
+// no serving command has are named.
+func TestConfigReadsAConfigFile(t *testing.T) {
+	out := captureStdout(t)
+	path := filepath.Join(t.TempDir(), "photodesk.yaml")
+	if err := os.WriteFile(path, []byte(`
+nats: [nats://n1:4222, nats://n2:4222]
+s3-secret-key: file-secret-value-31337
+presets: "thumb:320:jpeg"
+watermark-text: "来源:工人日报"
+max-deliver: 4
+concurency: 4
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PHOTODESK_MAX_DELIVER", "6")
+	var stderr bytes.Buffer
+	if code := run([]string{"config", "--config", path}, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	s := out.String()
+	if strings.Contains(s, "file-secret-value-31337") {
+		t.Error("config printed a secret from the file")
+	}
+	for _, want := range []string{
+		"nats                         nats://n1:4222,nats://n2:4222",
+		"presets                      thumb:320:jpeg",
+		"watermark-text               来源:工人日报",
+		"max-deliver                  6",
+		"s3-secret-key                *** (23 characters)",
+		"# from " + path + ": nats, presets, s3-secret-key, watermark-text",
+		"# overridden by flags or PHOTODESK_* variables: max-deliver",
+		"# not settings of worker, dev or api: concurency",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("config lacks %q:\n%s", want, s)
+		}
 	}
 }
