@@ -47,6 +47,9 @@ type Config struct {
 	// S3BucketLookup is how buckets are addressed: "path"
 	// (host/bucket/key, MinIO's usual), "dns" (bucket.host/key) or "auto".
 	S3BucketLookup string
+	// NotifyRegion is the region in the ARN of MinIO's NATS target: empty
+	// unless MinIO has a region configured (MINIO_SITE_REGION).
+	NotifyRegion string
 
 	OriginalsBucket   string
 	DerivativesBucket string
@@ -122,6 +125,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	StringVar(fs, &c.S3Region, "s3-region", "PHOTODESK_S3_REGION", "S3 region")
 	StringVar(fs, &c.S3BucketLookup, "s3-bucket-lookup", "PHOTODESK_S3_BUCKET_LOOKUP", "bucket addressing: path, dns or auto")
 	StringVar(fs, &c.S3TLSCA, "s3-tls-ca", "PHOTODESK_S3_TLS_CA", "CA bundle (PEM) to verify the S3 endpoint (implies --s3-tls)")
+	StringVar(fs, &c.NotifyRegion, "notify-region", "PHOTODESK_NOTIFY_REGION", "region in the ARN of MinIO's NATS target, when MinIO has a region configured (MINIO_SITE_REGION); empty otherwise")
 	StringVar(fs, &c.OriginalsBucket, "originals-bucket", "PHOTODESK_ORIGINALS_BUCKET", "bucket of uploaded originals")
 	StringVar(fs, &c.DerivativesBucket, "derivatives-bucket", "PHOTODESK_DERIVATIVES_BUCKET", "bucket of derivatives")
 	StringVar(fs, &c.ArticlesBucket, "articles-bucket", "PHOTODESK_ARTICLES_BUCKET", "bucket of article records")

@@ -25,5 +25,5 @@ func Check(ctx context.Context, js jetstream.JetStream, store *Store) error {
 			return fmt.Errorf("bucket %s does not exist", b)
 		}
 	}
-	return store.CheckNotification(ctx, "")
+	return store.CheckNotification(ctx, store.cfg.NotifyRegion)
 }

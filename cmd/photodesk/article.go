@@ -28,7 +28,7 @@ func runArticle(ctx context.Context, args []string) error {
 	brief := fs.Bool("brief", false, "print the record with each photo's renditions as one line each, without URLs and body")
 	cfg := pipeline.DefaultConfig()
 	cfg.RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if _, err := pipeline.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -158,7 +158,7 @@ func runSubscribe(ctx context.Context, args []string) error {
 	count := fs.Int("count", 0, "stop after this many records (0: run until Ctrl-C)")
 	cfg := pipeline.DefaultConfig()
 	cfg.RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if _, err := pipeline.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	return subscribe(ctx, os.Stdout, cfg, *durable, *gallery, *full, *count)

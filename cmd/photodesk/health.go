@@ -4,6 +4,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/photodesk/photodesk/pipeline"
@@ -12,16 +16,25 @@ import (
 func runHealth(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("health", flag.ContinueOnError)
 	wait := fs.Duration("wait", 0, "keep trying this long before giving up (0: one try)")
+	target := fs.String("url", "", "instead, GET this URL (a worker's http://127.0.0.1:8080/readyz, say) and exit 0 on a 2xx answer: a container healthcheck for images without curl")
 	cfg := pipeline.DefaultConfig()
 	cfg.RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if _, err := pipeline.ParseFlags(fs, args); err != nil {
 		return err
+	}
+	check, ok := func(ctx context.Context) error { return checkOnce(ctx, cfg) }, "ok: NATS, JetStream streams and consumers, S3 buckets and notification are up"
+	if *target != "" {
+		u, err := url.Parse(*target)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--url %q: want an http:// or https:// URL", *target)
+		}
+		check, ok = func(ctx context.Context) error { return getOK(ctx, *target) }, "ok: "+*target
 	}
 	deadline := time.Now().Add(*wait)
 	for {
-		err := checkOnce(ctx, cfg)
+		err := check(ctx)
 		if err == nil {
-			fmt.Println("ok: NATS, JetStream streams and consumers, S3 buckets and notification are up")
+			fmt.Fprintln(stdout, ok)
 			return nil
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
@@ -32,6 +45,32 @@ func runHealth(ctx context.Context, args []string) error {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// getOK GETs target and wants a 2xx answer. It follows no redirects: a
+// health endpoint that redirects is not the one meant.
+func getOK(ctx context.Context, target string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return err
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 == 2 {
+		return nil
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
+	msg := strings.TrimSpace(string(body))
+	if msg != "" {
+		msg = ": " + msg
+	}
+	return fmt.Errorf("GET %s: %s%s", target, resp.Status, msg)
 }
 
 func checkOnce(ctx context.Context, cfg pipeline.Config) error {

@@ -22,7 +22,7 @@ func runWatch(ctx context.Context, args []string) error {
 	stages := fs.String("stages", "exif,renditions,watermark", "the roles whose results make a photo done")
 	cfg := pipeline.DefaultConfig()
 	cfg.RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if _, err := pipeline.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := pipeline.ValidGalleryID(*gallery); err != nil {

@@ -6,14 +6,11 @@ package devstack
 import (
 	"context"
 	"fmt"
-	"github.com/minio/minio-go/v7"
-	"github.com/nats-io/nats.go/jetstream"
 	"io"
 	"log/slog"
 	"net"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -166,70 +163,16 @@ func (s *Stack) StartMinIO(ctx context.Context) error {
 	}
 	// MinIO loads its notification targets in the background after it
 	// reports ready; until then the target's ARN "does not exist".
-	notify := func() error {
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			err := store.EnsureNotification(ctx, "")
-			if err == nil || !strings.Contains(err.Error(), "ARN does not exist") || time.Now().After(deadline) {
-				return err
-			}
-			select {
-			case <-ctx.Done():
-				return err
-			case <-time.After(200 * time.Millisecond):
-			}
-		}
-	}
-	if err := notify(); err != nil {
+	if err := store.EnsureNotificationWait(ctx, "", 30*time.Second); err != nil {
 		return err
 	}
-	return s.canary(ctx, store, notify)
-}
-
-// canary proves the trigger works end to end before anyone uploads: it
-// puts an object under pipeline.ReservedPrefix (ingest ignores those) and
-// waits for MinIO's event on JetStream, setting the notification again if
-// none comes. A started MinIO has been seen to accept the notification and
-// still drop the first uploads' events.
-func (s *Stack) canary(ctx context.Context, store *pipeline.Store, notify func() error) error {
 	nc, js, err := pipeline.Connect(s.Config, "photodesk-canary")
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	key := pipeline.ReservedPrefix + "canary"
-	deadline := time.Now().Add(90 * time.Second)
-	for attempt := 1; ; attempt++ {
-		cons, err := js.OrderedConsumer(ctx, pipeline.S3EventsStream, jetstream.OrderedConsumerConfig{
-			FilterSubjects: []string{pipeline.S3EventsSubject}, DeliverPolicy: jetstream.DeliverNewPolicy,
-		})
-		if err != nil {
-			return err
-		}
-		if _, err := store.PutObject(ctx, s.Config.OriginalsBucket, key, strings.NewReader("canary"), 6, minio.PutObjectOptions{}); err != nil {
-			return fmt.Errorf("canary upload: %w", err)
-		}
-		// MinIO sends queued events on a 3 s tick.
-		for wait := time.Now().Add(10 * time.Second); time.Now().Before(wait); {
-			b, err := cons.Fetch(10, jetstream.FetchMaxWait(500*time.Millisecond))
-			if err != nil {
-				return err
-			}
-			for m := range b.Messages() {
-				if strings.Contains(string(m.Data()), "canary") {
-					_ = store.RemoveObject(ctx, s.Config.OriginalsBucket, key, minio.RemoveObjectOptions{})
-					return nil
-				}
-			}
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("MinIO's bucket notification never reached JetStream (%d canary uploads)", attempt)
-		}
-		s.opts.Log.Warn("no notification for the canary upload; setting the notification again", "attempt", attempt)
-		if err := notify(); err != nil {
-			return err
-		}
-	}
+	_, err = store.ProveTrigger(ctx, js, "", 90*time.Second, s.opts.Log)
+	return err
 }
 
 // StopMinIO stops MinIO gracefully (its data and queue dir stay on disk).

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/devstack"
+)
+
+// setupFlags point `photodesk setup` at a NATS and a MinIO.
+func setupFlags(natsAddr, s3Addr string, extra ...string) []string {
+	return append([]string{"setup", "--nats", "nats://" + natsAddr, "--s3-endpoint", s3Addr}, extra...)
+}
+
+// TestSetupOnAFreshStack: on a NATS and a MinIO where nothing exists yet,
+// setup fails at once and clearly while they are down, waits for them with
+// --wait, creates everything, proves the trigger, and leaves a stack
+// `photodesk health` calls healthy; a second run finds everything there.
+func TestSetupOnAFreshStack(t *testing.T) {
+	out := captureStdout(t)
+	natsAddr, s3Addr := freeAddr(t), freeAddr(t)
+	var stderr bytes.Buffer
+	if code := run(setupFlags(natsAddr, s3Addr), &stderr); code != 1 || !strings.Contains(stderr.String(), "photodesk setup: NATS: connect to NATS at nats://"+natsAddr) {
+		t.Fatalf("with nothing up: exit %d, %q", code, stderr.String())
+	}
+
+	// Started before the servers, it waits for them.
+	type result struct {
+		code   int
+		stderr string
+	}
+	done := make(chan result, 1)
+	out.Reset()
+	go func() {
+		var stderr bytes.Buffer
+		code := run(setupFlags(natsAddr, s3Addr, "--wait", "2m"), &stderr)
+		done <- result{code, stderr.String()}
+	}()
+	time.Sleep(time.Second) // let its first tries fail (not an assertion: it passes either way)
+	dir := t.TempDir()
+	ns, err := devstack.StartNATS(devstack.NATSOptions{Addr: natsAddr, StoreDir: filepath.Join(dir, "nats")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	m, err := devstack.StartMinIO(context.Background(), devstack.MinIOOptions{
+		DataDir: filepath.Join(dir, "minio"), QueueDir: filepath.Join(dir, "queue"), Addr: s3Addr,
+		AccessKey: pipeline.DevAccessKey, SecretKey: pipeline.DevSecretKey, NATSAddr: natsAddr,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Stop() })
+	r := <-done
+	first := out.String()
+	if r.code != 0 {
+		t.Fatalf("setup --wait: exit %d: %s\n%s", r.code, r.stderr, first)
+	}
+	for _, want := range []string{
+		"stream S3_EVENTS                 created (subjects photodesk.s3.originals, replicas 1)",
+		"stream PHOTODESK                 created",
+		"consumer ingest                  created (on stream S3_EVENTS)",
+		"consumer assembler               created (on stream PHOTODESK)",
+		"key-value PHOTODESK_GALLERIES    created",
+		"bucket originals                 created",
+		"bucket articles                  created",
+		"notification                     created (bucket originals notifies arn:minio:sqs::PHOTODESK:nats of s3:ObjectCreated:*)",
+		"trigger                          proven: a canary upload reached stream S3_EVENTS",
+		"setup done in",
+	} {
+		if !strings.Contains(first, want) {
+			t.Errorf("first setup lacks %q:\n%s", want, first)
+		}
+	}
+	cfg := pipeline.DefaultConfig()
+	cfg.NATSURL, cfg.S3Endpoint = "nats://"+natsAddr, s3Addr
+	if code := run([]string{"health", "--nats", cfg.NATSURL, "--s3-endpoint", s3Addr}, &stderr); code != 0 {
+		t.Fatalf("health after setup: exit %d: %s", code, stderr.String())
+	}
+	// The canary cleaned up after itself.
+	store, err := pipeline.NewStore(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for o := range store.ListObjects(context.Background(), cfg.OriginalsBucket, minio.ListObjectsOptions{Prefix: pipeline.ReservedPrefix, Recursive: true}) {
+		t.Errorf("canary left %s behind (err %v)", o.Key, o.Err)
+	}
+
+	out.Reset()
+	if code := run(setupFlags(natsAddr, s3Addr), &stderr); code != 0 {
+		t.Fatalf("second setup: exit %d: %s", code, stderr.String())
+	}
+	second := out.String()
+	if strings.Contains(second, "created") || strings.Count(second, " exists") != 2+len(pipeline.Consumers)+1+3+1 {
+		t.Errorf("second setup should find everything there:\n%s", second)
+	}
+}
+
+// TestSetupNotifyRegion: when MinIO has a region, it reads the bucket's
+// rules back with it: setup --notify-region gives it, so a second run finds
+// the rule; without the flag, setup says which region to give.
+func TestSetupNotifyRegion(t *testing.T) {
+	out := captureStdout(t)
+	t.Setenv("MINIO_SITE_REGION", "eu-west-1") // the MinIO child inherits it
+	natsAddr, s3Addr := freeAddr(t), freeAddr(t)
+	dir := t.TempDir()
+	ns, err := devstack.StartNATS(devstack.NATSOptions{Addr: natsAddr, StoreDir: filepath.Join(dir, "nats")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	m, err := devstack.StartMinIO(context.Background(), devstack.MinIOOptions{
+		DataDir: filepath.Join(dir, "minio"), QueueDir: filepath.Join(dir, "queue"), Addr: s3Addr,
+		AccessKey: pipeline.DevAccessKey, SecretKey: pipeline.DevSecretKey, NATSAddr: natsAddr,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Stop() })
+
+	var stderr bytes.Buffer
+	withRegion := setupFlags(natsAddr, s3Addr, "--s3-region", "eu-west-1", "--notify-region", "eu-west-1")
+	if code := run(withRegion, &stderr); code != 0 {
+		t.Fatalf("setup --notify-region: exit %d: %s\n%s", code, stderr.String(), out.String())
+	}
+	for _, want := range []string{"notification                     created (bucket originals notifies arn:minio:sqs:eu-west-1:PHOTODESK:nats", "trigger                          proven"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("setup --notify-region lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	if code := run(append(withRegion, "--canary=false"), &stderr); code != 0 || !strings.Contains(out.String(), "notification                     exists") || strings.Contains(out.String(), "trigger") {
+		t.Fatalf("second setup --notify-region --canary=false: exit %d: %s\n%s", code, stderr.String(), out.String())
+	}
+	if code := run(setupFlags(natsAddr, s3Addr, "--s3-region", "eu-west-1"), &stderr); code != 1 || !strings.Contains(stderr.String(), `MinIO has region "eu-west-1"`) || !strings.Contains(stderr.String(), "--notify-region eu-west-1") {
+		t.Errorf("setup without --notify-region: exit %d: %s", code, stderr.String())
+	}
+	// Health (and /readyz, which runs the same check) reads the rule with
+	// the same region.
+	stderr.Reset()
+	health := []string{"health", "--nats", "nats://" + natsAddr, "--s3-endpoint", s3Addr, "--s3-region", "eu-west-1"}
+	if code := run(append(health, "--notify-region", "eu-west-1"), &stderr); code != 0 {
+		t.Errorf("health --notify-region: exit %d: %s", code, stderr.String())
+	}
+	stderr.Reset()
+	if code := run(health, &stderr); code != 1 || !strings.Contains(stderr.String(), "does not notify") {
+		t.Errorf("health without the region: exit %d: %s", code, stderr.String())
+	}
+}
+
+// TestSetupOnARunningStackAndHealthURL: setup on a stack that is already
+// set up changes nothing and still proves the trigger; `health --url`
+// answers for a worker's ops port, a wrong path and a stopped process.
+func TestSetupOnARunningStackAndHealthURL(t *testing.T) {
+	out := captureStdout(t)
+	s := devstack.ForTest(t)
+	var stderr bytes.Buffer
+	args := append([]string{"setup"}, connFlags(s.Config)...)
+	if code := run(args, &stderr); code != 0 {
+		t.Fatalf("setup: exit %d: %s\n%s", code, stderr.String(), out.String())
+	}
+	if strings.Contains(out.String(), "created") || !strings.Contains(out.String(), "stream S3_EVENTS                 exists") || !strings.Contains(out.String(), "proven") {
+		t.Errorf("setup on a set-up stack:\n%s", out.String())
+	}
+
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() {
+		stopped <- runWorker(ctx, append([]string{"--role", "ingest", "--http", addr}, connFlags(s.Config)...))
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-stopped
+	})
+	out.Reset()
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if code := run([]string{"health", "--url", "http://" + addr + path, "--wait", "30s"}, &stderr); code != 0 {
+			t.Fatalf("health --url %s: exit %d: %s", path, code, stderr.String())
+		}
+		if !strings.Contains(out.String(), "ok: http://"+addr+path) {
+			t.Errorf("health --url %s printed %q", path, out.String())
+		}
+	}
+	stderr.Reset()
+	if code := run([]string{"health", "--url", "http://" + addr + "/nope"}, &stderr); code != 1 || !strings.Contains(stderr.String(), "404 Not Found") {
+		t.Errorf("health --url on a missing path: exit %d: %s", code, stderr.String())
+	}
+	stderr.Reset()
+	if code := run([]string{"health", "--url", "127.0.0.1:1/healthz"}, &stderr); code != 1 || !strings.Contains(stderr.String(), "want an http://") {
+		t.Errorf("health --url without a scheme: exit %d: %s", code, stderr.String())
+	}
+	cancel()
+	if err := <-stopped; err != nil {
+		t.Errorf("worker: %v", err)
+	}
+	stopped <- nil // for the cleanup
+	stderr.Reset()
+	if code := run([]string{"health", "--url", "http://" + addr + "/healthz"}, &stderr); code != 1 || !strings.Contains(stderr.String(), "connection refused") {
+		t.Errorf("health --url on a stopped worker: exit %d: %s", code, stderr.String())
+	}
+}

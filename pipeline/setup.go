@@ -1,0 +1,123 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// IsARNMissing reports whether err is MinIO refusing a bucket notification
+// because it knows no target by that ARN: it loads its targets in the
+// background after it reports ready, so this is normal for a few seconds
+// after a start; for longer, the target is not configured (or the ARN's
+// region is not MinIO's).
+func IsARNMissing(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "ARN does not exist")
+}
+
+// EnsureNotificationWait is EnsureNotification, retried for up to limit
+// while MinIO says the target's ARN does not exist.
+func (s *Store) EnsureNotificationWait(ctx context.Context, arnRegion string, limit time.Duration) error {
+	if err := s.checkNotifyRegion(ctx, arnRegion); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(limit)
+	for {
+		err := s.EnsureNotification(ctx, arnRegion)
+		if !IsARNMissing(err) {
+			return err
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("%w (MinIO still knows no target %s after %s: set MINIO_NOTIFY_NATS_*_%s on every MinIO server, and give the ARN region if MinIO has one configured)",
+				err, NotifyARN(arnRegion), time.Since(deadline.Add(-limit)).Round(time.Second), NotifyTargetID)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// checkNotifyRegion refuses an ARN region other than the one MinIO shows
+// on the bucket's rules for our target: MinIO reads rules back with its own
+// region, so with the wrong one every run would add a second rule, which
+// MinIO refuses as overlapping.
+func (s *Store) checkNotifyRegion(ctx context.Context, arnRegion string) error {
+	conf, err := s.GetBucketNotification(ctx, s.cfg.OriginalsBucket)
+	if err != nil {
+		return nil // EnsureNotification says what is wrong
+	}
+	for _, q := range conf.QueueConfigs {
+		f := strings.Split(q.Queue, ":") // arn:minio:sqs:<region>:<id>:nats
+		if len(f) != 6 || f[4] != NotifyTargetID || f[3] == arnRegion {
+			continue
+		}
+		if f[3] == "" {
+			return fmt.Errorf("bucket %s notifies %s: MinIO has no region configured, so give no ARN region (not %q)", s.cfg.OriginalsBucket, q.Queue, arnRegion)
+		}
+		return fmt.Errorf("bucket %s notifies %s: MinIO has region %q, so give that as the ARN region (photodesk setup --notify-region %s)",
+			s.cfg.OriginalsBucket, q.Queue, f[3], f[3])
+	}
+	return nil
+}
+
+// ProveTrigger proves the one trigger works end to end before anyone
+// uploads: it puts a canary object under ReservedPrefix in the originals
+// bucket (ingest ignores those) and waits for MinIO's event on the
+// S3_EVENTS stream, setting the notification again when none comes (a
+// freshly started MinIO has been seen to accept the notification and still
+// drop the first uploads' events). It gives up after limit and returns how
+// many canary uploads it took.
+func (s *Store) ProveTrigger(ctx context.Context, js jetstream.JetStream, arnRegion string, limit time.Duration, log *slog.Logger) (int, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	// A key of its own, so setups running at once never take each
+	// other's event for theirs. Hex survives MinIO's URL-encoding of keys.
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	token := hex.EncodeToString(b)
+	key := ReservedPrefix + "canary-" + token
+	bucket := s.cfg.OriginalsBucket
+	deadline := time.Now().Add(limit)
+	for attempt := 1; ; attempt++ {
+		cons, err := js.OrderedConsumer(ctx, S3EventsStream, jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{S3EventsSubject}, DeliverPolicy: jetstream.DeliverNewPolicy,
+		})
+		if err != nil {
+			return attempt, fmt.Errorf("canary: read stream %s: %w", S3EventsStream, err)
+		}
+		if _, err := s.PutObject(ctx, bucket, key, strings.NewReader("canary"), 6, minio.PutObjectOptions{}); err != nil {
+			return attempt, fmt.Errorf("canary upload to %s: %w", bucket, err)
+		}
+		// MinIO sends queued events on a 3 s tick.
+		for wait := time.Now().Add(10 * time.Second); time.Now().Before(wait) && ctx.Err() == nil; {
+			batch, err := cons.Fetch(10, jetstream.FetchMaxWait(500*time.Millisecond))
+			if err != nil {
+				return attempt, fmt.Errorf("canary: read stream %s: %w", S3EventsStream, err)
+			}
+			for m := range batch.Messages() {
+				if strings.Contains(string(m.Data()), token) {
+					_ = s.RemoveObject(ctx, bucket, key, minio.RemoveObjectOptions{})
+					return attempt, nil
+				}
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			_ = s.RemoveObject(context.WithoutCancel(ctx), bucket, key, minio.RemoveObjectOptions{})
+			return attempt, fmt.Errorf("MinIO's bucket notification never reached JetStream stream %s on %s (%d canary uploads in %s): check MINIO_NOTIFY_NATS_ADDRESS_%s and its credentials, and MinIO's log",
+				S3EventsStream, S3EventsSubject, attempt, limit, NotifyTargetID)
+		}
+		log.Warn("no notification for the canary upload; setting the notification again", "attempt", attempt)
+		if err := s.EnsureNotificationWait(ctx, arnRegion, 30*time.Second); err != nil {
+			return attempt, err
+		}
+	}
+}
