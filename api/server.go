@@ -21,6 +21,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/workers/assembler"
@@ -259,10 +261,13 @@ func (s *Server) uploadPhoto(w http.ResponseWriter, r *http.Request, id string) 
 	}
 	ctype := map[string]string{"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "tiff": "image/tiff", "gif": "image/gif", "heif": "image/heif"}[format]
 	key := id + "/" + name
+	ctx, span := s.uploadSpan(r, key)
+	defer span.End()
 	// One PUT of a known size: S3 makes the object visible only when all of
 	// it has arrived, so a broken upload leaves nothing behind.
-	info, err := s.Store.PutObject(r.Context(), s.Cfg.OriginalsBucket, key, body, r.ContentLength, minio.PutObjectOptions{ContentType: ctype})
+	info, err := s.Store.PutObject(ctx, s.Cfg.OriginalsBucket, key, body, r.ContentLength, minio.PutObjectOptions{ContentType: ctype, UserMetadata: pipeline.TraceMetadata(ctx)})
 	if err != nil {
+		pipeline.SpanError(span, err)
 		writeError(w, http.StatusBadGateway, "storage", "storing the photo failed: "+err.Error())
 		return
 	}
@@ -279,10 +284,22 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, id string) 
 		writeError(w, http.StatusUnprocessableEntity, "bad_manifest", err.Error())
 		return
 	}
-	info, err := s.Store.PutObject(r.Context(), s.Cfg.OriginalsBucket, id+"/"+pipeline.ManifestName, strings.NewReader(string(data)), int64(len(data)), minio.PutObjectOptions{ContentType: "application/json"})
+	ctx, span := s.uploadSpan(r, id+"/"+pipeline.ManifestName)
+	defer span.End()
+	info, err := s.Store.PutObject(ctx, s.Cfg.OriginalsBucket, id+"/"+pipeline.ManifestName, strings.NewReader(string(data)), int64(len(data)), minio.PutObjectOptions{ContentType: "application/json", UserMetadata: pipeline.TraceMetadata(ctx)})
 	if err != nil {
+		pipeline.SpanError(span, err)
 		writeError(w, http.StatusBadGateway, "storage", "storing gallery.json failed: "+err.Error())
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"gallery": id, "manifest": "submitted", "etag": info.ETag})
+}
+
+// uploadSpan starts the span of a PUT to the originals bucket: a child of
+// the caller's trace when the request carries a traceparent, else a new
+// trace. Its traceparent goes on the object as user metadata, so that the
+// pipeline's events for the object continue it.
+func (s *Server) uploadSpan(r *http.Request, key string) (context.Context, trace.Span) {
+	ctx := pipeline.Propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	return pipeline.StartUploadSpan(ctx, s.Cfg.OriginalsBucket, key)
 }

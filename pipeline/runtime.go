@@ -193,6 +193,8 @@ func (j *job) handle(ctx context.Context, jm jetstream.Msg) {
 		return
 	}
 
+	// The job's span continues the event's trace; publish passes it on.
+	ctx, span := startJobSpan(ctx, j.w.Role, m)
 	stop := KeepAlive(jm, j.ackWait)
 	start := time.Now()
 	role := j.w.Role
@@ -207,6 +209,7 @@ func (j *job) handle(ctx context.Context, jm jetstream.Msg) {
 	defer func() {
 		jobsTotal.WithLabelValues(role, outcome).Inc()
 		jobSeconds.WithLabelValues(role, outcome).Observe(time.Since(start).Seconds())
+		endJobSpan(span, outcome, herr)
 	}()
 
 	// Acks and publishes must happen even while ctx is being cancelled.
@@ -216,7 +219,7 @@ func (j *job) handle(ctx context.Context, jm jetstream.Msg) {
 	case herr == nil:
 		if err := j.publish(actx, outs); err != nil {
 			m.Log.Warn("publishing results failed; will retry", "err", err)
-			outcome = "retry"
+			outcome, herr = "retry", err
 			_ = jm.NakWithDelay(j.rt.Cfg.BackoffFor(m.Attempt))
 			return
 		}
@@ -277,9 +280,15 @@ func (j *job) fail(ctx context.Context, jm jetstream.Msg, m *Message, outs []Out
 	_ = jm.TermWithReason(clip(reason, 200))
 }
 
+// publish sends outs in order, each carrying ctx's trace context unless
+// its handler gave it one (ingest continues the uploader's trace).
 func (j *job) publish(ctx context.Context, outs []Output) error {
 	for _, o := range outs {
-		msg := &nats.Msg{Subject: o.Subject, Data: o.Data, Header: o.Header}
+		h := o.Header
+		if !HasTraceParent(h) {
+			h = InjectHeader(ctx, h)
+		}
+		msg := &nats.Msg{Subject: o.Subject, Data: o.Data, Header: h}
 		var opts []jetstream.PublishOpt
 		if o.MsgID != "" {
 			opts = append(opts, jetstream.WithMsgID(o.MsgID))

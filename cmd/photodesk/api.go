@@ -72,7 +72,9 @@ func runAPI(ctx context.Context, args []string) error {
 	a.register(fs, "127.0.0.1:8088")
 	cfg := pipeline.DefaultConfig()
 	cfg.RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	var tc pipeline.TracingConfig
+	tc.RegisterFlags(fs)
+	if _, err := pipeline.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := cfg.Validate(); err != nil {
@@ -86,6 +88,11 @@ func runAPI(ctx context.Context, args []string) error {
 		return err
 	}
 	log := newLogger(os.Stderr, slog.LevelInfo)
+	stopTracing, err := pipeline.SetupTracing(ctx, tc, log, "api")
+	if err != nil {
+		return err
+	}
+	defer flushTraces(log, stopTracing)
 	addr, stop, err := serveAPI(ctx, a, tokens, cfg, log)
 	if err != nil {
 		return err

@@ -24,6 +24,8 @@ func runConfig(_ context.Context, args []string) error {
 	rc.RegisterFlags(fs)
 	var a apiFlags
 	a.register(fs, "127.0.0.1:8088")
+	var tc pipeline.TracingConfig
+	tc.RegisterFlags(fs)
 	file, err := pipeline.ParseFlags(fs, args)
 	if err != nil {
 		return err
@@ -49,6 +51,9 @@ func runConfig(_ context.Context, args []string) error {
 		return fmt.Errorf("invalid: %w", err)
 	}
 	if err := rc.Validate(); err != nil {
+		return fmt.Errorf("invalid: %w", err)
+	}
+	if err := tc.Validate(); err != nil {
 		return fmt.Errorf("invalid: %w", err)
 	}
 	fmt.Fprintln(stdout, "# valid")

@@ -37,7 +37,9 @@ func runDev(ctx context.Context, args []string) error {
 	cfg.RegisterFlags(fs)
 	rc := defaultRoleConfig()
 	rc.RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	var tc pipeline.TracingConfig
+	tc.RegisterFlags(fs)
+	if _, err := pipeline.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := cfg.Validate(); err != nil {
@@ -51,6 +53,11 @@ func runDev(ctx context.Context, args []string) error {
 		level = slog.LevelDebug
 	}
 	log := newLogger(os.Stderr, level)
+	stopTracing, err := pipeline.SetupTracing(ctx, tc, log, append(allRoles[:len(allRoles):len(allRoles)], "api")...)
+	if err != nil {
+		return err
+	}
+	defer flushTraces(log, stopTracing)
 	dir, err := filepath.Abs(*data)
 	if err != nil {
 		return err

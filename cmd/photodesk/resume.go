@@ -35,7 +35,7 @@ func putResumable(ctx context.Context, store *pipeline.Store, bucket, key string
 		return err
 	}
 	if uploadID == "" {
-		if uploadID, err = core.NewMultipartUpload(ctx, bucket, key, minio.PutObjectOptions{ContentType: ctype}); err != nil {
+		if uploadID, err = core.NewMultipartUpload(ctx, bucket, key, minio.PutObjectOptions{ContentType: ctype, UserMetadata: pipeline.TraceMetadata(ctx)}); err != nil {
 			return err
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -44,11 +45,13 @@ func runUpload(ctx context.Context, args []string) error {
 	partMiB := fs.Int64("part-size", 16, "MiB per part of a resumable upload; files over 4 parts' worth resume where an interrupted run stopped")
 	cfg := pipeline.DefaultConfig()
 	cfg.RegisterFlags(fs)
+	var tc pipeline.TracingConfig
+	tc.RegisterFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: photodesk upload [--gallery ID] [--wait] DIR | FILE...\n\nPuts the photos, and gallery.json when present, into the originals bucket under <gallery-id>/.\nMinIO's bucket notification then starts the pipeline.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if _, err := pipeline.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
@@ -106,6 +109,13 @@ func runUpload(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Each PUT starts its photo's trace (see putFile).
+	tlog := newLogger(os.Stderr, slog.LevelWarn)
+	stopTracing, err := pipeline.SetupTracing(ctx, tc, tlog, "upload")
+	if err != nil {
+		return err
+	}
+	defer flushTraces(tlog, stopTracing)
 	if err := preflight(ctx, store, cfg); err != nil {
 		return err
 	}
@@ -233,7 +243,12 @@ func checkManifest(path string) error {
 	return err
 }
 
-func putFile(ctx context.Context, store *pipeline.Store, bucket, gallery string, f uploadFile, progress io.Reader, partSize int64) error {
+// putFile uploads one file in a span of its own, the root of the photo's
+// trace: its traceparent goes along as user metadata, which MinIO's event
+// hands to ingest.
+func putFile(ctx context.Context, store *pipeline.Store, bucket, gallery string, f uploadFile, progress io.Reader, partSize int64) (err error) {
+	ctx, span := pipeline.StartUploadSpan(ctx, bucket, gallery+"/"+f.name)
+	defer func() { pipeline.EndSpan(span, err) }()
 	fh, err := os.Open(f.path)
 	if err != nil {
 		return err
@@ -251,7 +266,7 @@ func putFile(ctx context.Context, store *pipeline.Store, bucket, gallery string,
 	if f.size > 4*partSize {
 		return putResumable(ctx, store, bucket, gallery+"/"+f.name, f, ctype, partSize, progress, stdout)
 	}
-	_, err = store.PutObject(ctx, bucket, gallery+"/"+f.name, fh, f.size, minio.PutObjectOptions{ContentType: ctype, Progress: progress})
+	_, err = store.PutObject(ctx, bucket, gallery+"/"+f.name, fh, f.size, minio.PutObjectOptions{ContentType: ctype, Progress: progress, UserMetadata: pipeline.TraceMetadata(ctx)})
 	return err
 }
 

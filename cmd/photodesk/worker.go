@@ -24,7 +24,9 @@ func runWorker(ctx context.Context, args []string) error {
 	cfg.RegisterFlags(fs)
 	rc := defaultRoleConfig()
 	rc.RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	var tc pipeline.TracingConfig
+	tc.RegisterFlags(fs)
+	if _, err := pipeline.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if *roles == "" {
@@ -38,6 +40,11 @@ func runWorker(ctx context.Context, args []string) error {
 		return err
 	}
 	log := newLogger(os.Stderr, slog.LevelInfo).With("pid", os.Getpid())
+	stopTracing, err := pipeline.SetupTracing(ctx, tc, log, strings.Split(*roles, ",")...)
+	if err != nil {
+		return err
+	}
+	defer flushTraces(log, stopTracing)
 	nc, js, err := pipeline.Connect(cfg, "photodesk-worker-"+*roles)
 	if err != nil {
 		return err
@@ -69,4 +76,14 @@ func runWorker(ctx context.Context, args []string) error {
 		defer srv.Close()
 	}
 	return runWorkers(ctx, js, cfg, log, ws)
+}
+
+// flushTraces sends the spans still buffered as the process exits, giving
+// up after a few seconds (an unreachable collector must not hold it).
+func flushTraces(log *slog.Logger, shutdown func(context.Context) error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := shutdown(ctx); err != nil {
+		log.Warn("tracing", "err", err)
+	}
 }

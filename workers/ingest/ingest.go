@@ -43,7 +43,7 @@ func Describe(_ string, data []byte) pipeline.Ref {
 
 // Handle publishes one event per created object. An object outside the
 // <gallery-id>/<file> shape fails for good, with the reason.
-func (r *Role) Handle(_ context.Context, m *pipeline.Message) ([]pipeline.Output, error) {
+func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.Output, error) {
 	ups, err := ParseS3Event(m.Data)
 	if err != nil {
 		return nil, pipeline.Permanent(err)
@@ -66,6 +66,7 @@ func (r *Role) Handle(_ context.Context, m *pipeline.Message) ([]pipeline.Output
 		if err != nil {
 			return outs, pipeline.Permanent(err)
 		}
+		continueUpload(ctx, u, &out)
 		outs = append(outs, out)
 	}
 	return outs, nil
