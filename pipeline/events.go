@@ -1,8 +1,11 @@
 package pipeline
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"regexp"
 	"strings"
 	"time"
@@ -72,6 +75,57 @@ type PhotoUploaded struct {
 	VersionID   string            `json:"version_id,omitempty"`
 	Metadata    map[string]string `json:"metadata,omitempty"` // S3 user metadata, lower-case names without x-amz-meta-
 	UploadedAt  time.Time         `json:"uploaded_at"`
+	// Reprocess is set when `photodesk reprocess` announced the original
+	// again, rather than an upload.
+	Reprocess *Reprocess `json:"reprocess,omitempty"`
+}
+
+// Reprocess marks the photo.uploaded events of one `photodesk reprocess`
+// run. The roles copy Run into their results, and the assembler waits until
+// every photo of the run has its results before it publishes, so a run makes
+// at most one new record version, not one per photo.
+type Reprocess struct {
+	// Run identifies the run; run ids sort in the order the runs started.
+	Run string `json:"run"`
+	// Photos is how many photos of the gallery the run announces.
+	Photos int `json:"photos"`
+}
+
+// Original is one object of the originals bucket, as a bucket notification
+// (ingest) or a listing (`photodesk reprocess`) tells it.
+type Original struct {
+	Bucket, Key, ETag string
+	Size              int64
+	ContentType       string
+	VersionID         string
+	Metadata          map[string]string // user metadata: lower-case names without x-amz-meta-
+	At                time.Time         // when it was written
+	Reprocess         *Reprocess
+}
+
+// OriginalEvent is the event that announces an original to the roles:
+// gallery.submitted for a gallery's manifest, photo.uploaded for a photo,
+// with a Nats-Msg-Id from its key and ETag. Ingest and reprocess both build
+// it here, so a reprocessed photo reaches the roles as its upload did.
+func OriginalEvent(o Original) (Output, error) {
+	gallery, name, err := SplitKey(o.Key)
+	if err != nil {
+		return Output{}, err
+	}
+	ref := Ref{Gallery: gallery, Bucket: o.Bucket, Key: o.Key, ETag: strings.Trim(o.ETag, `"`)}
+	if ref.ETag == "" {
+		return Output{}, fmt.Errorf("object %q: event has no ETag", o.Key)
+	}
+	if name == ManifestName {
+		return JSONOutput(GallerySubject(SubjectGallerySubmitted, gallery), MsgID("submitted", ref),
+			GallerySubmitted{Ref: ref, Size: o.Size, SubmittedAt: o.At})
+	}
+	ref.Photo = name
+	return JSONOutput(GallerySubject(SubjectPhotoUploaded, gallery), MsgID("uploaded", ref),
+		PhotoUploaded{
+			Ref: ref, Size: o.Size, ContentType: o.ContentType, VersionID: o.VersionID,
+			Metadata: o.Metadata, UploadedAt: o.At, Reprocess: o.Reprocess,
+		})
 }
 
 // GallerySubmitted says a gallery's manifest landed (or was replaced).
@@ -98,6 +152,21 @@ type Failure struct {
 // that a redelivered or duplicated input publishes no second event.
 func MsgID(kind string, r Ref) string {
 	return kind + ":" + r.Bucket + "/" + r.Key + "@" + r.ETag
+}
+
+// ResultMsgID is the Nats-Msg-Id of a role's result for one object version:
+// MsgID followed by a short hash of the reprocess run it answers (if any)
+// and of what the result says (content: derivative keys and ETags, the EXIF
+// facts). A redelivered input that finds the same result publishes nothing
+// twice; a reprocess run's result, or a changed one (new watermark text, new
+// presets), is published even within the duplicate window.
+func ResultMsgID(kind string, r Ref, run string, content ...string) string {
+	h := sha256.New()
+	io.WriteString(h, run)
+	for _, c := range content {
+		io.WriteString(h, "\x00"+c)
+	}
+	return MsgID(kind, r) + "#" + hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 var (
@@ -155,6 +224,8 @@ type PhotoExif struct {
 	Exif ExifData `json:"exif"`
 	// BytesRead is how much of the original was fetched to read it.
 	BytesRead int64 `json:"bytes_read"`
+	// Run is the reprocess run this result answers (Reprocess.Run).
+	Run string `json:"run,omitempty"`
 }
 
 // ExifData are the facts read from a photo's header and EXIF block.
@@ -206,6 +277,8 @@ type PhotoDerivatives struct {
 	Source ImageSource `json:"source"`
 	// Derivatives are in preset order, then format order, as configured.
 	Derivatives []Derivative `json:"derivatives"`
+	// Run is the reprocess run this result answers (Reprocess.Run).
+	Run string `json:"run,omitempty"`
 }
 
 // ImageSource describes the original as the image roles saw it.

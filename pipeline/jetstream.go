@@ -149,7 +149,7 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg Config) erro
 	if _, err := js.CreateOrUpdateKeyValue(ctx, GalleriesKVConfig(cfg)); err != nil {
 		return fmt.Errorf("key-value bucket %s: %w", GalleriesKV, err)
 	}
-	return nil
+	return ensurePresence(ctx, js, cfg)
 }
 
 // GalleriesKV is the KeyValue bucket of the assembler's per-gallery state,

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -114,10 +115,20 @@ func runWorkers(ctx context.Context, js jetstream.JetStream, cfg pipeline.Config
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make([]error, len(ws))
+	started := time.Now()
 	for i, w := range ws {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// The process counts as bound to the role until the role has
+			// stopped, in-flight jobs included (`photodesk status`).
+			pctx, unannounce := context.WithCancel(context.WithoutCancel(ctx))
+			announced := make(chan struct{})
+			go func() {
+				defer close(announced)
+				pipeline.Announce(pctx, js, pipeline.ThisProcess(w.Role, max(w.Concurrency, 1), started), log)
+			}()
+			defer func() { unannounce(); <-announced }()
 			if w.run != nil {
 				errs[i] = w.run(ctx)
 			} else {

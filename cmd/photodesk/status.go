@@ -2,9 +2,520 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/workers/assembler"
 )
 
+// runStatus prints what the pipeline is doing: every role's consumer and
+// the processes bound to it, the latest failures, and the galleries in
+// progress with what each still lacks.
 func runStatus(ctx context.Context, args []string) error {
-	return errors.New("not implemented yet")
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	var o statusOptions
+	fs.IntVar(&o.failures, "failures", 10, "show this many of the latest failures")
+	fs.IntVar(&o.galleries, "galleries", 20, "show this many galleries in progress, the most recently active first")
+	asJSON := fs.Bool("json", false, "print one JSON document, for scripts")
+	cfg := pipeline.DefaultConfig()
+	cfg.RegisterFlags(fs)
+	if _, err := pipeline.ParseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 || o.failures < 0 || o.galleries < 0 {
+		fs.Usage()
+		return fmt.Errorf("%w: no arguments; --failures and --galleries are counts", errUsage)
+	}
+	nc, js, err := pipeline.Connect(cfg, "photodesk-status")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	rep, err := readStatus(ctx, js, o)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	return printStatus(stdout, rep, time.Now())
+}
+
+type statusOptions struct {
+	failures  int // latest failures to show
+	galleries int // galleries in progress to show
+}
+
+// statusReport is what `photodesk status` prints, and its --json output.
+type statusReport struct {
+	Consumers []consumerStatus `json:"consumers"`
+	// Processes are the live worker processes, one entry per role each
+	// runs; PresenceError says why they are unknown.
+	Processes     []pipeline.Process `json:"processes"`
+	PresenceError string             `json:"presence_error,omitempty"`
+	// Failures are the latest failure events, newest first.
+	Failures []pipeline.Failure `json:"failures"`
+	// Galleries are the galleries in progress, most recently active
+	// first; GalleriesInProgress counts them all.
+	Galleries           []galleryProgress `json:"galleries"`
+	GalleriesInProgress int               `json:"galleries_in_progress"`
+}
+
+// consumerStatus is one role's durable consumer.
+type consumerStatus struct {
+	Role         string `json:"role"`
+	Stream       string `json:"stream"`
+	Pending      uint64 `json:"pending"`     // not yet delivered
+	AckPending   int    `json:"ack_pending"` // delivered, not yet acked
+	Redelivered  int    `json:"redelivered"` // delivered more than once, not yet acked
+	WaitingPulls int    `json:"waiting_pulls"`
+	// Processes bound: processes announcing the role (null: unknown).
+	Processes *int   `json:"processes"`
+	Error     string `json:"error,omitempty"`
+}
+
+// galleryProgress is a gallery not (or no longer) published as it stands.
+type galleryProgress struct {
+	Gallery string `json:"gallery"`
+	// State: waiting (for pieces), held (photos it lists failed),
+	// reprocessing (a reprocess run is under way) or publishing (complete,
+	// the record is being written).
+	State            string    `json:"state"`
+	PublishedVersion int       `json:"published_version,omitempty"`
+	Photos           int       `json:"photos"`   // photos of the gallery seen so far
+	Manifest         string    `json:"manifest"` // present, missing or invalid
+	ManifestError    string    `json:"manifest_error,omitempty"`
+	Missing          []missing `json:"missing,omitempty"`
+	// Failed are the failures of the current originals, with reasons;
+	// renditions and watermark failures of listed photos hold the gallery.
+	Failed []pipeline.HeldPhoto `json:"failed,omitempty"`
+	// Waiting is the assembler's own list of what the record waits for.
+	Waiting []string  `json:"waiting,omitempty"`
+	Updated time.Time `json:"updated"`
+}
+
+// missing is a photo and the stages it has no result from yet ("upload"
+// when the manifest lists it and it has not been uploaded).
+type missing struct {
+	Photo  string   `json:"photo"`
+	Stages []string `json:"stages"`
+}
+
+func readStatus(ctx context.Context, js jetstream.JetStream, o statusOptions) (*statusReport, error) {
+	rep := &statusReport{Processes: []pipeline.Process{}, Failures: []pipeline.Failure{}, Galleries: []galleryProgress{}}
+	ps, err := pipeline.Processes(ctx, js)
+	switch {
+	case err == nil:
+		rep.Processes = ps
+		sort.Slice(ps, func(i, j int) bool {
+			if ps[i].Role != ps[j].Role {
+				return ps[i].Role < ps[j].Role
+			}
+			return ps[i].Key() < ps[j].Key()
+		})
+	case ctx.Err() != nil:
+		return nil, err
+	default:
+		rep.PresenceError = err.Error()
+	}
+	for _, spec := range pipeline.Consumers {
+		cs := consumerStatus{Role: spec.Role, Stream: spec.Stream}
+		if rep.PresenceError == "" {
+			n := 0
+			for _, p := range rep.Processes {
+				if p.Role == spec.Role {
+					n++
+				}
+			}
+			cs.Processes = &n
+		}
+		info, err := consumerInfo(ctx, js, spec)
+		if err != nil {
+			cs.Error = err.Error()
+		} else {
+			cs.Pending, cs.AckPending, cs.Redelivered, cs.WaitingPulls = info.NumPending, info.NumAckPending, info.NumRedelivered, info.NumWaiting
+		}
+		rep.Consumers = append(rep.Consumers, cs)
+	}
+	if rep.Failures, err = lastFailures(ctx, js, o.failures); err != nil {
+		return nil, fmt.Errorf("latest failures: %w", err)
+	}
+	if rep.Galleries, rep.GalleriesInProgress, err = galleriesInProgress(ctx, js, o.galleries); err != nil {
+		return nil, fmt.Errorf("galleries in progress: %w", err)
+	}
+	return rep, nil
+}
+
+func consumerInfo(ctx context.Context, js jetstream.JetStream, spec pipeline.ConsumerSpec) (*jetstream.ConsumerInfo, error) {
+	c, err := js.Consumer(ctx, spec.Stream, spec.Role)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, errors.New("missing: run photodesk setup")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c.Info(ctx)
+}
+
+// failedFilter is every failure event's subject.
+const failedFilter = pipeline.SubjectFailed + ".>"
+
+// lastFailures reads the n latest failure events, newest first. Failures
+// are a sparse part of a long stream, so it neither reads the stream nor
+// walks it backwards message by message: it asks the server how many
+// failures follow a sequence (an ephemeral consumer's NumPending, which
+// the server counts from its subject index without delivering anything),
+// steps back from the end until at least n follow, narrows that point down,
+// and reads only from there.
+func lastFailures(ctx context.Context, js jetstream.JetStream, n int) ([]pipeline.Failure, error) {
+	out := []pipeline.Failure{}
+	if n <= 0 {
+		return out, nil
+	}
+	stream, err := js.Stream(ctx, pipeline.EventsStream)
+	if err != nil {
+		return nil, err
+	}
+	st := stream.CachedInfo().State
+	if st.Msgs == 0 {
+		return out, nil
+	}
+	count := func(seq uint64) (uint64, error) {
+		c, err := stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
+			FilterSubject: failedFilter, DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: seq,
+			AckPolicy: jetstream.AckNonePolicy, MemoryStorage: true, Replicas: 1, InactiveThreshold: 30 * time.Second,
+		})
+		if err != nil {
+			return 0, err
+		}
+		info := c.CachedInfo()
+		_ = stream.DeleteConsumer(context.WithoutCancel(ctx), info.Name)
+		return info.NumPending, nil
+	}
+	// Invariant: at least n failures from lo on, fewer than n from hi on.
+	want := uint64(n)
+	lo, hi := st.FirstSeq, st.LastSeq+1
+	atLo, err := count(lo)
+	if err != nil {
+		return nil, err
+	}
+	if atLo > want {
+		for step := 64 * want; hi-lo > 1; step *= 8 {
+			s := lo
+			if hi-lo > step {
+				s = hi - step
+			}
+			if s == lo {
+				break
+			}
+			c, err := count(s)
+			if err != nil {
+				return nil, err
+			}
+			if c >= want {
+				lo, atLo = s, c
+				break
+			}
+			hi = s
+		}
+		for atLo > 2*want && hi-lo > 1 {
+			mid := lo + (hi-lo)/2
+			c, err := count(mid)
+			if err != nil {
+				return nil, err
+			}
+			if c >= want {
+				lo, atLo = mid, c
+			} else {
+				hi = mid
+			}
+		}
+	}
+	cons, err := js.OrderedConsumer(ctx, pipeline.EventsStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{failedFilter}, DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: lo,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var read uint64
+	for read < atLo {
+		// Asking for no more than are known to be there returns at once.
+		b, err := cons.Fetch(int(min(256, atLo-read)), jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			return nil, err
+		}
+		got := 0
+		for m := range b.Messages() {
+			got++
+			var f pipeline.Failure
+			if json.Unmarshal(m.Data(), &f) != nil {
+				continue
+			}
+			out = append(out, f)
+			if len(out) > n {
+				out = out[1:]
+			}
+		}
+		if b.Error() != nil && !pipeline.IsPollEnd(b.Error()) {
+			return nil, b.Error()
+		}
+		if got == 0 {
+			break // the stream ended early (its oldest events aged out meanwhile)
+		}
+		read += uint64(got)
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, nil
+}
+
+// galleriesInProgress reads every gallery's state from the assembler's
+// bucket and returns the ones not published as they stand (the limit most
+// recently active), and how many there are in all.
+func galleriesInProgress(ctx context.Context, js jetstream.JetStream, limit int) ([]galleryProgress, int, error) {
+	out := []galleryProgress{}
+	kv, err := js.KeyValue(ctx, pipeline.GalleriesKV)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return out, 0, nil // no assembler has run yet
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, 0, err
+	}
+	defer w.Stop()
+	for {
+		var e jetstream.KeyValueEntry
+		select {
+		case <-ctx.Done():
+			return nil, 0, ctx.Err()
+		case e = <-w.Updates():
+		}
+		if e == nil {
+			break // the end of the current values
+		}
+		var st assembler.State
+		if err := json.Unmarshal(e.Value(), &st); err != nil {
+			continue
+		}
+		if g, ok := progressOf(&st); ok {
+			g.Updated = e.Created().UTC()
+			out = append(out, g)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Updated.Equal(out[j].Updated) {
+			return out[i].Updated.After(out[j].Updated)
+		}
+		return out[i].Gallery < out[j].Gallery
+	})
+	total := len(out)
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, total, nil
+}
+
+// progressOf says what a gallery lacks; ok is false when its record is
+// published as it stands.
+func progressOf(st *assembler.State) (g galleryProgress, ok bool) {
+	rd := st.Evaluate()
+	if rd.Ready && st.Published != nil && st.Published.Fingerprint == st.Fingerprint(rd) {
+		return g, false
+	}
+	g = galleryProgress{Gallery: st.Gallery, Photos: len(st.Photos), Manifest: "present", Waiting: rd.Waiting}
+	if st.Published != nil {
+		g.PublishedVersion = st.Published.Version
+	}
+	switch {
+	case st.ManifestError != "":
+		g.Manifest, g.ManifestError = "invalid", st.ManifestError
+	case st.Manifest == nil:
+		g.Manifest = "missing"
+	}
+	switch {
+	case len(rd.Failed) > 0:
+		g.State = "held"
+	case st.Rerun != nil:
+		g.State = "reprocessing"
+	case rd.Ready:
+		g.State = "publishing"
+	default:
+		g.State = "waiting"
+	}
+	// The photos that matter: those the manifest lists, else every one.
+	var names []string
+	if st.Manifest != nil && len(st.Manifest.Photos) > 0 {
+		for _, p := range st.Manifest.Photos {
+			names = append(names, p.File)
+		}
+	} else {
+		for name := range st.Photos {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+	}
+	for _, name := range names {
+		p := st.Photos[name]
+		if p == nil || p.ETag == "" {
+			g.Missing = append(g.Missing, missing{Photo: name, Stages: []string{"upload"}})
+			continue
+		}
+		r := p.Results[p.ETag]
+		if r == nil {
+			r = &assembler.Result{}
+		}
+		var lack []string
+		for _, stage := range []string{"exif", "renditions", "watermark"} {
+			if f, failed := r.Failures[stage]; failed {
+				g.Failed = append(g.Failed, pipeline.HeldPhoto{Photo: name, Stage: stage, Reason: f.Reason})
+				continue
+			}
+			if (stage == "exif" && r.Exif == nil) || (stage == "renditions" && r.Renditions == nil) || (stage == "watermark" && r.Watermarked == nil) {
+				lack = append(lack, stage)
+			}
+		}
+		if len(lack) > 0 {
+			g.Missing = append(g.Missing, missing{Photo: name, Stages: lack})
+		}
+	}
+	return g, true
+}
+
+// printStatus prints rep as aligned plain text.
+func printStatus(out io.Writer, rep *statusReport, now time.Time) error {
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ROLE\tSTREAM\tPENDING\tACK PENDING\tREDELIVERED\tWAITING PULLS\tPROCESSES")
+	for _, c := range rep.Consumers {
+		procs := "?"
+		if c.Processes != nil {
+			procs = fmt.Sprint(*c.Processes)
+		}
+		if c.Error != "" {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t\t\t\t%s\n", c.Role, c.Stream, c.Error, procs)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\n", c.Role, c.Stream, c.Pending, c.AckPending, c.Redelivered, c.WaitingPulls, procs)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	fmt.Fprintf(out, "\nPROCESSES (%d)\n", len(rep.Processes))
+	if rep.PresenceError != "" {
+		fmt.Fprintf(out, "unknown: %s\n", rep.PresenceError)
+	} else if len(rep.Processes) > 0 {
+		fmt.Fprintln(tw, "ROLE\tHOST\tPID\tCONCURRENCY\tVERSION\tUP\tSEEN")
+		for _, p := range rep.Processes {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s ago\n", p.Role, p.Host, p.PID, p.Concurrency, p.Version,
+				since(now, p.Started), since(now, p.Seen))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+
+	fmt.Fprintf(out, "\nLATEST FAILURES (%d)\n", len(rep.Failures))
+	if len(rep.Failures) > 0 {
+		fmt.Fprintln(tw, "TIME\tSTAGE\tGALLERY\tPHOTO\tREASON")
+		for _, f := range rep.Failures {
+			photo := f.Photo
+			if photo == "" {
+				photo = f.Key
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.FailedAt.UTC().Format(time.RFC3339), f.Stage, dash(f.Gallery), dash(photo), oneLine(f.Reason, 160))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+
+	shown := ""
+	if len(rep.Galleries) < rep.GalleriesInProgress {
+		shown = fmt.Sprintf(", the %d most recently active", len(rep.Galleries))
+	}
+	fmt.Fprintf(out, "\nGALLERIES IN PROGRESS (%d%s)\n", rep.GalleriesInProgress, shown)
+	if len(rep.Galleries) > 0 {
+		fmt.Fprintln(tw, "GALLERY\tSTATE\tPHOTOS\tPUBLISHED\tUPDATED\tMISSING OR FAILED")
+		for _, g := range rep.Galleries {
+			pub := "-"
+			if g.PublishedVersion > 0 {
+				pub = fmt.Sprintf("v%d", g.PublishedVersion)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s ago\t%s\n", g.Gallery, g.State, g.Photos, pub, since(now, g.Updated), strings.Join(g.pieces(), "; "))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pieces says what the gallery lacks, briefly, for the text output.
+func (g galleryProgress) pieces() []string {
+	var out []string
+	switch g.Manifest {
+	case "missing":
+		out = append(out, "manifest missing")
+	case "invalid":
+		out = append(out, "manifest invalid: "+oneLine(g.ManifestError, 120))
+	}
+	for _, m := range g.Missing {
+		out = append(out, m.Photo+": "+strings.Join(m.Stages, ", "))
+	}
+	for _, f := range g.Failed {
+		out = append(out, fmt.Sprintf("%s failed in %s: %s", f.Photo, f.Stage, oneLine(f.Reason, 120)))
+	}
+	for _, w := range g.Waiting {
+		if strings.HasPrefix(w, "reprocess ") {
+			out = append(out, w)
+		}
+	}
+	if len(out) == 0 && g.State == "publishing" {
+		out = append(out, "nothing: the record is being written")
+	}
+	return out
+}
+
+// since is a short age: 5s, 3m, 2h, 4d.
+func since(now, t time.Time) string {
+	if t.IsZero() {
+		return "?"
+	}
+	d := max(now.Sub(t), 0)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+// oneLine puts s on one line of at most n runes.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
 }

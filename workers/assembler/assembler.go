@@ -30,7 +30,7 @@ type Config struct {
 	Language   string
 	Copyright  string
 	UsageTerms string
-	// PublicBaseURL, when set, makes rendition hrefs <base>/<key> (the
+	// PublicBaseURL, when set, makes rendition hrefs <base>/<key>?v=<etag> (the
 	// derivatives bucket served by a CDN or a public bucket policy);
 	// otherwise they are presigned GET URLs valid for PresignTTL.
 	PublicBaseURL string
@@ -108,7 +108,8 @@ func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.Outp
 		if err != nil {
 			return nil, err
 		}
-		apply = func(s *State) { s.ApplyUploaded(ev, now) }
+		stages := rerunStages(m.Header)
+		apply = func(s *State) { s.ApplyUploaded(ev, now); s.ApplyRerun(ev, stages, m.StreamSeq) }
 	case strings.HasPrefix(m.Subject, pipeline.SubjectPhotoExif+"."):
 		ev, err := decode[pipeline.PhotoExif](m)
 		if err != nil {

@@ -142,7 +142,14 @@ func (r *Role) href(ctx context.Context, d pipeline.Derivative) (string, error) 
 		for i, p := range parts {
 			parts[i] = url.PathEscape(p)
 		}
-		return strings.TrimRight(r.Cfg.PublicBaseURL, "/") + "/" + strings.Join(parts, "/"), nil
+		u := strings.TrimRight(r.Cfg.PublicBaseURL, "/") + "/" + strings.Join(parts, "/")
+		if d.ETag != "" {
+			// Derivatives are served as immutable, but reprocessing writes
+			// new bytes under the same key: the version in the URL keeps
+			// caches from serving the old ones.
+			u += "?v=" + url.QueryEscape(d.ETag)
+		}
+		return u, nil
 	}
 	u, err := r.Store.PresignedGetObject(ctx, d.Bucket, d.Key, r.Cfg.PresignTTL, url.Values{})
 	if err != nil {

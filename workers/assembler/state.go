@@ -28,6 +28,11 @@ type State struct {
 	// HeldFor is the fingerprint of the failures last reported by a held
 	// event, so each set of failures is reported once.
 	HeldFor string `json:"held_for,omitempty"`
+
+	// Rerun is the reprocess run the record waits for, if any; LastRerun
+	// the id of the last one finished.
+	Rerun     *Rerun `json:"rerun,omitempty"`
+	LastRerun string `json:"last_rerun,omitempty"`
 }
 
 // Photo is one photo name of the gallery: its current original (the newest
@@ -107,12 +112,14 @@ func (s *State) ApplyUploaded(ev pipeline.PhotoUploaded, now time.Time) {
 		p.Caption = strings.TrimSpace(ev.Metadata["caption"])
 	}
 	p.result(etag, now)
+	s.settleRerun() // a replaced photo needs no answer to a run
 }
 
 // ApplyExif records the exif role's result.
 func (s *State) ApplyExif(ev pipeline.PhotoExif, now time.Time) {
 	x := ev.Exif
 	s.photo(ev.Photo).result(etagOf(ev.ETag), now).Exif = &x
+	s.answered(ev.Run, ev.Photo, "exif", etagOf(ev.ETag))
 }
 
 // ApplyDerivatives records a renditions or watermark result.
@@ -125,6 +132,7 @@ func (s *State) ApplyDerivatives(ev pipeline.PhotoDerivatives, now time.Time) {
 	} else {
 		r.Renditions = ev.Derivatives
 	}
+	s.answered(ev.Run, ev.Photo, ev.Role, etagOf(ev.ETag))
 }
 
 // ApplyFailure records a stage's failure of one photo version.
@@ -137,6 +145,7 @@ func (s *State) ApplyFailure(f pipeline.Failure, now time.Time) {
 		r.Failures = map[string]pipeline.Failure{}
 	}
 	r.Failures[f.Stage] = f
+	s.failedRerun(f)
 }
 
 // ApplyManifest records a manifest (or why it is unusable); the newest
@@ -221,6 +230,10 @@ func (s *State) Evaluate() Readiness {
 		default:
 			rd.Entries = append(rd.Entries, e)
 		}
+	}
+	if s.Rerun != nil {
+		// One new version when the run is done, not one per photo.
+		rd.Waiting = append(rd.Waiting, s.Rerun.waiting(s)...)
 	}
 	if len(s.Manifest.Photos) == 0 {
 		// No order given: by capture time, then file name.

@@ -5,6 +5,7 @@ package exif
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -47,7 +48,16 @@ func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.Outp
 	res := pipeline.PhotoExif{Ref: ev.Ref, Exif: data(x), BytesRead: head.Fetched()}
 	m.Log.Info("exif read", "captured_at", res.Exif.CapturedAt, "date_source", res.Exif.DateSource,
 		"caption_source", res.Exif.CaptionSource, "byline_source", res.Exif.BylineSource, "bytes_read", res.BytesRead)
-	out, err := pipeline.JSONOutput(pipeline.GallerySubject(pipeline.SubjectPhotoExif, ev.Gallery), pipeline.MsgID("exif", ev.Ref), res)
+	if ev.Reprocess != nil {
+		res.Run = ev.Reprocess.Run
+	}
+	// The Msg-Id names the facts read, so a changed reading (a reprocess
+	// after a reader fix) is announced and a redelivery is dropped.
+	facts, err := json.Marshal(res.Exif)
+	if err != nil {
+		return nil, err
+	}
+	out, err := pipeline.JSONOutput(pipeline.GallerySubject(pipeline.SubjectPhotoExif, ev.Gallery), pipeline.ResultMsgID("exif", ev.Ref, res.Run, string(facts)), res)
 	if err != nil {
 		return nil, err
 	}

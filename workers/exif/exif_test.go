@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,8 +84,21 @@ func TestHandleAgainstRealMinIO(t *testing.T) {
 	if res.BytesRead > 64<<10 || int64(len(big)) < 4*res.BytesRead {
 		t.Errorf("read %d of %d bytes; want only the head", res.BytesRead, len(big))
 	}
-	if outs[0].MsgID != "exif:originals/g/a.jpg@"+ev.ETag || outs[0].Subject != "photodesk.photo.exif.g" {
+	if !strings.HasPrefix(outs[0].MsgID, "exif:originals/g/a.jpg@"+ev.ETag+"#") || outs[0].Subject != "photodesk.photo.exif.g" {
 		t.Errorf("output %s %s", outs[0].Subject, outs[0].MsgID)
+	}
+	// A redelivery reads the same facts: the same Msg-Id, so JetStream drops
+	// it. A reprocess run's result names the run, and gets through.
+	again, err := handle(ev)
+	if err != nil || len(again) != 1 || again[0].MsgID != outs[0].MsgID {
+		t.Errorf("redelivery: %v, Msg-Id %v, want %s", err, again, outs[0].MsgID)
+	}
+	rev := ev
+	rev.Reprocess = &pipeline.Reprocess{Run: "r1", Photos: 1}
+	rerun, err := handle(rev)
+	var rres pipeline.PhotoExif
+	if err != nil || len(rerun) != 1 || json.Unmarshal(rerun[0].Data, &rres) != nil || rres.Run != "r1" || rerun[0].MsgID == outs[0].MsgID {
+		t.Errorf("reprocess run: %v, %+v; want run r1 and a Msg-Id other than %s", err, rerun, outs[0].MsgID)
 	}
 
 	put("g/a.jpg", []byte("replaced by a text file")) // the old event is now stale

@@ -197,7 +197,16 @@ func (d *Deriver) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.O
 	}
 	m.Log.Info("derivatives ready", "made", countMade(res.Derivatives), "reused", len(plans)-countMade(res.Derivatives),
 		"source", fmt.Sprintf("%s %dx%d", res.Source.Format, res.Source.Width, res.Source.Height))
-	out, err := pipeline.JSONOutput(pipeline.GallerySubject(d.Subject, ev.Gallery), pipeline.MsgID(d.Role, ev.Ref), res)
+	if ev.Reprocess != nil {
+		res.Run = ev.Reprocess.Run
+	}
+	// The Msg-Id names what was made, so new derivatives (new settings) are
+	// announced while a redelivery that reused them is dropped.
+	made := make([]string, len(res.Derivatives))
+	for i, dv := range res.Derivatives {
+		made[i] = dv.Key + "@" + dv.ETag
+	}
+	out, err := pipeline.JSONOutput(pipeline.GallerySubject(d.Subject, ev.Gallery), pipeline.ResultMsgID(d.Role, ev.Ref, res.Run, made...), res)
 	if err != nil {
 		return nil, err
 	}

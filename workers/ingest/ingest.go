@@ -4,7 +4,6 @@ package ingest
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/photodesk/photodesk/pipeline"
@@ -74,26 +73,8 @@ func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.Outp
 
 // event is the photodesk event for one upload.
 func event(u Upload) (pipeline.Output, error) {
-	gallery, name, err := pipeline.SplitKey(u.Key)
-	if err != nil {
-		return pipeline.Output{}, err
-	}
-	ref := pipeline.Ref{Gallery: gallery, Bucket: u.Bucket, Key: u.Key, ETag: u.ETag}
-	if u.ETag == "" {
-		return pipeline.Output{}, fmt.Errorf("object %q: event has no ETag", u.Key)
-	}
-	if name == pipeline.ManifestName {
-		return pipeline.JSONOutput(
-			pipeline.GallerySubject(pipeline.SubjectGallerySubmitted, gallery),
-			pipeline.MsgID("submitted", ref),
-			pipeline.GallerySubmitted{Ref: ref, Size: u.Size, SubmittedAt: u.EventTime})
-	}
-	ref.Photo = name
-	return pipeline.JSONOutput(
-		pipeline.GallerySubject(pipeline.SubjectPhotoUploaded, gallery),
-		pipeline.MsgID("uploaded", ref),
-		pipeline.PhotoUploaded{
-			Ref: ref, Size: u.Size, ContentType: u.ContentType, VersionID: u.VersionID,
-			Metadata: u.Metadata, UploadedAt: u.EventTime,
-		})
+	return pipeline.OriginalEvent(pipeline.Original{
+		Bucket: u.Bucket, Key: u.Key, ETag: u.ETag, Size: u.Size, ContentType: u.ContentType,
+		VersionID: u.VersionID, Metadata: u.Metadata, At: u.EventTime,
+	})
 }
