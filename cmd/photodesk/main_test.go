@@ -48,6 +48,13 @@ func TestMain(m *testing.M) {
 // child starts this test binary as `photodesk args...`.
 func child(t *testing.T, env []string, args ...string) (*exec.Cmd, *bufio.Scanner) {
 	t.Helper()
+	return childLogTo(t, nil, env, args...)
+}
+
+// childLogTo is child that also copies the process's log (its stderr) to
+// log when log is not nil.
+func childLogTo(t *testing.T, log io.Writer, env []string, args ...string) (*exec.Cmd, *bufio.Scanner) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(append(os.Environ(), "PHOTODESK_TEST_CHILD=1"), env...)
 	stdout, err := cmd.StdoutPipe()
@@ -55,6 +62,9 @@ func child(t *testing.T, env []string, args ...string) (*exec.Cmd, *bufio.Scanne
 		t.Fatal(err)
 	}
 	cmd.Stderr = &prefixWriter{t: t, prefix: args[0] + ": "}
+	if log != nil {
+		cmd.Stderr = io.MultiWriter(cmd.Stderr, log)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
