@@ -143,7 +143,7 @@ func TestDevRunsStopsAndRestarts(t *testing.T) {
 	p, exited = startDev()
 	defer stop(p, exited)
 	putObject(t, cfg, "dev-1/b.jpg", img)
-	r := waitResults(t, cfg, "dev-1", 2, 30*time.Second)
+	r := waitResults(t, cfg, "dev-1", 2, 90*time.Second)
 	if _, ok := r.exif["a.jpg"]; !ok {
 		t.Error("the first run's result is gone after restart")
 	}

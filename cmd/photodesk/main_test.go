@@ -171,9 +171,36 @@ func waitResults(t *testing.T, cfg pipeline.Config, gallery string, want int, d 
 		}
 	}, func() bool { return len(r.exif)+len(r.failures) >= want })
 	if got := len(r.exif) + len(r.failures); got < want {
-		t.Fatalf("after %s: %d of %d photos have a result (exif %v, failures %v)", d, got, want, keysOf(r.exif), r.failures)
+		t.Fatalf("after %s: %d of %d photos have a result (exif %v, failures %v, uploaded events %v)\n%s",
+			d, got, want, keysOf(r.exif), r.failures, r.uploaded, pipelineState(cfg))
 	}
 	return r
+}
+
+// pipelineState says where events stand, for a test that timed out: how
+// many S3 events MinIO delivered, and each consumer's progress.
+func pipelineState(cfg pipeline.Config) string {
+	nc, js, err := pipeline.Connect(cfg, "test-diagnostics")
+	if err != nil {
+		return "diagnostics: " + err.Error()
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var b strings.Builder
+	for _, name := range []string{pipeline.S3EventsStream, pipeline.EventsStream} {
+		if st, err := js.Stream(ctx, name); err == nil {
+			fmt.Fprintf(&b, "stream %s: %d messages, last at %s\n", name, st.CachedInfo().State.Msgs, st.CachedInfo().State.LastTime.Format(time.RFC3339Nano))
+		}
+	}
+	for _, c := range pipeline.Consumers {
+		if ci, err := js.Consumer(ctx, c.Stream, c.Role); err == nil {
+			i := ci.CachedInfo()
+			fmt.Fprintf(&b, "consumer %s: delivered %d, ack floor %d, pending %d, ack pending %d, redelivered %d, waiting %d\n",
+				c.Role, i.Delivered.Stream, i.AckFloor.Stream, i.NumPending, i.NumAckPending, i.NumRedelivered, i.NumWaiting)
+		}
+	}
+	return b.String()
 }
 
 func mustDecode(t *testing.T, m jetstream.Msg, v any) {
@@ -233,7 +260,7 @@ func TestGalleryThroughMinIOAndJetStream(t *testing.T) {
 		t.Fatalf("upload exited %d", code)
 	}
 
-	r := waitResults(t, s.Config, "e2e-1", len(files), 30*time.Second)
+	r := waitResults(t, s.Config, "e2e-1", len(files), 90*time.Second)
 	if len(r.failures) != 0 {
 		t.Fatalf("failures: %v", r.failures)
 	}
@@ -300,7 +327,7 @@ func TestBadInputFailsAlone(t *testing.T) {
 	for k, b := range objects {
 		putObject(t, s.Config, k, b)
 	}
-	r := waitResults(t, s.Config, "bad-1", len(objects), 30*time.Second)
+	r := waitResults(t, s.Config, "bad-1", len(objects), 90*time.Second)
 	for _, name := range []string{"good-1.jpg", "good-2.jpg"} {
 		if x, ok := r.exif[name]; !ok || x.Exif.CapturedAt == nil {
 			t.Errorf("%s: not processed: %+v", name, x)
@@ -334,7 +361,7 @@ func TestDuplicateS3EventPublishesOnce(t *testing.T) {
 	s := devstack.ForTest(t)
 	startRoles(t, s, "ingest", "exif")
 	putObject(t, s.Config, "dup-1/a.jpg", photo(t, 1, nil))
-	waitResults(t, s.Config, "dup-1", 1, 20*time.Second)
+	waitResults(t, s.Config, "dup-1", 1, 90*time.Second)
 
 	nc, js, err := pipeline.Connect(s.Config, t.Name())
 	if err != nil {
@@ -402,7 +429,7 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 	_ = cmd.Wait()
 
 	startRoles(t, s, "exif")
-	r := waitResults(t, s.Config, "kill-1", 1, 20*time.Second)
+	r := waitResults(t, s.Config, "kill-1", 1, 90*time.Second)
 	if _, ok := r.exif["a.jpg"]; !ok {
 		t.Fatalf("photo lost: %+v", r)
 	}

@@ -271,7 +271,7 @@ func TestReprocess(t *testing.T) {
 	for i, name := range []string{"x.jpg", "y.jpg"} {
 		putObject(t, s.Config, "rp-2/"+name, photo(t, int64(10+i), nil))
 	}
-	waitResults(t, s.Config, "rp-2", 2, 30*time.Second)
+	waitResults(t, s.Config, "rp-2", 2, 90*time.Second)
 	out.Reset()
 	saved := stdout
 	stdout = &out
