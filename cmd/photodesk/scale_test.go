@@ -99,7 +99,7 @@ func TestRenditionsScaleOut(t *testing.T) {
 	var lastDone time.Time
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("process #1 never finished a job and started another within 60s:\n%s", p1.log.String())
+			t.Fatalf("process #1 never finished a job and started another within 60s:\n%s\n%s", p1.log.String(), pipelineState(s.Config))
 		}
 		runs := p1.doneRuns(t, gallery)
 		if len(runs) == 0 {
