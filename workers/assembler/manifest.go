@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"reflect"
 	"regexp"
 	"strings"
 	"unicode/utf8"
@@ -67,6 +69,12 @@ func ParseManifest(data []byte) (*Manifest, error) {
 	if !utf8.Valid(data) {
 		return nil, errors.New("gallery.json is not valid UTF-8 text; save it as UTF-8")
 	}
+	// Windows editors start UTF-8 files with a byte order mark, which JSON
+	// parsers may ignore (RFC 8259, 8.1).
+	data = bytes.TrimPrefix(data, []byte("\uFEFF"))
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errors.New("gallery.json is empty")
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var m Manifest
@@ -75,10 +83,17 @@ func ParseManifest(data []byte) (*Manifest, error) {
 		var te *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &se):
-			line, col := position(data, se.Offset)
+			line, col := position(data, max(se.Offset-1, 0)) // the offending character, the last one read
 			return nil, fmt.Errorf("gallery.json is not valid JSON: line %d, column %d: %v", line, col, se)
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			line, col := position(data, int64(len(data)))
+			return nil, fmt.Errorf("gallery.json is not valid JSON: it ends at line %d, column %d before the JSON does (a missing \"]\" or \"}\"?)", line, col)
+		case errors.As(err, &te) && te.Field == "":
+			return nil, fmt.Errorf(`gallery.json must be a JSON object such as {"headline": "…", "photos": […]}, not %s`, aKind(te.Value))
+		case errors.As(err, &te) && te.Type == reflect.TypeFor[MPhoto]():
+			return nil, fmt.Errorf(`gallery.json: each of "photos" must be an object such as {"file": "01.jpg", "caption": "…"}, not %s`, aKind(te.Value))
 		case errors.As(err, &te):
-			return nil, fmt.Errorf("gallery.json: %q must be a %s", te.Field, kind(te.Type.Kind().String()))
+			return nil, fmt.Errorf("gallery.json: %q must be %s", te.Field, aKind(kind(te.Type.Kind().String())))
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			return nil, fmt.Errorf("gallery.json: unknown field %s (known: headline, byline, source, language, dateline, photos)", strings.TrimPrefix(err.Error(), "json: unknown field "))
 		}
@@ -100,9 +115,23 @@ func kind(k string) string {
 	return k
 }
 
+// aKind is a JSON or Go kind with its article: "a list", "an object",
+// "an array", "a number".
+func aKind(k string) string {
+	switch {
+	case k == "":
+		return "a value"
+	case strings.ContainsRune("aeiou", rune(k[0])):
+		return "an " + k
+	}
+	return "a " + k
+}
+
+// position is the line and column (in characters, as editors count them)
+// of byte offset off.
 func position(data []byte, off int64) (line, col int) {
 	line, col = 1, 1
-	for _, c := range data[:min(int(off), len(data))] {
+	for _, c := range string(data[:min(int(off), len(data))]) {
 		if c == '\n' {
 			line, col = line+1, 1
 		} else {
@@ -115,7 +144,7 @@ func position(data []byte, off int64) (line, col int) {
 func (m *Manifest) check() error {
 	m.Headline = strings.TrimSpace(m.Headline)
 	switch n := utf8.RuneCountInString(m.Headline); {
-	case n == 0:
+	case n == 0 || textLine(m.Headline) == "": // nothing printable
 		return errors.New(`gallery.json: "headline" is missing or empty`)
 	case n > maxHeadline:
 		return fmt.Errorf(`gallery.json: "headline" is %d characters; the limit is %d`, n, maxHeadline)
@@ -138,7 +167,7 @@ func (m *Manifest) check() error {
 	seen := map[string]int{}
 	for i, p := range m.Photos {
 		if err := pipeline.ValidPhotoName(p.File); err != nil {
-			return fmt.Errorf("gallery.json: photo %d: file %q: %v", i+1, p.File, err)
+			return fmt.Errorf("gallery.json: photo %d: %v", i+1, err) // err names the file
 		}
 		if j, dup := seen[p.File]; dup {
 			return fmt.Errorf("gallery.json: %s is listed twice (photos %d and %d)", p.File, j+1, i+1)

@@ -77,10 +77,16 @@ func (r *Role) put(ctx context.Context, key, ctype string, body []byte) error {
 // article gathers what the record says, in order.
 func (r *Role) article(ctx context.Context, st *State, rd Readiness, pub *Publication) (*Article, error) {
 	m := st.Manifest
+	var by []string
+	for _, b := range m.Byline {
+		if b = textLine(b); b != "" {
+			by = append(by, b)
+		}
+	}
 	a := &Article{
-		Gallery: st.Gallery, Headline: m.Headline, By: m.Byline,
-		Source: firstOf(m.Source, r.Cfg.Source), Language: firstOf(m.Language, r.Cfg.Language),
-		Located: m.Dateline, Copyright: r.Cfg.Copyright, UsageTerms: r.Cfg.UsageTerms,
+		Gallery: st.Gallery, Headline: textLine(m.Headline), By: by,
+		Source: textLine(firstOf(m.Source, r.Cfg.Source)), Language: firstOf(m.Language, r.Cfg.Language),
+		Located: textLine(m.Dateline), Copyright: r.Cfg.Copyright, UsageTerms: r.Cfg.UsageTerms,
 		Version: pub.Version, FirstCreated: pub.FirstCreated, VersionCreated: pub.VersionCreated,
 		PublishTime: pub.VersionCreated.In(r.Zone).Format("2006-01-02 15:04:05"),
 	}
@@ -100,10 +106,10 @@ func (r *Role) figure(ctx context.Context, e Entry) (Figure, error) {
 	if x == nil {
 		x = &pipeline.ExifData{}
 	}
-	text := firstOf(e.Listed.Caption, x.Caption, e.Photo.Caption)
+	text := firstOf(textBlock(e.Listed.Caption), textBlock(x.Caption), textBlock(e.Photo.Caption))
 	caption, _ := Caption(text, x.CapturedAt, r.Zone, r.Cfg.DateFormat)
 	f := Figure{
-		Name: e.Name, Caption: caption, By: firstOf(e.Listed.Byline, x.Byline, x.Artist),
+		Name: e.Name, Caption: caption, By: firstOf(textLine(e.Listed.Byline), textLine(x.Byline), textLine(x.Artist)),
 		CapturedAt: x.CapturedAt, ETag: e.Photo.ETag, DateSource: dateNote(e, x),
 	}
 	all := append(append([]pipeline.Derivative(nil), e.Current.Renditions...), e.Current.Watermarked...)

@@ -57,6 +57,13 @@ func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.Outp
 			m.Log.Debug("photodesk's own object; ignored", "key", u.Key)
 			continue
 		}
+		if strings.HasSuffix(u.Key, "/") && u.Size == 0 {
+			// A folder marker, as S3 consoles and tools write when a
+			// photographer makes the gallery's folder: nothing to process,
+			// and no failure to report on the gallery.
+			m.Log.Debug("folder marker; ignored", "key", u.Key)
+			continue
+		}
 		if r.Bucket != "" && u.Bucket != r.Bucket {
 			m.Log.Warn("notification for another bucket; ignored", "bucket", u.Bucket, "key", u.Key)
 			continue

@@ -169,6 +169,25 @@ func TestHandleRefusesBadKeys(t *testing.T) {
 	}
 }
 
+// TestHandleIgnoresFolderMarkers: the zero-byte "<gallery>/" or
+// "<gallery>/sub/" objects S3 tools make for folders are not uploads; a
+// key ending in "/" with content still fails.
+func TestHandleIgnoresFolderMarkers(t *testing.T) {
+	for _, key := range []string{"summer-expo%2F", "summer-expo%2Fsub%2F", "Not_A_Slug%2F"} {
+		data := strings.Replace(string(withKey(t, key, nil)), `"size":1,`, `"size":0,`, 1)
+		if !strings.Contains(data, `"size":0,`) {
+			t.Fatalf("no size in the event: %s", data)
+		}
+		outs, err := handle(t, []byte(data))
+		if err != nil || len(outs) != 0 {
+			t.Errorf("%s: outs %v, err %v; want it ignored", key, outs, err)
+		}
+	}
+	if _, err := handle(t, withKey(t, "summer-expo%2Fsub%2F", nil)); err == nil || !strings.Contains(err.Error(), "nested") {
+		t.Errorf("a 1-byte object named like a folder: err %v, want it refused as nested", err)
+	}
+}
+
 func TestHandleIgnoresNonCreations(t *testing.T) {
 	data := strings.Replace(string(readEvent(t, "minio-put.json")), `"eventName":"s3:ObjectCreated:Put"`, `"eventName":"s3:ObjectCreated:PutTagging"`, 1)
 	outs, err := handle(t, []byte(data))

@@ -1,0 +1,105 @@
+package assembler
+
+import (
+	"strings"
+	"testing"
+	"time"
+	"unicode"
+
+	"github.com/photodesk/photodesk/pipeline"
+)
+
+// TestManifestReasonsForThePhotographer: manifests that are not what the
+// schema says fail with a reason that says what to fix, not a decoder's
+// words ("unexpected EOF", `"" must be a object`); a byte order mark, as
+// Windows editors write, is no fault.
+func TestManifestReasonsForThePhotographer(t *testing.T) {
+	for _, c := range []struct{ doc, want string }{
+		{"", "gallery.json is empty"},
+		{" \n\t", "gallery.json is empty"},
+		{"\uFEFF", "gallery.json is empty"},
+		{`{"headline": "开幕", "photos": [`, `gallery.json is not valid JSON: it ends at line 1, column 31 before the JSON does (a missing "]" or "}"?)`},
+		{"{\n\"headline\": \"x\"", "it ends at line 2, column 16"},
+		{`["a.jpg", "b.jpg"]`, `gallery.json must be a JSON object such as {"headline": "…", "photos": […]}, not an array`},
+		{`"开幕"`, "must be a JSON object such as"},
+		{`{"headline": "开幕",}`, "not valid JSON: line 1, column 19: invalid character '}'"},
+		{`{"headline": "h", "photos": ["a.jpg"]}`, `each of "photos" must be an object such as {"file": "01.jpg", "caption": "…"}, not a string`},
+		{`{"headline": "h", "photos": {"file": "a.jpg"}}`, `"photos" must be a list`},
+		{`{"headline": "h", "source": 3}`, `"source" must be a string`},
+		{`{"headline": "\u0000\u001b\u0007 "}`, `"headline" is missing or empty`},
+	} {
+		_, err := ParseManifest([]byte(c.doc))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want an error containing %q", c.doc, err, c.want)
+		}
+	}
+	m, err := ParseManifest([]byte("\uFEFF{\"headline\": \"开幕\"}"))
+	if err != nil || m.Headline != "开幕" {
+		t.Errorf("manifest with a byte order mark: %+v, %v", m, err)
+	}
+}
+
+// TestRecordTextIsPrintable: control characters from the manifest, the
+// photo's metadata or the upload's (a NUL, terminal escapes, Word's
+// vertical tab) do not reach the record; line breaks in captions stay.
+func TestRecordTextIsPrintable(t *testing.T) {
+	sh, _ := time.LoadLocation("Asia/Shanghai")
+	r := &Role{Zone: sh, Cfg: DefaultConfig()}
+	r.Cfg.PublicBaseURL = "https://img.example.com/d"
+	now := time.Date(2026, 7, 28, 2, 0, 0, 0, time.UTC)
+	m, err := ParseManifest([]byte(`{"headline": "高清\u0000大图\u001b]0;pwned\u0007|展会", "byline": ["张\u001b[31m三", "\u0000"],
+		"dateline": "北京\t\u000b朝阳", "source": "工人\u0085日报",
+		"photos": [{"file": "a.jpg", "caption": "开幕\u001b[2J式\u000b第二行\r\n第三行\u2028第四行\u0000", "byline": "李\u0007四"}, {"file": "b.jpg"}, {"file": "c.jpg"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newState("g")
+	s.ApplyManifest("m", now, m, "")
+	captions := map[string]pipeline.ExifData{
+		"a.jpg": {CapturedAt: &now},
+		"b.jpg": {CapturedAt: &now, Caption: "嵌入\u009b31m的\u0000说明", Byline: "\u001b王五"},
+		"c.jpg": {CapturedAt: &now},
+	}
+	for _, name := range []string{"a.jpg", "b.jpg", "c.jpg"} {
+		ref := pipeline.Ref{Gallery: "g", Photo: name, ETag: "e-" + name}
+		s.ApplyUploaded(pipeline.PhotoUploaded{Ref: ref, UploadedAt: now, Metadata: map[string]string{"caption": "元数据\u001b[1m说明"}}, now)
+		s.ApplyExif(pipeline.PhotoExif{Ref: ref, Exif: captions[name]}, now)
+		s.ApplyDerivatives(pipeline.PhotoDerivatives{Ref: ref, Role: "renditions", Derivatives: []pipeline.Derivative{}}, now)
+		s.ApplyDerivatives(pipeline.PhotoDerivatives{Ref: ref, Role: "watermark", Derivatives: []pipeline.Derivative{}}, now)
+	}
+	rd := s.Evaluate()
+	if !rd.Ready {
+		t.Fatalf("not ready: %v", rd.Waiting)
+	}
+	a, err := r.article(t.Context(), s, rd, &Publication{Version: 1, FirstCreated: now, VersionCreated: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ what, got, want string }{
+		{"headline", a.Headline, "高清大图]0;pwned|展会"},
+		{"byline", strings.Join(a.By, "/"), "张[31m三"},
+		{"dateline", a.Located, "北京 朝阳"},
+		{"source", a.Source, "工人 日报"},
+		{"caption a", a.Figures[0].Caption, "7月28日,开幕[2J式\n第二行\n第三行\n第四行"},
+		{"byline a", a.Figures[0].By, "李四"},
+		{"caption b", a.Figures[1].Caption, "7月28日,嵌入31m的说明"},
+		{"byline b", a.Figures[1].By, "王五"},
+		{"caption c", a.Figures[2].Caption, "7月28日,元数据[1m说明"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s %q, want %q", c.what, c.got, c.want)
+		}
+	}
+	record, preview, err := a.Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, doc := range map[string]string{"record": string(record), "preview": string(preview)} {
+		if i := strings.IndexFunc(doc, func(r rune) bool { return unicode.IsControl(r) && r != '\n' }); i >= 0 {
+			t.Errorf("%s holds control character %U", name, []rune(doc[i:])[0])
+		}
+		if strings.Contains(doc, `\u001b`) || strings.Contains(doc, `\u0000`) || strings.Contains(doc, `\u0007`) {
+			t.Errorf("%s holds an escaped control character", name)
+		}
+	}
+}
