@@ -42,6 +42,8 @@ type Server struct {
 	Cfg       pipeline.Config
 	Log       *slog.Logger
 	MaxUpload int64 // bytes per photo
+	// Limits bound headers, bodies and their timing (HTTPServer).
+	Limits Limits
 
 	tokens   []Token
 	registry jetstream.KeyValue
@@ -58,7 +60,7 @@ func New(ctx context.Context, js jetstream.JetStream, store *pipeline.Store, cfg
 	if err != nil {
 		return nil, fmt.Errorf("key-value bucket %s: %w", pipeline.GalleriesKV, err)
 	}
-	return &Server{JS: js, Store: store, Cfg: cfg, Log: log, MaxUpload: maxUpload, tokens: tokens, registry: reg, state: st}, nil
+	return &Server{JS: js, Store: store, Cfg: cfg, Log: log, MaxUpload: maxUpload, Limits: DefaultLimits(), tokens: tokens, registry: reg, state: st}, nil
 }
 
 // Handler routes every endpoint.
@@ -177,9 +179,14 @@ func (s *Server) createGallery(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		ID string `json:"id"`
 	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, 4<<10))
+	body := &bodyReader{r: http.MaxBytesReader(w, r.Body, maxCreateBody)}
+	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
+		if body.err != nil {
+			bodyError(w, body.err, "the request body", maxCreateBody)
+			return
+		}
 		writeError(w, http.StatusBadRequest, "bad_request", `want {"id": "<gallery-id>"}: `+err.Error())
 		return
 	}
@@ -252,8 +259,14 @@ func (s *Server) uploadPhoto(w http.ResponseWriter, r *http.Request, id string) 
 		writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the file is %d bytes; the limit is %d", r.ContentLength, s.MaxUpload))
 		return
 	}
-	body := bufio.NewReaderSize(http.MaxBytesReader(w, r.Body, s.MaxUpload), 4096)
+	s.uploadDeadlines(w, r.ContentLength)
+	src := &bodyReader{r: http.MaxBytesReader(w, r.Body, s.MaxUpload)}
+	body := bufio.NewReaderSize(src, 4096)
 	head, _ := body.Peek(512)
+	if src.err != nil {
+		bodyError(w, src.err, "the photo", s.MaxUpload)
+		return
+	}
 	format := photometa.Sniff(head)
 	if format == "" {
 		writeError(w, http.StatusUnsupportedMediaType, "not_an_image", "not an image photodesk reads (JPEG, PNG, WebP, TIFF, HEIF, GIF): the bytes look like "+http.DetectContentType(head))
@@ -268,6 +281,10 @@ func (s *Server) uploadPhoto(w http.ResponseWriter, r *http.Request, id string) 
 	info, err := s.Store.PutObject(ctx, s.Cfg.OriginalsBucket, key, body, r.ContentLength, minio.PutObjectOptions{ContentType: ctype, UserMetadata: pipeline.TraceMetadata(ctx)})
 	if err != nil {
 		pipeline.SpanError(span, err)
+		if src.err != nil {
+			bodyError(w, src.err, "the photo", s.MaxUpload)
+			return
+		}
 		writeError(w, http.StatusBadGateway, "storage", "storing the photo failed: "+err.Error())
 		return
 	}
@@ -275,9 +292,9 @@ func (s *Server) uploadPhoto(w http.ResponseWriter, r *http.Request, id string) 
 }
 
 func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, id string) {
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxManifestBody))
 	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, "too_large", "gallery.json is limited to 1 MiB")
+		bodyError(w, err, "gallery.json", maxManifestBody)
 		return
 	}
 	if _, err := assembler.ParseManifest(data); err != nil {

@@ -144,6 +144,17 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, id string) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
 		return
 	}
+	// A stream outlives the server's write timeout, which counts from the
+	// request: each write gets its own instead, so a client that stops
+	// reading is still let go. (Reading, net/http waits for nothing more
+	// without a deadline once the request is in.)
+	rc := http.NewResponseController(w)
+	writeBy := func() {
+		if s.Limits.WriteTimeout > 0 {
+			_ = rc.SetWriteDeadline(time.Now().Add(s.Limits.WriteTimeout))
+		}
+	}
+	writeBy()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
@@ -166,13 +177,21 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, id string) {
 			if meta != nil {
 				seq = meta.Sequence.Stream
 			}
+			writeBy()
 			fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", seq, kind, compactJSON(m.Data()))
+			if err := rc.Flush(); err != nil {
+				cancel()
+				return // the client is gone, or stopped reading
+			}
 		}
 		cancel()
 		if n == 0 {
+			writeBy()
 			fmt.Fprint(w, ": keep-alive\n\n")
+			if err := rc.Flush(); err != nil {
+				return
+			}
 		}
-		fl.Flush()
 	}
 }
 

@@ -107,6 +107,55 @@ func StreamConfigs(cfg Config) []jetstream.StreamConfig {
 			Duplicates:  cfg.DuplicateWindow,
 			Replicas:    cfg.Replicas,
 		},
+		{
+			Name:        AdvisoriesStream,
+			Description: "JetStream's max-deliveries advisories for the roles' consumers",
+			Subjects:    advisorySubjects(),
+			Storage:     jetstream.FileStorage,
+			Retention:   jetstream.LimitsPolicy,
+			MaxAge:      cfg.EventsMaxAge,
+			Replicas:    cfg.Replicas,
+		},
+	}
+}
+
+// AdvisoriesStream keeps the advisories JetStream publishes when it stops
+// delivering a message of a role's consumer (MaxDeliver reached while a
+// process held it: the process died or stalled). The server publishes
+// them once, to no one in particular; in a stream they outlive every
+// process, and each role's gave-up consumer turns its own into failure
+// events (Runtime.Run).
+const AdvisoriesStream = "PHOTODESK_ADVISORIES"
+
+// MaxDeliveriesSubject is where JetStream announces that consumer on
+// stream gave up on a message.
+func MaxDeliveriesSubject(stream, consumer string) string {
+	return "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + stream + "." + consumer
+}
+
+// GaveUpConsumer names the durable consumer of role's max-deliveries
+// advisories, shared by every process of the role.
+func GaveUpConsumer(role string) string { return role + "-gave-up" }
+
+func advisorySubjects() []string {
+	var subs []string
+	for _, c := range Consumers {
+		subs = append(subs, MaxDeliveriesSubject(c.Stream, c.Role))
+	}
+	return subs
+}
+
+// GaveUpConsumerConfig is the durable consumer of spec's advisories. It
+// never stops redelivering: an advisory is the only trace of the message.
+func GaveUpConsumerConfig(cfg Config, spec ConsumerSpec) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       GaveUpConsumer(spec.Role),
+		Description:   "photodesk " + spec.Role + " role: messages JetStream gave up on",
+		FilterSubject: MaxDeliveriesSubject(spec.Stream, spec.Role),
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       cfg.AckWait,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		Replicas:      cfg.Replicas,
 	}
 }
 
@@ -145,6 +194,9 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg Config) erro
 		if _, err := js.CreateOrUpdateConsumer(ctx, spec.Stream, ConsumerConfig(cfg, spec)); err != nil {
 			return fmt.Errorf("consumer %s: %w", spec.Role, err)
 		}
+		if _, err := js.CreateOrUpdateConsumer(ctx, AdvisoriesStream, GaveUpConsumerConfig(cfg, spec)); err != nil {
+			return fmt.Errorf("consumer %s: %w", GaveUpConsumer(spec.Role), err)
+		}
 	}
 	if _, err := js.CreateOrUpdateKeyValue(ctx, GalleriesKVConfig(cfg)); err != nil {
 		return fmt.Errorf("key-value bucket %s: %w", GalleriesKV, err)
@@ -180,6 +232,9 @@ func CheckStreams(ctx context.Context, js jetstream.JetStream) error {
 				return fmt.Errorf("consumer %s on stream %s does not exist", spec.Role, spec.Stream)
 			}
 			return fmt.Errorf("consumer %s: %w", spec.Role, err)
+		}
+		if _, err := js.Consumer(ctx, AdvisoriesStream, GaveUpConsumer(spec.Role)); err != nil {
+			return fmt.Errorf("consumer %s on stream %s: %w", GaveUpConsumer(spec.Role), AdvisoriesStream, err)
 		}
 	}
 	return nil

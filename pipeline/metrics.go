@@ -34,7 +34,7 @@ var (
 	}, []string{"role"})
 	failures = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "photodesk_failures_total",
-		Help: "Failure events published, by stage and reason: bad_input (the photo or event itself, failed at once) or gave_up (retries exhausted).",
+		Help: "Failure events published, by stage and reason: bad_input (the photo or event itself, failed at once) or gave_up (retries exhausted, or JetStream stopped delivering it after max deliveries).",
 	}, []string{"stage", "reason"})
 	s3Bytes = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "photodesk_s3_bytes_total",

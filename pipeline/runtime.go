@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,9 +40,17 @@ type Runtime struct {
 	ShutdownGrace time.Duration
 	// PollWait is how long one pull waits for messages.
 	PollWait time.Duration
+
+	once sync.Once
 }
 
+// defaults fills unset fields once: one Runtime runs every role of a
+// process, each Run on its own goroutine.
 func (rt *Runtime) defaults() {
+	rt.once.Do(rt.fill)
+}
+
+func (rt *Runtime) fill() {
 	if rt.Log == nil {
 		rt.Log = slog.Default()
 	}
@@ -54,7 +63,8 @@ func (rt *Runtime) defaults() {
 }
 
 // Run consumes until ctx ends, then stops pulling, lets in-flight jobs finish
-// within ShutdownGrace, releases the rest, and returns.
+// within ShutdownGrace, releases the rest, and returns. Alongside, it turns
+// the messages JetStream gave up on (see gaveUpLoop) into failure events.
 func (rt *Runtime) Run(ctx context.Context, w Worker) error {
 	rt.defaults()
 	spec, err := ConsumerFor(w.Role)
@@ -64,6 +74,14 @@ func (rt *Runtime) Run(ctx context.Context, w Worker) error {
 	cons, err := rt.JS.Consumer(ctx, spec.Stream, spec.Role)
 	if err != nil {
 		return fmt.Errorf("bind consumer %s on %s: %w", spec.Role, spec.Stream, err)
+	}
+	gaveUp, err := rt.JS.Consumer(ctx, AdvisoriesStream, GaveUpConsumer(spec.Role))
+	if err != nil {
+		return fmt.Errorf("bind consumer %s on %s: %w", GaveUpConsumer(spec.Role), AdvisoriesStream, err)
+	}
+	stream, err := rt.JS.Stream(ctx, spec.Stream)
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", spec.Stream, err)
 	}
 	info := cons.CachedInfo()
 	j := &job{
@@ -85,6 +103,11 @@ func (rt *Runtime) Run(ctx context.Context, w Worker) error {
 	slots := make(chan struct{}, n)
 	var wg sync.WaitGroup
 	j.log.Info("worker started", "consumer", spec.Role, "stream", spec.Stream, "concurrency", n)
+	gaveUpDone := make(chan struct{})
+	go func() {
+		defer close(gaveUpDone)
+		j.gaveUpLoop(ctx, gaveUp, stream)
+	}()
 
 	for ctx.Err() == nil {
 		// Take one slot (waiting for it), then every other free one.
@@ -119,6 +142,7 @@ func (rt *Runtime) Run(ctx context.Context, w Worker) error {
 		hcancel()
 		<-done
 	}
+	<-gaveUpDone
 	j.log.Info("worker stopped")
 	return nil
 }
@@ -223,7 +247,7 @@ func (j *job) handle(ctx context.Context, jm jetstream.Msg) {
 			_ = jm.NakWithDelay(j.rt.Cfg.BackoffFor(m.Attempt))
 			return
 		}
-		if err := jm.DoubleAck(actx); err != nil {
+		if err := ackDone(actx, jm); err != nil {
 			m.Log.Warn("ack failed; the event will be redelivered and deduplicated", "err", err)
 			return
 		}
@@ -243,6 +267,20 @@ func (j *job) handle(ctx context.Context, jm jetstream.Msg) {
 	}
 }
 
+// ackDone acks a finished job, retrying while NATS is away for a moment
+// (a restart): an ack lost on the last delivery would make JetStream give
+// up on a job that is done, and publish a failure for it.
+func ackDone(ctx context.Context, jm jetstream.Msg) error {
+	for {
+		err := jm.DoubleAck(ctx)
+		if err == nil || ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgAlreadyAckd) ||
+			errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, jetstream.ErrMsgNotBound) {
+			return err
+		}
+		sleep(ctx, 250*time.Millisecond)
+	}
+}
+
 // fail publishes what the handler did produce and a failure event, then
 // terminates the message.
 func (j *job) fail(ctx context.Context, jm jetstream.Msg, m *Message, outs []Output, herr error) {
@@ -252,17 +290,7 @@ func (j *job) fail(ctx context.Context, jm jetstream.Msg, m *Message, outs []Out
 		reason = fmt.Sprintf("gave up after %d attempts: %s", m.Attempt, reason)
 	}
 	reason = clip(reason, 1000)
-	f := Failure{
-		Ref:          m.Ref,
-		Stage:        j.w.Role,
-		Reason:       reason,
-		Permanent:    perm,
-		Attempts:     m.Attempt,
-		EventSubject: m.Subject,
-		EventSeq:     m.StreamSeq,
-		FailedAt:     time.Now().UTC(),
-	}
-	out, err := JSONOutput(FailedSubject(j.w.Role, m.Ref.Gallery), fmt.Sprintf("failed:%s:%s:%d", j.w.Role, m.Subject, m.StreamSeq), f)
+	out, err := j.failure(m, reason, perm)
 	if err == nil {
 		err = j.publish(ctx, append(outs, out))
 	}
@@ -278,6 +306,120 @@ func (j *job) fail(ctx context.Context, jm jetstream.Msg, m *Message, outs []Out
 	failures.WithLabelValues(j.w.Role, kind).Inc()
 	m.Log.Warn("failed", "reason", reason, "permanent", perm)
 	_ = jm.TermWithReason(clip(reason, 200))
+}
+
+// failure is the failure event of m. Its Msg-Id names the role and the
+// event, so that the two ways a role gives up on an event (the last
+// attempt failing, and JetStream's max-deliveries advisory) publish it once.
+func (j *job) failure(m *Message, reason string, perm bool) (Output, error) {
+	f := Failure{
+		Ref:          m.Ref,
+		Stage:        j.w.Role,
+		Reason:       reason,
+		Permanent:    perm,
+		Attempts:     m.Attempt,
+		EventSubject: m.Subject,
+		EventSeq:     m.StreamSeq,
+		FailedAt:     time.Now().UTC(),
+	}
+	return JSONOutput(FailedSubject(j.w.Role, m.Ref.Gallery), fmt.Sprintf("failed:%s:%s:%d", j.w.Role, m.Subject, m.StreamSeq), f)
+}
+
+// maxDeliveriesAdvisory is the part of JetStream's
+// io.nats.jetstream.advisory.v1.max_deliver event that names the message.
+type maxDeliveriesAdvisory struct {
+	Stream     string `json:"stream"`
+	Consumer   string `json:"consumer"`
+	StreamSeq  uint64 `json:"stream_seq"`
+	Deliveries int    `json:"deliveries"`
+}
+
+// gaveUpLoop consumes the role's max-deliveries advisories until ctx ends.
+// When the process holding a message on its last allowed delivery dies or
+// stalls, no handler ever fails it: JetStream stops delivering it (and
+// drops it from the consumer's pending set) and says so only in an
+// advisory. Without this the photo would vanish with no failure event,
+// and its gallery would wait for it forever.
+func (j *job) gaveUpLoop(ctx context.Context, cons jetstream.Consumer, stream jetstream.Stream) {
+	for ctx.Err() == nil {
+		fctx, cancel := context.WithTimeout(ctx, j.rt.PollWait)
+		batch, err := cons.Fetch(1, jetstream.FetchContext(fctx))
+		if err != nil {
+			cancel()
+			if ctx.Err() == nil {
+				j.log.Warn("pull of max-deliveries advisories failed; retrying", "err", err)
+				sleep(ctx, time.Second)
+			}
+			continue
+		}
+		for am := range batch.Messages() {
+			j.gaveUp(ctx, am, stream)
+		}
+		if err := batch.Error(); err != nil && !IsPollEnd(err) && ctx.Err() == nil {
+			j.log.Warn("pull of max-deliveries advisories ended with error", "err", err)
+			sleep(ctx, time.Second)
+		}
+		cancel()
+	}
+}
+
+// gaveUp publishes, for one advisory, the failure event the runtime
+// publishes when a last attempt fails, with the original event fetched
+// from its stream and described as a handler would have seen it.
+func (j *job) gaveUp(ctx context.Context, am jetstream.Msg, stream jetstream.Stream) {
+	var adv maxDeliveriesAdvisory
+	if err := json.Unmarshal(am.Data(), &adv); err != nil || adv.StreamSeq == 0 {
+		j.log.Error("unreadable max-deliveries advisory; dropping it", "subject", am.Subject(), "err", err)
+		_ = am.Term()
+		return
+	}
+	// Like acks, this must finish even while ctx is being cancelled.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	m := &Message{Attempt: adv.Deliveries, StreamSeq: adv.StreamSeq}
+	raw, err := stream.GetMsg(actx, adv.StreamSeq)
+	switch {
+	case err == nil:
+		m.Subject, m.Data, m.Header = raw.Subject, raw.Data, raw.Header
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		// Gone from the stream already (its limits): fail what is known.
+	default:
+		j.log.Warn("reading the event JetStream gave up on failed; will retry", "seq", adv.StreamSeq, "err", err)
+		_ = am.NakWithDelay(j.rt.Cfg.BackoffFor(1))
+		return
+	}
+	m.Ref = j.w.Describe(m.Subject, m.Data)
+	m.Log = j.log.With("gallery", m.Ref.Gallery, "photo", m.Ref.Photo, "seq", m.StreamSeq, "attempt", m.Attempt)
+	if !ForRole(m.Header, j.w.Role) {
+		_ = am.Ack() // not this role's event: it was never going to fail here
+		return
+	}
+	reason := fmt.Sprintf("gave up after %d deliveries: no process finished it within the ack wait (a process died, stalled or stopped holding it)", adv.Deliveries)
+	out, err := j.failure(m, reason, false)
+	if err != nil {
+		m.Log.Error("cannot encode the failure event; dropping the advisory", "err", err)
+		_ = am.Term()
+		return
+	}
+	// The failure continues the event's trace.
+	pctx := ExtractHeader(actx, m.Header)
+	ack, err := j.rt.JS.PublishMsg(pctx, &nats.Msg{Subject: out.Subject, Data: out.Data, Header: InjectHeader(pctx, nil)}, jetstream.WithMsgID(out.MsgID))
+	if err != nil {
+		m.Log.Warn("publishing failure event failed; will retry", "err", err, "reason", reason)
+		_ = am.NakWithDelay(j.rt.Cfg.BackoffFor(1))
+		return
+	}
+	if ack.Duplicate {
+		// A process got to fail it itself, or this advisory was handled
+		// before and its ack lost.
+		m.Log.Info("failure event published already", "subject", m.Subject)
+	} else {
+		failures.WithLabelValues(j.w.Role, "gave_up").Inc()
+		m.Log.Warn("failed", "reason", reason, "permanent", false)
+	}
+	if err := am.DoubleAck(actx); err != nil {
+		m.Log.Warn("ack of the advisory failed; it will be redelivered and deduplicated", "err", err)
+	}
 }
 
 // publish sends outs in order, each carrying ctx's trace context unless

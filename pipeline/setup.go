@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -120,4 +122,138 @@ func (s *Store) ProveTrigger(ctx context.Context, js jetstream.JetStream, arnReg
 			return attempt, err
 		}
 	}
+}
+
+// BucketAccess says what anonymous callers may do in a bucket, and whether
+// EnsureBucketPolicies had to change its policy to get there.
+type BucketAccess struct {
+	Bucket  string
+	Access  string // what anonymous callers may do, in words
+	Changed bool
+}
+
+// EnsureBucketPolicies gives photodesk's buckets the anonymous access they
+// should have, and no more: none to the originals (unpublished photos)
+// and the article records; to the derivatives only when publicDerivatives
+// is set (for the assembler's --public-base-url), and then only GET of an
+// object by its key, never a listing. It drops every statement that
+// grants anyone anonymous access it should not have, keeps the rest (a
+// Deny, a statement for a named principal), and changes nothing that is
+// already right, so it can run at every deploy.
+func (s *Store) EnsureBucketPolicies(ctx context.Context, publicDerivatives bool) ([]BucketAccess, error) {
+	var out []BucketAccess
+	for _, b := range s.Buckets() {
+		public := publicDerivatives && b == s.cfg.DerivativesBucket
+		old, err := s.GetBucketPolicy(ctx, b)
+		if err != nil {
+			return out, fmt.Errorf("read policy of bucket %s: %w", b, err)
+		}
+		doc, changed, err := anonymousPolicy(old, b, public)
+		if err != nil {
+			return out, fmt.Errorf("policy of bucket %s: %w", b, err)
+		}
+		if changed {
+			if err := s.SetBucketPolicy(ctx, b, doc); err != nil {
+				return out, fmt.Errorf("set policy of bucket %s: %w", b, err)
+			}
+		}
+		access := "private: no anonymous access"
+		if public {
+			access = "anonymous GET of objects, no listing"
+		}
+		out = append(out, BucketAccess{Bucket: b, Access: access, Changed: changed})
+	}
+	return out, nil
+}
+
+// anonymousPolicy is policy (a bucket policy document, "" for none) with
+// anonymous access to bucket reduced to none, or to reading objects when
+// public; "" when nothing is left. changed says whether it differs.
+func anonymousPolicy(policy, bucket string, public bool) (string, bool, error) {
+	doc := map[string]any{}
+	if strings.TrimSpace(policy) != "" {
+		if err := json.Unmarshal([]byte(policy), &doc); err != nil {
+			return "", false, fmt.Errorf("unreadable policy: %w", err)
+		}
+	}
+	var stmts []any
+	switch v := doc["Statement"].(type) {
+	case []any:
+		stmts = v
+	case map[string]any:
+		stmts = []any{v}
+	}
+	resource := "arn:aws:s3:::" + bucket + "/*"
+	var kept []any
+	changed, have := false, false
+	for _, st := range stmts {
+		m, _ := st.(map[string]any)
+		if m == nil || m["Effect"] != "Allow" || !anyone(m["Principal"]) {
+			kept = append(kept, st)
+			continue
+		}
+		if public && !have && isReadObjects(m, resource) {
+			have = true
+			kept = append(kept, st)
+			continue
+		}
+		changed = true // an anonymous grant it should not have
+	}
+	if public && !have {
+		changed = true
+		kept = append(kept, map[string]any{
+			"Sid":       "PhotodeskPublicDerivatives",
+			"Effect":    "Allow",
+			"Principal": map[string]any{"AWS": []any{"*"}},
+			"Action":    []any{"s3:GetObject"},
+			"Resource":  []any{resource},
+		})
+	}
+	if !changed {
+		return policy, false, nil
+	}
+	if len(kept) == 0 {
+		return "", true, nil
+	}
+	if doc["Version"] == nil {
+		doc["Version"] = "2012-10-17"
+	}
+	doc["Statement"] = kept
+	b, err := json.Marshal(doc)
+	return string(b), true, err
+}
+
+// anyone reports whether a statement's Principal is everyone: "*",
+// {"AWS": "*"} or {"AWS": ["*"]}.
+func anyone(p any) bool {
+	if p == "*" {
+		return true
+	}
+	m, _ := p.(map[string]any)
+	return slices.Contains(stringList(m["AWS"]), "*")
+}
+
+// isReadObjects reports whether an anonymous Allow grants exactly
+// s3:GetObject on resource, unconditionally.
+func isReadObjects(st map[string]any, resource string) bool {
+	a, r := stringList(st["Action"]), stringList(st["Resource"])
+	return len(a) == 1 && a[0] == "s3:GetObject" && len(r) == 1 && r[0] == resource &&
+		st["Condition"] == nil && st["NotAction"] == nil && st["NotResource"] == nil
+}
+
+// stringList reads a policy value that is one string or a list of them.
+func stringList(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		var out []string
+		for _, x := range v {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
 }

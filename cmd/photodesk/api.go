@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -23,6 +22,8 @@ type apiFlags struct {
 	addr      string
 	tokens    string
 	maxUpload int64
+	// limits replace api.DefaultLimits when set (tests: short timeouts).
+	limits *api.Limits
 }
 
 func (a *apiFlags) register(fs *flag.FlagSet, defAddr string) {
@@ -53,7 +54,10 @@ func serveAPI(ctx context.Context, a apiFlags, tokens []api.Token, cfg pipeline.
 		nc.Close()
 		return nil, nil, fmt.Errorf("API: %w", err)
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
+	if a.limits != nil {
+		srv.Limits = *a.limits
+	}
+	hs := srv.HTTPServer()
 	go func() { _ = hs.Serve(ln) }()
 	stop := func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -20,14 +20,17 @@ import (
 
 // runSetup is `photodesk setup`: the one-shot init of a compose project or
 // a Kubernetes Job. It creates what the pipeline needs, in order (streams,
-// consumers and the key-value bucket on NATS; the buckets and the originals
-// bucket's notification on S3), proves the trigger with a canary upload,
-// prints what it found and did, and exits. Every step is idempotent, so it
-// can run at every deploy.
+// consumers and the key-value bucket on NATS; the buckets, their policies
+// and the originals bucket's notification on S3), proves the trigger with
+// a canary upload, prints what it found and did, and exits. Every step is
+// idempotent, so it can run at every deploy.
 func runSetup(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("setup", flag.ContinueOnError)
 	wait := fs.Duration("wait", 0, "keep retrying this long while NATS and S3 come up (0: one try)")
 	canary := fs.Bool("canary", true, "prove the trigger: upload a canary object and wait for MinIO's event on JetStream")
+	var publicDerivatives bool
+	pipeline.BoolVar(fs, &publicDerivatives, "public-derivatives", "PHOTODESK_PUBLIC_DERIVATIVES",
+		"let anyone GET derivatives by key (never list them), for the assembler's --public-base-url; without it the derivatives bucket is private like the others")
 	cfg := pipeline.DefaultConfig()
 	cfg.RegisterFlags(fs)
 	if _, err := pipeline.ParseFlags(fs, args); err != nil {
@@ -71,6 +74,8 @@ func runSetup(ctx context.Context, args []string) error {
 	for _, spec := range pipeline.Consumers {
 		_, err := js.Consumer(ctx, spec.Stream, spec.Role)
 		before["consumer "+spec.Role] = err == nil
+		_, err = js.Consumer(ctx, pipeline.AdvisoriesStream, pipeline.GaveUpConsumer(spec.Role))
+		before["consumer "+pipeline.GaveUpConsumer(spec.Role)] = err == nil
 	}
 	_, err = js.KeyValue(ctx, pipeline.GalleriesKV)
 	before["key-value "+pipeline.GalleriesKV] = err == nil
@@ -86,6 +91,7 @@ func runSetup(ctx context.Context, args []string) error {
 	}
 	for _, spec := range pipeline.Consumers {
 		step(w, before, "consumer "+spec.Role, "on stream "+spec.Stream)
+		step(w, before, "consumer "+pipeline.GaveUpConsumer(spec.Role), "on stream "+pipeline.AdvisoriesStream)
 	}
 	step(w, before, "key-value "+pipeline.GalleriesKV, "the assembler's gallery state")
 
@@ -110,6 +116,21 @@ func runSetup(ctx context.Context, args []string) error {
 	}
 	for _, b := range store.Buckets() {
 		step(w, before, "bucket "+b, "")
+	}
+	var access []pipeline.BucketAccess
+	if err := retry(ctx, log, deadline, "S3 bucket policies", func(ctx context.Context) error {
+		a, err := store.EnsureBucketPolicies(ctx, publicDerivatives)
+		access = a
+		return err
+	}); err != nil {
+		return err
+	}
+	for _, a := range access {
+		state := "unchanged"
+		if a.Changed {
+			state = "set"
+		}
+		fmt.Fprintf(w, "  %-32s %s (%s)\n", "policy "+a.Bucket, state, a.Access)
 	}
 	before["notification"] = store.CheckNotification(ctx, region) == nil
 	// MinIO loads its notification targets in the background after it

@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -68,6 +71,10 @@ func TestSetupOnAFreshStack(t *testing.T) {
 		"stream PHOTODESK                 created",
 		"consumer ingest                  created (on stream S3_EVENTS)",
 		"consumer assembler               created (on stream PHOTODESK)",
+		"stream PHOTODESK_ADVISORIES      created",
+		"consumer renditions-gave-up      created (on stream PHOTODESK_ADVISORIES)",
+		"policy originals                 unchanged (private: no anonymous access)",
+		"policy derivatives               unchanged (private: no anonymous access)",
 		"key-value PHOTODESK_GALLERIES    created",
 		"bucket originals                 created",
 		"bucket articles                  created",
@@ -98,7 +105,7 @@ func TestSetupOnAFreshStack(t *testing.T) {
 		t.Fatalf("second setup: exit %d: %s", code, stderr.String())
 	}
 	second := out.String()
-	if strings.Contains(second, "created") || strings.Count(second, " exists") != 2+len(pipeline.Consumers)+1+3+1 {
+	if strings.Contains(second, "created") || strings.Count(second, " exists") != len(pipeline.StreamConfigs(cfg))+2*len(pipeline.Consumers)+1+3+1 {
 		t.Errorf("second setup should find everything there:\n%s", second)
 	}
 }
@@ -206,4 +213,144 @@ func TestSetupOnARunningStackAndHealthURL(t *testing.T) {
 	if code := run([]string{"health", "--url", "http://" + addr + "/healthz"}, &stderr); code != 1 || !strings.Contains(stderr.String(), "connection refused") {
 		t.Errorf("health --url on a stopped worker: exit %d: %s", code, stderr.String())
 	}
+}
+
+// anonymous makes a request to MinIO with no credentials, as anyone on the
+// network could, and returns its status.
+func anonymous(t *testing.T, method, url string) int {
+	t.Helper()
+	var body io.Reader
+	if method == http.MethodPut {
+		body = strings.NewReader("anonymous")
+	}
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode
+}
+
+// TestSetupBucketPolicies: anyone without keys can read nothing from the
+// originals and the articles, and list no bucket; derivatives only with
+// setup --public-derivatives, by key. Setup takes back anonymous access
+// someone else granted, keeps statements that grant nobody anything, and
+// changes nothing on a second run.
+func TestSetupBucketPolicies(t *testing.T) {
+	out := captureStdout(t)
+	s := devstack.ForTest(t)
+	cfg := s.Config
+	store, err := pipeline.NewStore(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	objects := map[string]string{ // bucket -> key
+		cfg.OriginalsBucket:   "pol/a.jpg",
+		cfg.DerivativesBucket: "pol/a.jpg/thumb.jpg",
+		cfg.ArticlesBucket:    "pol/article.json",
+	}
+	for b, k := range objects {
+		if _, err := store.PutObject(ctx, b, k, strings.NewReader("bytes of "+k), int64(len("bytes of "+k)), minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := "http://" + cfg.S3Endpoint + "/"
+	get := func(b string) int { return anonymous(t, http.MethodGet, base+b+"/"+objects[b]) }
+	setup := func(extra ...string) string {
+		t.Helper()
+		out.Reset()
+		var stderr bytes.Buffer
+		if code := run(append(append([]string{"setup", "--canary=false"}, connFlags(cfg)...), extra...), &stderr); code != 0 {
+			t.Fatalf("setup %v: exit %d: %s\n%s", extra, code, stderr.String(), out.String())
+		}
+		return out.String()
+	}
+	checkPrivate := func(when string, buckets ...string) {
+		t.Helper()
+		for _, b := range buckets {
+			if st := get(b); st != http.StatusForbidden {
+				t.Errorf("%s: anonymous GET of %s/%s: %d, want 403", when, b, objects[b], st)
+			}
+		}
+	}
+	checkNoListing := func(when string) {
+		t.Helper()
+		for b := range objects {
+			for _, q := range []string{"", "?list-type=2", "?list-type=2&prefix=pol/"} {
+				if st := anonymous(t, http.MethodGet, base+b+"/"+q); st != http.StatusForbidden {
+					t.Errorf("%s: anonymous listing of %s%s: %d, want 403", when, b, q, st)
+				}
+			}
+			if st := anonymous(t, http.MethodPut, base+b+"/pol/anonymous.jpg"); st != http.StatusForbidden {
+				t.Errorf("%s: anonymous PUT into %s: %d, want 403", when, b, st)
+			}
+		}
+	}
+
+	// By default every bucket is private.
+	first := setup()
+	for b := range objects {
+		if want := fmt.Sprintf("%-32s unchanged (private: no anonymous access)", "policy "+b); !strings.Contains(first, want) {
+			t.Errorf("setup lacks %q:\n%s", want, first)
+		}
+	}
+	checkPrivate("by default", cfg.OriginalsBucket, cfg.DerivativesBucket, cfg.ArticlesBucket)
+	checkNoListing("by default")
+
+	// Someone opens the originals to everyone (read and list), and adds a
+	// grant and a Deny to the articles: setup takes the grants back, and
+	// keeps the Deny.
+	open := func(b string) string {
+		return `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["*"]},"Action":["s3:GetObject","s3:ListBucket"],"Resource":["arn:aws:s3:::` + b + `","arn:aws:s3:::` + b + `/*"]}]}`
+	}
+	if err := store.SetBucketPolicy(ctx, cfg.OriginalsBucket, open(cfg.OriginalsBucket)); err != nil {
+		t.Fatal(err)
+	}
+	withDeny := `{"Version":"2012-10-17","Statement":[` +
+		`{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::` + cfg.ArticlesBucket + `/*"},` +
+		`{"Effect":"Deny","Principal":{"AWS":["*"]},"Action":["s3:DeleteObject"],"Resource":["arn:aws:s3:::` + cfg.ArticlesBucket + `/*"]}]}`
+	if err := store.SetBucketPolicy(ctx, cfg.ArticlesBucket, withDeny); err != nil {
+		t.Fatal(err)
+	}
+	if st := get(cfg.OriginalsBucket); st != http.StatusOK {
+		t.Fatalf("an opened originals bucket answers anonymous GET with %d: the probe proves nothing", st)
+	}
+	again := setup()
+	for _, b := range []string{cfg.OriginalsBucket, cfg.ArticlesBucket} {
+		if want := fmt.Sprintf("%-32s set (private: no anonymous access)", "policy "+b); !strings.Contains(again, want) {
+			t.Errorf("setup lacks %q:\n%s", want, again)
+		}
+	}
+	checkPrivate("after setup took the grants back", cfg.OriginalsBucket, cfg.DerivativesBucket, cfg.ArticlesBucket)
+	checkNoListing("after setup took the grants back")
+	if p, err := store.GetBucketPolicy(ctx, cfg.ArticlesBucket); err != nil || !strings.Contains(p, "Deny") || strings.Contains(p, "Allow") {
+		t.Errorf("articles policy after setup: %s (%v), want the Deny alone", p, err)
+	}
+
+	// --public-derivatives: derivatives by key, nothing else.
+	pub := setup("--public-derivatives")
+	if want := fmt.Sprintf("%-32s set (anonymous GET of objects, no listing)", "policy "+cfg.DerivativesBucket); !strings.Contains(pub, want) {
+		t.Errorf("setup --public-derivatives lacks %q:\n%s", want, pub)
+	}
+	if st := get(cfg.DerivativesBucket); st != http.StatusOK {
+		t.Errorf("with --public-derivatives: anonymous GET of a derivative: %d, want 200", st)
+	}
+	checkPrivate("with --public-derivatives", cfg.OriginalsBucket, cfg.ArticlesBucket)
+	checkNoListing("with --public-derivatives")
+	if again := setup("--public-derivatives"); strings.Contains(again, " set (") {
+		t.Errorf("a second setup --public-derivatives changed a policy:\n%s", again)
+	}
+
+	// Without the flag again, derivatives are private again.
+	back := setup()
+	if want := fmt.Sprintf("%-32s set (private: no anonymous access)", "policy "+cfg.DerivativesBucket); !strings.Contains(back, want) {
+		t.Errorf("setup lacks %q:\n%s", want, back)
+	}
+	checkPrivate("without --public-derivatives again", cfg.OriginalsBucket, cfg.DerivativesBucket, cfg.ArticlesBucket)
 }

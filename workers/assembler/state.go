@@ -118,7 +118,9 @@ func (s *State) ApplyUploaded(ev pipeline.PhotoUploaded, now time.Time) {
 // ApplyExif records the exif role's result.
 func (s *State) ApplyExif(ev pipeline.PhotoExif, now time.Time) {
 	x := ev.Exif
-	s.photo(ev.Photo).result(etagOf(ev.ETag), now).Exif = &x
+	r := s.photo(ev.Photo).result(etagOf(ev.ETag), now)
+	r.Exif = &x
+	r.succeeded("exif")
 	s.answered(ev.Run, ev.Photo, "exif", etagOf(ev.ETag))
 }
 
@@ -132,6 +134,7 @@ func (s *State) ApplyDerivatives(ev pipeline.PhotoDerivatives, now time.Time) {
 	} else {
 		r.Renditions = ev.Derivatives
 	}
+	r.succeeded(ev.Role)
 	s.answered(ev.Run, ev.Photo, ev.Role, etagOf(ev.ETag))
 }
 
@@ -146,6 +149,17 @@ func (s *State) ApplyFailure(f pipeline.Failure, now time.Time) {
 	}
 	r.Failures[f.Stage] = f
 	s.failedRerun(f)
+}
+
+// succeeded drops the stage's earlier giving up (a failure that is not
+// permanent), which a result has since answered: a process that stalled
+// holding an event's last delivery may finish it after JetStream gave up
+// on it, and `photodesk reprocess` is the remedy for a stage that gave up.
+// A permanent failure stays.
+func (r *Result) succeeded(stage string) {
+	if f, ok := r.Failures[stage]; ok && !f.Permanent {
+		delete(r.Failures, stage)
+	}
 }
 
 // ApplyManifest records a manifest (or why it is unusable); the newest
