@@ -150,7 +150,7 @@ func devstackMinIOEnv(t *testing.T) map[string]string {
 	sc := bufio.NewScanner(strings.NewReader(string(b)))
 	for sc.Scan() {
 		k, v, ok := strings.Cut(sc.Text(), "=")
-		if ok && (strings.HasPrefix(k, "MINIO_NOTIFY_") || k == "MINIO_BROWSER" || k == "MINIO_UPDATE") {
+		if ok && (strings.HasPrefix(k, "MINIO_NOTIFY_") || k == "MINIO_BROWSER" || k == "MINIO_UPDATE" || k == "MINIO_API_SYNC_EVENTS" || k == "MINIO_SYNC_BOOT") {
 			env[k] = v
 		}
 	}

@@ -208,7 +208,9 @@ func (r *Role) now() time.Time {
 // update applies the event to the gallery's state under a revision check,
 // retrying on conflict. It reserves a new version when the gallery is
 // ready with inputs not yet published (pub), and says whether an already
-// reserved version should be published again (a redelivery after a crash).
+// reserved version should be published again (a redelivery after a crash);
+// held is the held event to publish, for a new set of failures and again
+// on a redelivery.
 func (r *Role) update(ctx context.Context, gallery string, apply func(*State), redelivered bool) (st *State, rd Readiness, pub *Publication, republish bool, held *pipeline.GalleryHeld, err error) {
 	for attempt := 0; attempt < 50; attempt++ {
 		st, rev, err := r.load(ctx, gallery)
@@ -220,7 +222,10 @@ func (r *Role) update(ctx context.Context, gallery string, apply func(*State), r
 		rd = st.Evaluate()
 		pub, republish, held = nil, false, nil
 		if len(rd.Failed) > 0 {
-			if fp := FailureFingerprint(rd.Failed); fp != st.HeldFor {
+			// A redelivery asks again: the held event may have been lost
+			// after this state was saved (the same Msg-Id: JetStream drops a
+			// repeat of one that got through).
+			if fp := FailureFingerprint(rd.Failed); fp != st.HeldFor || redelivered {
 				st.HeldFor = fp
 				held = &pipeline.GalleryHeld{Gallery: gallery, Failed: rd.Failed, HeldAt: r.now()}
 			}
@@ -247,7 +252,7 @@ func (r *Role) update(ctx context.Context, gallery string, apply func(*State), r
 			return nil, rd, nil, false, nil, err
 		}
 		if bytes.Equal(before, after) {
-			return st, rd, nil, republish, nil, nil
+			return st, rd, nil, republish, held, nil
 		}
 		if rev == 0 {
 			_, err = r.KV.Create(ctx, gallery, after)
