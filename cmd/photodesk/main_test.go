@@ -77,8 +77,9 @@ func connFlags(cfg pipeline.Config) []string {
 	return []string{"--nats", cfg.NATSURL, "--s3-endpoint", cfg.S3Endpoint, "--ack-wait", cfg.AckWait.String(), "--max-deliver", fmt.Sprint(cfg.MaxDeliver)}
 }
 
-// startRoles runs roles in this process until the test ends.
-func startRoles(t *testing.T, s *devstack.Stack, roles ...string) {
+// startRolesWith runs roles with rc in this process until stop is called
+// (or the test ends).
+func startRolesWith(t *testing.T, s *devstack.Stack, rc roleConfig, roles ...string) (stop func()) {
 	t.Helper()
 	nc, js, err := pipeline.Connect(s.Config, t.Name())
 	if err != nil {
@@ -88,7 +89,6 @@ func startRoles(t *testing.T, s *devstack.Stack, roles ...string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc := defaultRoleConfig()
 	if err := rc.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,17 @@ func startRoles(t *testing.T, s *devstack.Stack, roles ...string) {
 			t.Errorf("workers: %v", err)
 		}
 	}()
-	t.Cleanup(func() { cancel(); <-done; nc.Close() })
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done; nc.Close() }) }
+	t.Cleanup(stop)
+	return stop
+}
+
+// startRoles runs roles in this process, with the default role
+// configuration, until the test ends.
+func startRoles(t *testing.T, s *devstack.Stack, roles ...string) {
+	t.Helper()
+	startRolesWith(t, s, defaultRoleConfig(), roles...)
 }
 
 // events reads a gallery's events of the given kinds from the start of the

@@ -7,11 +7,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,40 +21,6 @@ import (
 	"github.com/photodesk/photodesk/pipeline/devstack"
 	"github.com/photodesk/photodesk/workers/assembler"
 )
-
-// startRolesWith runs roles with rc in this process until stop is called
-// (or the test ends).
-func startRolesWith(t *testing.T, s *devstack.Stack, rc roleConfig, roles ...string) (stop func()) {
-	t.Helper()
-	nc, js, err := pipeline.Connect(s.Config, t.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := pipeline.NewStore(s.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rc.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(&prefixWriter{t: t, prefix: "roles: "}, nil))
-	ws, err := workers(s.Config, rc, js, store, log, roles, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := runWorkers(ctx, js, s.Config, log, ws); err != nil {
-			t.Errorf("workers: %v", err)
-		}
-	}()
-	var once sync.Once
-	stop = func() { once.Do(func() { cancel(); <-done; nc.Close() }) }
-	t.Cleanup(stop)
-	return stop
-}
 
 // jobs is this process's photodesk_jobs_total for role and outcome.
 func jobs(t *testing.T, role, outcome string) float64 {

@@ -22,6 +22,26 @@ func setupFlags(natsAddr, s3Addr string, extra ...string) []string {
 	return append([]string{"setup", "--nats", "nats://" + natsAddr, "--s3-endpoint", s3Addr}, extra...)
 }
 
+// startBareServers starts NATS and MinIO on the given addresses with
+// nothing set up on them, for the test's lifetime.
+func startBareServers(t *testing.T, natsAddr, s3Addr string) {
+	t.Helper()
+	dir := t.TempDir()
+	ns, err := devstack.StartNATS(devstack.NATSOptions{Addr: natsAddr, StoreDir: filepath.Join(dir, "nats")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	m, err := devstack.StartMinIO(context.Background(), devstack.MinIOOptions{
+		DataDir: filepath.Join(dir, "minio"), QueueDir: filepath.Join(dir, "queue"), Addr: s3Addr,
+		AccessKey: pipeline.DevAccessKey, SecretKey: pipeline.DevSecretKey, NATSAddr: natsAddr,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Stop() })
+}
+
 // TestSetupOnAFreshStack: on a NATS and a MinIO where nothing exists yet,
 // setup fails at once and clearly while they are down, waits for them with
 // --wait, creates everything, proves the trigger, and leaves a stack
@@ -47,20 +67,7 @@ func TestSetupOnAFreshStack(t *testing.T) {
 		done <- result{code, stderr.String()}
 	}()
 	time.Sleep(time.Second) // let its first tries fail (not an assertion: it passes either way)
-	dir := t.TempDir()
-	ns, err := devstack.StartNATS(devstack.NATSOptions{Addr: natsAddr, StoreDir: filepath.Join(dir, "nats")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
-	m, err := devstack.StartMinIO(context.Background(), devstack.MinIOOptions{
-		DataDir: filepath.Join(dir, "minio"), QueueDir: filepath.Join(dir, "queue"), Addr: s3Addr,
-		AccessKey: pipeline.DevAccessKey, SecretKey: pipeline.DevSecretKey, NATSAddr: natsAddr,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Stop() })
+	startBareServers(t, natsAddr, s3Addr)
 	r := <-done
 	first := out.String()
 	if r.code != 0 {
@@ -117,20 +124,7 @@ func TestSetupNotifyRegion(t *testing.T) {
 	out := captureStdout(t)
 	t.Setenv("MINIO_SITE_REGION", "eu-west-1") // the MinIO child inherits it
 	natsAddr, s3Addr := freeAddr(t), freeAddr(t)
-	dir := t.TempDir()
-	ns, err := devstack.StartNATS(devstack.NATSOptions{Addr: natsAddr, StoreDir: filepath.Join(dir, "nats")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
-	m, err := devstack.StartMinIO(context.Background(), devstack.MinIOOptions{
-		DataDir: filepath.Join(dir, "minio"), QueueDir: filepath.Join(dir, "queue"), Addr: s3Addr,
-		AccessKey: pipeline.DevAccessKey, SecretKey: pipeline.DevSecretKey, NATSAddr: natsAddr,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Stop() })
+	startBareServers(t, natsAddr, s3Addr)
 
 	var stderr bytes.Buffer
 	withRegion := setupFlags(natsAddr, s3Addr, "--s3-region", "eu-west-1", "--notify-region", "eu-west-1")
