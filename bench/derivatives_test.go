@@ -149,6 +149,9 @@ func setupDerivatives(b *testing.B) *derivSetup {
 	return s
 }
 
+// webpEffort is the roles' default WebP effort, which the CLI is given too.
+var webpEffort = imaging.DefaultConfig().WebPEffort
+
 // corners are imaging's watermark positions (fractions of the free space).
 var corners = map[string][2]float64{
 	"top-left": {0, 0}, "top-right": {1, 0},
@@ -166,29 +169,40 @@ func expectedSize(p imaging.Preset) (w, h int) {
 }
 
 // runRoles does what the roles do for one photo, minus MinIO: each role
-// opens the original (they are separate processes), then renders each of
-// its presets in all of its formats.
+// opens the original (they are separate processes), then renders its
+// presets in all of their formats with imaging.RenderSet, as the roles do.
 func (s *derivSetup) runRoles(ctx context.Context, outs []output) (map[string][]imaging.Result, error) {
 	res := map[string][]imaging.Result{}
-	srcs := map[string]*imaging.Source{}
+	byRole := map[string][]output{}
+	var roles []string
 	for _, o := range outs {
-		src := srcs[o.role]
-		if src == nil {
-			var err error
-			if src, err = imaging.Open(s.data, s.limits); err != nil {
-				return nil, err
-			}
-			srcs[o.role] = src
+		if byRole[o.role] == nil {
+			roles = append(roles, o.role)
 		}
-		opts := imaging.Options{AVIFEffort: s.cfg.AVIFEffort}
-		if o.marked {
-			opts.Mark = s.mark
-		}
-		r, err := src.Render(ctx, o.preset, o.preset.Formats, opts)
+		byRole[o.role] = append(byRole[o.role], o)
+	}
+	for _, role := range roles {
+		src, err := imaging.Open(s.data, s.limits)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", o.name, err)
+			return nil, err
 		}
-		res[o.name] = r
+		opts := imaging.Options{AVIFEffort: s.cfg.AVIFEffort, WebPEffort: s.cfg.WebPEffort}
+		var jobs []imaging.Job
+		names := map[string]string{} // preset -> output name
+		for _, o := range byRole[role] {
+			if o.marked {
+				opts.Mark = s.mark
+			}
+			jobs = append(jobs, imaging.Job{Preset: o.preset, Formats: o.preset.Formats})
+			names[o.preset.Name] = o.name
+		}
+		err = imaging.RenderSet(ctx, src, jobs, opts, func(j imaging.Job, r []imaging.Result) error {
+			res[names[j.Preset.Name]] = r
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", role, err)
+		}
 	}
 	return res, nil
 }
@@ -196,7 +210,7 @@ func (s *derivSetup) runRoles(ctx context.Context, outs []output) (map[string][]
 // saveOptions are the roles' encoder settings in libvips's filename
 // syntax: JPEG progressive with optimised Huffman tables and libvips's
 // automatic chroma subsampling (the default) for presets, baseline for the
-// full-size copy (as the roles write it); WebP at the default effort 4.
+// full-size copy (as the roles write it); WebP at the roles' effort.
 func saveOptions(f imaging.Format, q int, full bool) string {
 	switch f {
 	case imaging.JPEG:
@@ -205,7 +219,7 @@ func saveOptions(f imaging.Format, q int, full bool) string {
 		}
 		return fmt.Sprintf("[Q=%d,strip,interlace,optimize-coding]", q)
 	case imaging.WebP:
-		return fmt.Sprintf("[Q=%d,strip]", q)
+		return fmt.Sprintf("[Q=%d,strip,effort=%d]", q, webpEffort)
 	}
 	return ""
 }

@@ -1,14 +1,20 @@
 package imaging
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/photodesk/photodesk/pipeline"
 )
@@ -78,8 +84,11 @@ func (d *Deriver) plans(ev pipeline.PhotoUploaded) []plan {
 	for _, p := range d.Presets {
 		for _, f := range p.Formats {
 			s := fmt.Sprintf("v%s|%s|%d|%d|%s|%s", specVersion, p.Name, p.Size, p.Quality, f, d.settings)
-			if f == AVIF {
+			switch f {
+			case AVIF:
 				s += "|effort" + strconv.Itoa(d.Options.AVIFEffort)
+			case WebP:
+				s += "|effort" + strconv.Itoa(d.Options.WebPEffort)
 			}
 			sum := sha256.Sum256([]byte(s))
 			out = append(out, plan{
@@ -118,8 +127,17 @@ func (d *Deriver) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.O
 	res := pipeline.PhotoDerivatives{Ref: ev.Ref, Role: d.Role, Derivatives: make([]pipeline.Derivative, len(plans))}
 
 	// A redelivery finds its work done: reuse what matches, make the rest.
+	// A first delivery of an upload has nothing to find (derivative keys
+	// are per photo, and JetStream drops a repeated photo.uploaded of one
+	// ETag within the duplicate window; past it, making them again gives
+	// the same bytes), so it skips the look: one HEAD per derivative.
+	look := m.Attempt > 1 || ev.Reprocess != nil
 	missing := map[string][]int{} // preset -> indexes into plans
 	for i, p := range plans {
+		if !look {
+			missing[p.preset.Name] = append(missing[p.preset.Name], i)
+			continue
+		}
 		meta, oetag, size, ok, err := d.Store.Meta(ctx, d.Bucket, p.key)
 		if err != nil {
 			return nil, err
@@ -149,7 +167,9 @@ func (d *Deriver) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.O
 			return nil, nil
 		}
 	} else {
-		data, err := d.Store.Get(ctx, ev.Bucket, ev.Key, ev.ETag, d.Limits.MaxBytes)
+		sctx, span := stepSpan(ctx, "download", attribute.Int64("photodesk.bytes", ev.Size))
+		data, err := d.Store.Get(sctx, ev.Bucket, ev.Key, ev.ETag, d.Limits.MaxBytes)
+		pipeline.EndSpan(span, err)
 		switch {
 		case errors.Is(err, pipeline.ErrSuperseded):
 			m.Log.Info("original replaced or deleted since this event; skipped", "err", err)
@@ -159,7 +179,9 @@ func (d *Deriver) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.O
 		case err != nil:
 			return nil, err
 		}
+		_, span = stepSpan(ctx, "image.open")
 		src, err := Open(data, d.Limits)
+		pipeline.EndSpan(span, err)
 		if err != nil {
 			return nil, classify(err)
 		}
@@ -168,31 +190,36 @@ func (d *Deriver) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.O
 			metaSourceETag: etag, metaSourceFormat: src.Format, metaSourceSize: strconv.FormatInt(src.Size(), 10),
 			metaSourceWidth: strconv.Itoa(src.Width), metaSourceHeight: strconv.Itoa(src.Height),
 		}
+		var jobs []Job
 		for _, p := range d.Presets {
-			idx := missing[p.Name]
-			if len(idx) == 0 {
-				continue
+			if idx := missing[p.Name]; len(idx) > 0 {
+				j := Job{Preset: p}
+				for _, i := range idx {
+					j.Formats = append(j.Formats, plans[i].format)
+				}
+				jobs = append(jobs, j)
 			}
-			formats := make([]Format, len(idx))
-			for j, i := range idx {
-				formats[j] = plans[i].format
-			}
-			out, err := src.Render(ctx, p, formats, d.Options)
-			if err != nil {
-				return nil, classify(err)
-			}
-			for j, r := range out {
-				pl := plans[idx[j]]
+		}
+		err = RenderSet(ctx, src, jobs, d.Options, func(j Job, out []Result) error {
+			idx := missing[j.Preset.Name]
+			for k, r := range out {
+				pl := plans[idx[k]]
 				meta := map[string]string{metaSpec: pl.spec, metaWidth: strconv.Itoa(r.Width), metaHeight: strconv.Itoa(r.Height)}
 				for k, v := range srcMeta {
 					meta[k] = v
 				}
-				oetag, err := d.Store.Put(ctx, d.Bucket, pl.key, r.Data, r.Format.ContentType(), meta)
+				sctx, span := stepSpan(ctx, "store", attribute.String("photodesk.key", pl.key), attribute.Int("photodesk.bytes", len(r.Data)))
+				oetag, err := d.Store.Put(sctx, d.Bucket, pl.key, r.Data, r.Format.ContentType(), meta)
+				pipeline.EndSpan(span, err)
 				if err != nil {
-					return nil, fmt.Errorf("store %s: %w", pl.key, err)
+					return fmt.Errorf("store %s: %w", pl.key, err)
 				}
-				res.Derivatives[idx[j]] = d.derivative(pl, r.Width, r.Height, int64(len(r.Data)), oetag, false)
+				res.Derivatives[idx[k]] = d.derivative(pl, r.Width, r.Height, int64(len(r.Data)), oetag, false)
 			}
+			return nil
+		})
+		if err != nil {
+			return nil, classify(err)
 		}
 	}
 	m.Log.Info("derivatives ready", "made", countMade(res.Derivatives), "reused", len(plans)-countMade(res.Derivatives),
@@ -213,6 +240,43 @@ func (d *Deriver) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.O
 	return []pipeline.Output{out}, nil
 }
 
+// Job is one preset to render in some of its formats.
+type Job struct {
+	Preset  Preset
+	Formats []Format
+}
+
+// RenderSet renders jobs from src, largest preset first (size 0, the
+// original's, before all), so that each smaller preset resizes the decode
+// kept from a larger one instead of decoding the original again. Each
+// job's results go to done before the next job starts, so only one
+// preset's encodings are held at a time.
+func RenderSet(ctx context.Context, src *Source, jobs []Job, opts Options, done func(Job, []Result) error) error {
+	defer src.Close()
+	long := func(j Job) int {
+		if j.Preset.Size <= 0 {
+			return math.MaxInt
+		}
+		return j.Preset.Size
+	}
+	jobs = slices.Clone(jobs)
+	slices.SortStableFunc(jobs, func(a, b Job) int { return cmp.Compare(long(b), long(a)) })
+	for n, j := range jobs {
+		o := opts
+		o.KeepDecode = n < len(jobs)-1
+		_, span := stepSpan(ctx, "image.render", attribute.String("photodesk.preset", j.Preset.Name))
+		out, err := src.Render(ctx, j.Preset, j.Formats, o)
+		pipeline.EndSpan(span, err)
+		if err != nil {
+			return err
+		}
+		if err := done(j, out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (d *Deriver) derivative(p plan, w, h int, size int64, etag string, reused bool) pipeline.Derivative {
 	return pipeline.Derivative{
 		Preset: p.preset.Name, Format: string(p.format), Bucket: d.Bucket, Key: p.key,
@@ -229,6 +293,13 @@ func countMade(ds []pipeline.Derivative) int {
 		}
 	}
 	return n
+}
+
+// stepSpan starts the span of one step of a job: "download", "store", or
+// image work ("image.open", "image.render"), which the benchmarks subtract
+// from a photo's time in the pipeline to find the pipeline's own share.
+func stepSpan(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+	return pipeline.Tracer().Start(ctx, name, trace.WithAttributes(attrs...))
 }
 
 // classify makes a photo's own fault permanent; anything else may pass.

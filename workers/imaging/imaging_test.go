@@ -618,3 +618,79 @@ func TestNoHEIFLoader(t *testing.T) {
 		t.Fatalf("HEIC without a loader: %v", err)
 	}
 }
+
+// TestRenderSetSharesDecode: the smaller presets are resized from the
+// larger one's kept decode, and still come out upright, at their size, in
+// their colours, and close to what a decode of their own gives.
+func TestRenderSetSharesDecode(t *testing.T) {
+	shown := quadrants(1200, 900)
+	for _, o := range []int{1, 6, 8} {
+		b := mustJPEG(t, fixture.StoreForOrientation(shown, o), &fixture.EXIF{Orientation: o, Make: "Canon"})
+		jobs := []Job{
+			{Preset: preset(t, "small:200:jpeg"), Formats: []Format{JPEG}},
+			{Preset: preset(t, "big:800:jpeg+webp"), Formats: []Format{JPEG, WebP}},
+			{Preset: preset(t, "mid:400:jpeg+webp"), Formats: []Format{WebP}},
+		}
+		src := open(t, b)
+		var order []string
+		got := map[string][]Result{}
+		err := RenderSet(ctx, src, jobs, Options{}, func(j Job, r []Result) error {
+			order = append(order, j.Preset.Name)
+			got[j.Preset.Name] = r
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("orientation %d: %v", o, err)
+		}
+		if strings.Join(order, ",") != "big,mid,small" {
+			t.Fatalf("orientation %d: rendered %v, want largest first", o, order)
+		}
+		if src.base != nil {
+			t.Errorf("orientation %d: the kept decode outlived RenderSet", o)
+		}
+		for _, j := range jobs {
+			want := j.Preset.Size
+			if len(got[j.Preset.Name]) != len(j.Formats) {
+				t.Fatalf("orientation %d %s: %d results", o, j.Preset.Name, len(got[j.Preset.Name]))
+			}
+			// The same preset decoded on its own, the way it was made before.
+			alone, err := open(t, b).Render(ctx, j.Preset, j.Formats, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, r := range got[j.Preset.Name] {
+				_, img := decode(t, r.Data)
+				if img.Bounds().Dx() != want || img.Bounds().Dy() != want*3/4 {
+					t.Fatalf("orientation %d %s %s: %v, want %dx%d", o, j.Preset.Name, r.Format, img.Bounds(), want, want*3/4)
+				}
+				w, h := img.Bounds().Dx(), img.Bounds().Dy()
+				for _, q := range []struct {
+					x, y int
+					want [3]float64
+				}{{w / 4, h / 4, red}, {3 * w / 4, h / 4, green}, {w / 4, 3 * h / 4, blue}, {3 * w / 4, 3 * h / 4, yellow}} {
+					if c := mean(img, q.x, q.y, 5); !near(c, q.want, 30) {
+						t.Errorf("orientation %d %s %s: (%d,%d) is %v, want %v", o, j.Preset.Name, r.Format, q.x, q.y, c, q.want)
+					}
+				}
+				_, ref := decode(t, alone[i].Data)
+				if d := meanAbsDiff(img, ref); d > 3 {
+					t.Errorf("orientation %d %s %s: differs from its own decode by %.2f levels on average", o, j.Preset.Name, r.Format, d)
+				}
+			}
+		}
+	}
+}
+
+func meanAbsDiff(a, b image.Image) float64 {
+	var sum, n float64
+	r := a.Bounds()
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			r1, g1, b1 := rgbAt(a, x, y)
+			r2, g2, b2 := rgbAt(b, x, y)
+			sum += math.Abs(r1-r2) + math.Abs(g1-g2) + math.Abs(b1-b2)
+			n += 3
+		}
+	}
+	return sum / n
+}

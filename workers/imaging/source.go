@@ -29,6 +29,24 @@ type Source struct {
 	Copyright string
 	// cmyk sources take their own load path (see loadCMYK).
 	cmyk bool
+	// base is a kept decode (Options.KeepDecode) for smaller presets.
+	base *vips.ImageRef
+}
+
+// keep replaces the kept decode.
+func (s *Source) keep(img *vips.ImageRef) {
+	if s.base != nil {
+		s.base.Close()
+	}
+	s.base = img
+}
+
+// Close releases the kept decode, if any; the Source stays usable.
+func (s *Source) Close() {
+	if s.base != nil {
+		s.base.Close()
+		s.base = nil
+	}
 }
 
 // Open checks an original from its bytes and header alone: the type is

@@ -18,6 +18,6 @@ func New(cfg imaging.Config, store *pipeline.Store, bucket string, log *slog.Log
 		Bucket:  bucket,
 		Presets: cfg.Presets,
 		Limits:  imaging.Limits{MaxPixels: cfg.MaxPixels, MaxBytes: cfg.MaxBytes},
-		Options: imaging.Options{AVIFEffort: cfg.AVIFEffort},
+		Options: imaging.Options{AVIFEffort: cfg.AVIFEffort, WebPEffort: cfg.WebPEffort},
 	}, log)
 }

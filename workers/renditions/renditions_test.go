@@ -44,10 +44,12 @@ func TestHandleAgainstRealMinIO(t *testing.T) {
 		return pipeline.PhotoUploaded{Ref: pipeline.Ref{Gallery: g, Photo: p, Bucket: s.Config.OriginalsBucket, Key: key, ETag: info.ETag}, Size: info.Size}
 	}
 	var lastID string // the last result's Nats-Msg-Id
+	attempts := map[string]int{} // deliveries so far, by ETag
 	handle := func(ev pipeline.PhotoUploaded) (pipeline.PhotoDerivatives, error) {
 		t.Helper()
 		data, _ := json.Marshal(ev)
-		outs, err := role.Handle(ctx, &pipeline.Message{Subject: pipeline.GallerySubject(pipeline.SubjectPhotoUploaded, ev.Gallery), Data: data, Ref: ev.Ref, Log: slog.New(slog.DiscardHandler)})
+		attempts[ev.ETag]++
+		outs, err := role.Handle(ctx, &pipeline.Message{Subject: pipeline.GallerySubject(pipeline.SubjectPhotoUploaded, ev.Gallery), Data: data, Ref: ev.Ref, Attempt: attempts[ev.ETag], Log: slog.New(slog.DiscardHandler)})
 		var res pipeline.PhotoDerivatives
 		if err != nil {
 			return res, err
@@ -115,6 +117,20 @@ func TestHandleAgainstRealMinIO(t *testing.T) {
 	}
 	if again.Source != res.Source {
 		t.Errorf("redelivery source %+v, first %+v", again.Source, res.Source)
+	}
+
+	// A first delivery does not look for earlier work (ingest drops
+	// repeated events of one ETag): it makes everything, the same bytes.
+	delete(attempts, ev.ETag)
+	fresh, err := handle(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range fresh.Derivatives {
+		info, _ := store.StatObject(ctx, d.Bucket, d.Key, minio.StatObjectOptions{})
+		if d.Reused || info.ETag != etags[d.Key] {
+			t.Errorf("first delivery again: %s reused %v, etag %s then %s", d.Key, d.Reused, etags[d.Key], info.ETag)
+		}
 	}
 
 	// One derivative lost: only it is made again.

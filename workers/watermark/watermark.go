@@ -27,7 +27,7 @@ func New(cfg imaging.Config, store *pipeline.Store, bucket string, log *slog.Log
 		Bucket:  bucket,
 		Presets: cfg.Marked(),
 		Limits:  imaging.Limits{MaxPixels: cfg.MaxPixels, MaxBytes: cfg.MaxBytes},
-		Options: imaging.Options{AVIFEffort: cfg.AVIFEffort, Mark: mark},
+		Options: imaging.Options{AVIFEffort: cfg.AVIFEffort, WebPEffort: cfg.WebPEffort, Mark: mark},
 		Suffix:  ".wm",
 	}, log), nil
 }
