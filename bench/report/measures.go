@@ -1,0 +1,112 @@
+package main
+
+import "strconv"
+
+// measures is the report's table, one row each, in the order printed. To
+// report a new benchmark, add a line here: Bench is the benchmark's name
+// without the -GOMAXPROCS suffix go test appends, Unit the unit as
+// benchfmt tidies it (ns/op becomes sec/op; custom units such as cpu-s/op
+// stay as the benchmark reported them).
+var measures = []measure{
+	// Issue 3: the image roles against the libvips CLI an ops script would
+	// run, per photo, side by side in the same `make bench`.
+	{Label: "Per-photo CPU, derivative set: roles vs CLI", Short: "CPU per photo, roles/CLI",
+		Bench: "BenchmarkDerivativeSet/impl=roles", Baseline: "BenchmarkDerivativeSet/impl=cli",
+		Unit: "cpu-s/op", Show: "s", Target: atMost(0.70)},
+	{Label: "Per-photo wall time, derivative set: roles vs CLI", Short: "wall time per photo, roles/CLI",
+		Bench: "BenchmarkDerivativeSet/impl=roles", Baseline: "BenchmarkDerivativeSet/impl=cli",
+		Unit: "sec/op", Show: "s", Target: atMost(0.70)},
+
+	{Label: "End to end, 30 × 24 MP gallery, first PUT to article.ready", Short: "end to end, 30 × 24 MP",
+		Bench: "BenchmarkEndToEnd/photos=30", Unit: "sec/op", Show: "s", Target: atMost(12)},
+	{Label: "End to end, 30 × 24 MP gallery: CPU floor",
+		Bench: "BenchmarkEndToEnd/photos=30", Unit: "floor-s", Show: "s"},
+
+	{Label: "Pipeline throughput, 1000 photos", Short: "pipeline photos/s",
+		Bench: "BenchmarkPipeline/photos=1000", Unit: "photos/s", Show: "photos/s", Target: atLeast(500)},
+	{Label: "Pipeline latency p50", Bench: "BenchmarkPipeline/photos=1000", Unit: "p50-ms", Show: "ms"},
+	{Label: "Pipeline latency p99", Bench: "BenchmarkPipeline/photos=1000", Unit: "p99-ms", Show: "ms"},
+	{Label: "Pipeline overhead p50", Bench: "BenchmarkPipeline/photos=1000", Unit: "overhead-p50-ms", Show: "ms"},
+	{Label: "Pipeline overhead p99", Short: "pipeline overhead p99",
+		Bench: "BenchmarkPipeline/photos=1000", Unit: "overhead-p99-ms", Show: "ms", Target: under(50)},
+	{Label: "Pipeline queue wait p99", Bench: "BenchmarkPipeline/photos=1000", Unit: "wait-p99-ms", Show: "ms"},
+
+	{Label: "Worker peak RSS, renditions", Short: "peak RSS, renditions",
+		Bench: "BenchmarkWorkerPeakRSS/role=renditions", Unit: "peak-MiB", Show: "MiB", Target: under(250)},
+	{Label: "Worker peak RSS, watermark", Short: "peak RSS, watermark",
+		Bench: "BenchmarkWorkerPeakRSS/role=watermark", Unit: "peak-MiB", Show: "MiB", Target: under(250)},
+
+	// Scale-out has no target: the speed-up over one process is the news.
+	{Label: "Scale-out, 1 process", Short: "1 process",
+		Bench: "BenchmarkScaleOut/procs=1", SpeedupOver: "BenchmarkScaleOut/procs=1", Unit: "photos/s", Show: "photos/s"},
+	{Label: "Scale-out, 2 processes", Short: "2 processes",
+		Bench: "BenchmarkScaleOut/procs=2", SpeedupOver: "BenchmarkScaleOut/procs=1", Unit: "photos/s", Show: "photos/s"},
+	{Label: "Scale-out, 3 processes", Short: "3 processes",
+		Bench: "BenchmarkScaleOut/procs=3", SpeedupOver: "BenchmarkScaleOut/procs=1", Unit: "photos/s", Show: "photos/s"},
+}
+
+// A measure is one row of the report.
+type measure struct {
+	Label string // the table's first column
+	// Short labels the measure's bar in the chart; rows with a target
+	// go into the target panel, rows with SpeedupOver into the
+	// scale-out panel.
+	Short string
+	Bench string // benchmark name, "Benchmark…", without -GOMAXPROCS
+	Unit  string // unit after benchfmt's tidying
+	Show  string // unit printed after the numbers
+	// Baseline is a benchmark run side by side with Bench: the row
+	// shows both medians, and Target applies to the ratio of the
+	// medians Bench/Baseline.
+	Baseline string
+	// SpeedupOver is a benchmark whose median divides this one's, shown
+	// as a speed-up (information, no target).
+	SpeedupOver string
+	Target      target // zero: information only
+}
+
+type op int
+
+const (
+	info      op = iota // no target
+	atMostOp            // value ≤ target
+	underOp             // value < target
+	atLeastOp           // value ≥ target
+)
+
+type target struct {
+	Op    op
+	Value float64
+}
+
+func atMost(v float64) target  { return target{atMostOp, v} }
+func under(v float64) target   { return target{underOp, v} }
+func atLeast(v float64) target { return target{atLeastOp, v} }
+
+// meets reports whether v satisfies the target.
+func (t target) meets(v float64) bool {
+	switch t.Op {
+	case atMostOp:
+		return v <= t.Value
+	case underOp:
+		return v < t.Value
+	case atLeastOp:
+		return v >= t.Value
+	}
+	return true
+}
+
+// number is the target as written in measures (0.7, 12, 500).
+func (t target) number() string { return strconv.FormatFloat(t.Value, 'f', -1, 64) }
+
+func (t target) symbol() string {
+	switch t.Op {
+	case atMostOp:
+		return "≤"
+	case underOp:
+		return "<"
+	case atLeastOp:
+		return "≥"
+	}
+	return ""
+}
