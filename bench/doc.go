@@ -26,6 +26,36 @@
 //     last result, by the stream's timestamps; and the worker's CPU time
 //     per photo.
 //
+//   - BenchmarkPipeline: the pipeline's own overhead on small photos
+//     (640×427): 1,000 photos in 10 galleries (with their gallery.json)
+//     through every stage, each role a separate `photodesk worker` process
+//     exporting spans to an OTLP receiver in the benchmark. photos/s from
+//     the first S3 event to the last per-photo completion (a photo's last
+//     result), wall-photos/s from the first PUT; p50/p99 latency from a
+//     photo's S3 event to its completion; and, from the spans, the part of
+//     it that is queue wait (MinIO sends events in 3 s bursts), image work
+//     (image.* spans) and overhead (the rest). pipeline_test.go defines each
+//     figure.
+//
+//   - BenchmarkScaleOut: photos/s with 1, 2 and 3 worker processes per
+//     role on 300 small photos, and the CPU time per photo of each role,
+//     of MinIO and of NATS (this process): the role with the most CPU per
+//     photo is the next bottleneck. Its finding is noted in
+//     scaleout_test.go.
+//
+//   - BenchmarkEndToEnd: the issue's end-to-end figure. A gallery of 30
+//     24 MP JPEGs (photos=30; 4 with -short) and its gallery.json are
+//     uploaded, 4 PUTs at a time as `photodesk upload` does, to one real
+//     `photodesk dev` process (default settings, free loopback ports); each
+//     op is a new gallery. ns/op and e2e-s are the time from the first PUT
+//     to the gallery's article.ready event on JetStream; it includes the
+//     0–3 s MinIO holds a notification in its queue dir. cpu-s/photo is the
+//     CPU time of the dev process and its MinIO child during the op, per
+//     photo; floor-s is that CPU time over the machine's cores, the
+//     shortest the op could take here for the work it did; peak-MiB is the
+//     dev process's VmHWM. With -v each op logs when each kind of event
+//     came and how long each role's jobs took.
+//
 // They measure; they assert only that the work was done (the outputs exist
 // with the right sizes, no photo failed), never how fast it was.
 package bench

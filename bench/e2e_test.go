@@ -1,0 +1,700 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/workers/assembler"
+	"github.com/photodesk/photodesk/workers/imaging"
+)
+
+// BenchmarkEndToEnd is the issue's end-to-end figure: a gallery of 24 MP
+// JPEGs uploaded to one real `photodesk dev` process (embedded NATS, its
+// MinIO child, every role), timed from the first PUT to the gallery's
+// article.ready event. Each op is a new gallery: the photos, 4 PUTs at a
+// time as `photodesk upload` does, then gallery.json (last, as upload does).
+// The photos cycle through a few distinct scenes: drawing a 24 MP scene
+// takes seconds (about 7 here), and the roles key their work by object
+// key, never by content, so a repeated scene is still new work.
+//
+// ns/op (and e2e-s) is first PUT → article.ready received, nothing else:
+// the per-op set-up and the checks run with the timer stopped. cpu-s/photo
+// is the user+system CPU of the dev process and its MinIO child during the
+// op, per photo; floor-s is that CPU time over the machine's cores, the
+// shortest the op could take on this machine for the work it did; peak-MiB
+// is the dev process's VmHWM after all ops.
+func BenchmarkEndToEnd(b *testing.B) {
+	n, seeds := 30, 6
+	if testing.Short() {
+		// make bench-short: a quick pass, on the two scenes
+		// BenchmarkWorkerPeakRSS draws anyway.
+		n, seeds = 4, 2
+	}
+	b.Run(fmt.Sprintf("photos=%d", n), func(b *testing.B) { benchEndToEnd(b, n, seeds) })
+}
+
+func benchEndToEnd(b *testing.B, n, seeds int) {
+	// The photos first, before the dev process starts: drawing them takes
+	// seconds each (photo caches them for the process).
+	start := time.Now()
+	var originals [][]byte
+	for i := range n {
+		originals = append(originals, photo(b, int64(i%seeds+1)))
+	}
+	size := 0
+	for _, o := range originals {
+		size += len(o)
+	}
+	want, err := e2eRenditions()
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	drawn := time.Since(start)
+	dev := e2eStartDev(b)
+	cfg := dev.cfg
+	nc, js, err := pipeline.Connect(cfg, "bench-e2e")
+	if err != nil {
+		dev.fail("connect to the dev NATS: %v", err)
+	}
+	b.Cleanup(nc.Close)
+	// Every role pulling before the first op, so no op times a start-up.
+	if err := e2eWaitPulling(js, dev.exited, 60*time.Second); err != nil {
+		dev.fail("%v", err)
+	}
+	store, err := pipeline.NewStore(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("set-up: photos ready after %s, photodesk dev running and every role pulling after %s more",
+		drawn.Round(time.Millisecond), (time.Since(start) - drawn).Round(time.Millisecond))
+
+	var (
+		op              int
+		e2e, cpu        time.Duration // sums over the ops
+		ctx             = context.Background()
+		names, manifest = e2eGalleryFiles(n, seeds)
+	)
+	if _, err := assembler.ParseManifest(manifest); err != nil {
+		b.Fatalf("the benchmark's own gallery.json: %v", err)
+	}
+	for b.Loop() {
+		b.StopTimer()
+		op++
+		gallery := fmt.Sprintf("e2e-%d-%d", n, op)
+
+		// Follow the gallery before the first PUT, from new messages only:
+		// its article.ready, and anything that says it went wrong.
+		events, stop, err := e2eFollow(ctx, js, gallery)
+		if err != nil {
+			b.Fatal(err)
+		}
+		dev0, minio0, err := dev.cpu()
+		if err != nil {
+			dev.fail("%v", err)
+		}
+
+		b.StartTimer()
+		t0 := time.Now()
+		if err := e2eUpload(ctx, store, cfg.OriginalsBucket, gallery, names, originals, manifest); err != nil {
+			dev.fail("gallery %s: upload: %v", gallery, err)
+		}
+		uploaded := time.Since(t0)
+		ready, err := e2eWaitReady(events, dev.exited, 10*time.Minute)
+		b.StopTimer()
+		stop()
+		if err != nil {
+			dev.fail("gallery %s: %v", gallery, err)
+		}
+		dev1, minio1, err := dev.cpu()
+		if err != nil {
+			dev.fail("%v", err)
+		}
+
+		took := ready.at.Sub(t0)
+		md, err := ready.msg.Metadata()
+		if err != nil {
+			b.Fatal(err)
+		}
+		e2e += took
+		opDev, opMinIO := dev1-dev0, minio1-minio0
+		cpu += opDev + opMinIO
+		if err := e2eCheckArticle(ctx, store, ready.msg.Data(), gallery, names, want); err != nil {
+			dev.fail("gallery %s: %v", gallery, err)
+		}
+		timeline, err := e2eTimeline(ctx, js, gallery, t0, md.Sequence.Stream)
+		if err != nil {
+			dev.fail("gallery %s: %v", gallery, err)
+		}
+		b.Logf("op %d: %d photos (%.0f MiB), first PUT → article.ready %s (by the event's stream timestamp %s); "+
+			"uploads done after %s; CPU %s (dev %s, MinIO %s); by the stream's timestamps, from the first PUT:\n%s\n  the roles' jobs (dev log):\n%s",
+			op, n, float64(size)/(1<<20), took.Round(time.Millisecond), md.Timestamp.Sub(t0).Round(time.Millisecond),
+			uploaded.Round(time.Millisecond), (opDev + opMinIO).Round(10*time.Millisecond),
+			opDev.Round(10*time.Millisecond), opMinIO.Round(10*time.Millisecond), timeline, dev.jobs(gallery))
+		b.StartTimer()
+	}
+	b.StopTimer()
+
+	hwm, err := vmHWM(dev.cmd.Process.Pid)
+	if err != nil {
+		dev.fail("%v", err)
+	}
+	dev.stop()
+
+	ops := float64(op)
+	b.ReportMetric(e2e.Seconds()/ops, "e2e-s")
+	b.ReportMetric(cpu.Seconds()/ops/float64(n), "cpu-s/photo")
+	b.ReportMetric(cpu.Seconds()/ops/float64(runtime.NumCPU()), "floor-s")
+	b.ReportMetric(float64(hwm)/(1<<20), "peak-MiB")
+}
+
+// e2eGalleryFiles names the n photos and makes the gallery's manifest: the
+// photos in order, a caption each (the assembler prefixes the day taken).
+func e2eGalleryFiles(n, seeds int) ([]string, []byte) {
+	m := assembler.Manifest{
+		Headline: fmt.Sprintf("基准测试|端到端 %d 张照片的图集", n),
+		Byline:   assembler.Bylines{"Zhang Wei"},
+		Source:   "工人日报",
+		Language: "zh-CN",
+		Dateline: "北京",
+	}
+	var names []string
+	for i := range n {
+		name := fmt.Sprintf("%02d-scene%d.jpg", i+1, i%seeds+1)
+		names = append(names, name)
+		m.Photos = append(m.Photos, assembler.MPhoto{File: name, Caption: e2eCaption(i)})
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		panic(err) // plain strings: cannot happen
+	}
+	return names, b
+}
+
+func e2eCaption(i int) string { return fmt.Sprintf("基准测试第%d张照片。", i+1) }
+
+// e2eUpload puts the photos into originals/<gallery>/, 4 PUTs at a
+// time, then gallery.json, as `photodesk upload` does (--parallel 4).
+func e2eUpload(ctx context.Context, store *pipeline.Store, bucket, gallery string, names []string, photos [][]byte, manifest []byte) error {
+	put := func(name, ctype string, data []byte) error {
+		_, err := store.PutObject(ctx, bucket, gallery+"/"+name, bytes.NewReader(data), int64(len(data)),
+			minio.PutObjectOptions{ContentType: ctype})
+		if err != nil {
+			return fmt.Errorf("PUT %s: %w", name, err)
+		}
+		return nil
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		sem  = make(chan struct{}, 4)
+	)
+	for i, name := range names {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := put(name, "image/jpeg", photos[i]); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return put(pipeline.ManifestName, "application/json", manifest)
+}
+
+// e2eEvent is an event and when this process got it.
+type e2eEvent struct {
+	msg jetstream.Msg
+	at  time.Time
+}
+
+// e2eFollow starts an ordered consumer of the gallery's article.ready,
+// gallery.held and failure subjects from new messages; the server-side
+// consumer exists when it returns, so nothing published after is missed.
+func e2eFollow(ctx context.Context, js jetstream.JetStream, gallery string) (<-chan e2eEvent, func(), error) {
+	cons, err := js.OrderedConsumer(ctx, pipeline.EventsStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{
+			pipeline.GallerySubject(pipeline.SubjectArticleReady, gallery),
+			pipeline.GallerySubject(pipeline.SubjectGalleryHeld, gallery),
+			pipeline.FailedSubject("*", gallery),
+		},
+		DeliverPolicy:    jetstream.DeliverNewPolicy,
+		MaxResetAttempts: 3,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make(chan e2eEvent, 16)
+	done := make(chan struct{})
+	go func() {
+		defer close(out)
+		for {
+			m, err := it.Next()
+			if err != nil {
+				return // stopped, or the connection is gone: e2eWaitReady says so
+			}
+			select {
+			case out <- e2eEvent{m, time.Now()}:
+			case <-done:
+				return
+			}
+		}
+	}()
+	return out, func() { close(done); it.Stop() }, nil
+}
+
+// e2eWaitReady returns the gallery's article.ready event, the first event
+// e2eFollow should see; a failure or a held gallery is an error.
+func e2eWaitReady(events <-chan e2eEvent, exited <-chan struct{}, d time.Duration) (e2eEvent, error) {
+	select {
+	case ev, ok := <-events:
+		switch {
+		case !ok:
+			return e2eEvent{}, errors.New("the event subscription ended before article.ready")
+		case !strings.HasPrefix(ev.msg.Subject(), pipeline.SubjectArticleReady+"."):
+			return e2eEvent{}, fmt.Errorf("event %s before article.ready: %s", ev.msg.Subject(), ev.msg.Data())
+		}
+		return ev, nil
+	case <-exited:
+		return e2eEvent{}, errors.New("photodesk dev exited")
+	case <-time.After(d):
+		return e2eEvent{}, fmt.Errorf("no article.ready after %s", d)
+	}
+}
+
+// e2eRenditions is every rendition a photo's record lists with dev's
+// default presets (watermark role without --watermark-full), by name, with
+// its long edge: a 24 MP original is larger than every preset.
+func e2eRenditions() (map[string]int, error) {
+	presets, err := imaging.ParsePresets(imaging.DefaultPresets)
+	if err != nil {
+		return nil, err
+	}
+	want := map[string]int{}
+	for _, p := range presets {
+		for _, f := range p.Formats {
+			want[p.Name+"-"+string(f)] = p.Size
+			if p.Watermark {
+				want[p.Name+"-watermarked-"+string(f)] = p.Size
+			}
+		}
+	}
+	return want, nil
+}
+
+// e2eCheckArticle asserts the work was done: the article.ready event is
+// version 1 of this gallery with every photo in manifest order, each with
+// its caption and every rendition, and the record is in the articles bucket.
+func e2eCheckArticle(ctx context.Context, store *pipeline.Store, data []byte, gallery string, names []string, want map[string]int) error {
+	var ev pipeline.ArticleEvent
+	if err := json.Unmarshal(data, &ev); err != nil {
+		return fmt.Errorf("article.ready payload: %w", err)
+	}
+	if ev.Gallery != gallery || ev.Version != 1 || ev.Photos != len(names) {
+		return fmt.Errorf("article.ready for gallery %q version %d with %d photos, want %q version 1 with %d",
+			ev.Gallery, ev.Version, ev.Photos, gallery, len(names))
+	}
+	var rec assembler.Ninjs
+	if err := json.Unmarshal(ev.Record, &rec); err != nil {
+		return fmt.Errorf("article.ready record: %w", err)
+	}
+	if len(rec.Associations) != len(names) {
+		return fmt.Errorf("the record has %d pictures, want %d", len(rec.Associations), len(names))
+	}
+	for i, a := range rec.Associations {
+		if uri := "urn:photodesk:photo:" + gallery + "/" + names[i] + "@"; !strings.HasPrefix(a.URI, uri) {
+			return fmt.Errorf("picture %d is %s, want %s… (manifest order)", i+1, a.URI, uri)
+		}
+		if len(a.Descriptions) == 0 || !strings.HasSuffix(a.Descriptions[0].Value, e2eCaption(i)) {
+			return fmt.Errorf("picture %d (%s): caption %+v, want one ending in %q", i+1, names[i], a.Descriptions, e2eCaption(i))
+		}
+		got := map[string]bool{}
+		for _, r := range a.Renditions {
+			edge, ok := want[r.Name]
+			if !ok || got[r.Name] {
+				return fmt.Errorf("picture %d (%s): unexpected or repeated rendition %q", i+1, names[i], r.Name)
+			}
+			got[r.Name] = true
+			if max(r.Width, r.Height) != edge || r.SizeInBytes <= 0 || r.Href == "" {
+				return fmt.Errorf("picture %d (%s): rendition %s is %dx%d, %d bytes, href %q; want a long edge of %d",
+					i+1, names[i], r.Name, r.Width, r.Height, r.SizeInBytes, r.Href, edge)
+			}
+		}
+		if len(got) != len(want) {
+			return fmt.Errorf("picture %d (%s) has renditions %v, want all of %v", i+1, names[i], slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want)))
+		}
+	}
+	if _, err := store.StatObject(ctx, ev.Bucket, ev.Key, minio.StatObjectOptions{}); err != nil {
+		return fmt.Errorf("the record %s/%s: %w", ev.Bucket, ev.Key, err)
+	}
+	return nil
+}
+
+// e2eTimeline reads every event of the gallery up to article.ready
+// (stream sequence last) and says when each kind happened, relative to the
+// first PUT at t0, by the stream's timestamps: where the time went. Any
+// failure or held event is an error.
+func e2eTimeline(ctx context.Context, js jetstream.JetStream, gallery string, t0 time.Time, last uint64) (string, error) {
+	cons, err := js.OrderedConsumer(ctx, pipeline.EventsStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{"photodesk.*.*." + gallery},
+	})
+	if err != nil {
+		return "", err
+	}
+	type span struct {
+		n           int
+		first, last time.Duration
+	}
+	kinds := map[string]*span{}
+	var order []string
+	for seq := uint64(0); seq < last; {
+		batch, err := cons.Fetch(500, jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			return "", err
+		}
+		got := 0
+		for m := range batch.Messages() {
+			got++
+			md, err := m.Metadata()
+			if err != nil {
+				return "", err
+			}
+			seq = md.Sequence.Stream
+			if seq > last {
+				continue
+			}
+			kind := strings.TrimSuffix(strings.TrimPrefix(m.Subject(), "photodesk."), "."+gallery)
+			if strings.HasPrefix(kind, "failed.") || kind == "gallery.held" {
+				return "", fmt.Errorf("%s: %s", m.Subject(), m.Data())
+			}
+			at := md.Timestamp.Sub(t0)
+			s := kinds[kind]
+			if s == nil {
+				s = &span{first: at}
+				kinds[kind] = s
+				order = append(order, kind)
+			}
+			s.n++
+			s.last = at
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) {
+			return "", err
+		}
+		if got == 0 {
+			return "", fmt.Errorf("the gallery's events stop before stream sequence %d (at %d)", last, seq)
+		}
+	}
+	var sb strings.Builder
+	for _, k := range order {
+		s := kinds[k]
+		fmt.Fprintf(&sb, "    %-22s %3d  %6.2fs .. %6.2fs\n", k, s.n, s.first.Seconds(), s.last.Seconds())
+	}
+	return strings.TrimSuffix(sb.String(), "\n"), nil
+}
+
+// e2eDev is a running `photodesk dev` and its MinIO child.
+type e2eDev struct {
+	b        *testing.B
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	logPath  string
+	minioPID int
+	cfg      pipeline.Config // reaches it
+}
+
+// e2eStartDev starts `photodesk dev` from the built binary on a temporary data
+// dir with a free loopback port for every listener (NATS, MinIO, ops HTTP,
+// API), so it collides with nothing on the default ports. Settings: dev's
+// defaults (--concurrency 2 jobs at once per role, default presets and
+// watermark, ack wait and max deliver), with no PHOTODESK_* variable of
+// this environment but PHOTODESK_MINIO_BIN. It returns once the banner is
+// printed and MinIO's process is found.
+func e2eStartDev(b *testing.B) *e2eDev {
+	b.Helper()
+	bin := photodeskBinary(b)
+	natsAddr, s3Addr, httpAddr, apiAddr := e2eFreeAddr(b), e2eFreeAddr(b), e2eFreeAddr(b), e2eFreeAddr(b)
+	tmp := b.TempDir()
+	d := &e2eDev{b: b, exited: make(chan struct{}), logPath: filepath.Join(tmp, "dev.log")}
+	d.cfg = pipeline.DefaultConfig()
+	d.cfg.NATSURL, d.cfg.S3Endpoint = "nats://"+natsAddr, s3Addr
+
+	logFile, err := os.Create(d.logPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	banner := &e2eBanner{ready: make(chan struct{})}
+	d.cmd = exec.Command(bin, "dev", "--data", filepath.Join(tmp, "data"),
+		"--nats-addr", natsAddr, "--s3-addr", s3Addr, "--http", httpAddr, "--api", apiAddr)
+	d.cmd.Stdout, d.cmd.Stderr = banner, logFile
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "PHOTODESK_") || strings.HasPrefix(kv, "PHOTODESK_MINIO_BIN=") {
+			d.cmd.Env = append(d.cmd.Env, kv)
+		}
+	}
+	if err := d.cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	go func() { _ = d.cmd.Wait(); close(d.exited) }()
+	b.Cleanup(func() {
+		_ = d.cmd.Process.Kill() // after a failure; MinIO follows (its parent-death signal)
+		<-d.exited
+		logFile.Close()
+	})
+
+	// MinIO's start and the trigger's canary proof take a few seconds, far
+	// more on a loaded machine.
+	select {
+	case <-banner.ready:
+	case <-d.exited:
+		d.fail("photodesk dev exited before it was running (%v); its stdout:\n%s", d.cmd.ProcessState, banner.String())
+	case <-time.After(3 * time.Minute):
+		d.fail("no \"photodesk dev is running\" banner after 3 minutes; its stdout:\n%s", banner.String())
+	}
+	if s := banner.String(); !strings.Contains(s, natsAddr) || !strings.Contains(s, s3Addr) {
+		d.fail("the banner does not show NATS on %s and MinIO on %s:\n%s", natsAddr, s3Addr, s)
+	}
+	if d.minioPID, err = e2eChild(d.cmd.Process.Pid, "minio"); err != nil {
+		d.fail("%v", err)
+	}
+	return d
+}
+
+// fail ends the benchmark with the dev log's tail.
+func (d *e2eDev) fail(format string, args ...any) {
+	d.b.Helper()
+	log, _ := os.ReadFile(d.logPath)
+	d.b.Fatalf("%s\nphotodesk dev's stderr (last 4 KiB):\n%s", fmt.Sprintf(format, args...), log[max(0, len(log)-4096):])
+}
+
+// cpu is the user+system CPU time so far of the dev process (NATS and
+// every role run in it) and of its MinIO child.
+func (d *e2eDev) cpu() (dev, minio time.Duration, err error) {
+	if dev, err = e2eProcCPU(d.cmd.Process.Pid); err != nil {
+		return 0, 0, err
+	}
+	minio, err = e2eProcCPU(d.minioPID)
+	return dev, minio, err
+}
+
+var e2eJobLine = regexp.MustCompile(`msg=done role=(\S+) gallery=(\S+) .*attempt=(\d+) .*took=(\S+)`)
+
+// jobs sums the roles' "done" lines of the dev log for the gallery: how
+// long each role's jobs took, queueing for a core included.
+func (d *e2eDev) jobs(gallery string) string {
+	log, err := os.ReadFile(d.logPath)
+	if err != nil {
+		return err.Error()
+	}
+	type sum struct {
+		n, retried int
+		all, most  time.Duration
+	}
+	roles := map[string]*sum{}
+	var order []string
+	for _, m := range e2eJobLine.FindAllStringSubmatch(string(log), -1) {
+		took, err := time.ParseDuration(m[4])
+		if m[2] != gallery || err != nil {
+			continue
+		}
+		s := roles[m[1]]
+		if s == nil {
+			s = &sum{}
+			roles[m[1]] = s
+			order = append(order, m[1])
+		}
+		s.n++
+		s.all += took
+		s.most = max(s.most, took)
+		if m[3] != "1" {
+			s.retried++
+		}
+	}
+	var sb strings.Builder
+	for _, r := range order {
+		s := roles[r]
+		fmt.Fprintf(&sb, "    %-12s %3d jobs  %7.2fs in all, mean %5.2fs, longest %5.2fs, %d redelivered\n",
+			r, s.n, s.all.Seconds(), s.all.Seconds()/float64(s.n), s.most.Seconds(), s.retried)
+	}
+	return strings.TrimSuffix(sb.String(), "\n")
+}
+
+// stop sends SIGTERM and checks dev exits cleanly (it stops the roles,
+// then MinIO, then NATS).
+func (d *e2eDev) stop() {
+	d.b.Helper()
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		d.fail("SIGTERM: %v", err)
+	}
+	select {
+	case <-d.exited:
+		if !d.cmd.ProcessState.Success() {
+			d.fail("photodesk dev exited with %v after SIGTERM, want a clean exit", d.cmd.ProcessState)
+		}
+	case <-time.After(60 * time.Second):
+		d.fail("photodesk dev did not stop within 60s of SIGTERM")
+	}
+	if err := syscall.Kill(d.minioPID, 0); err == nil {
+		d.fail("MinIO (pid %d) still runs after photodesk dev stopped", d.minioPID)
+	}
+}
+
+// e2eBanner is dev's stdout; ready closes once the whole banner, which
+// ends with the roles line, is in.
+type e2eBanner struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	ready chan struct{}
+	done  bool
+}
+
+var e2eBannerEnd = regexp.MustCompile(`(?m)^\s+roles\s.*\n`)
+
+func (w *e2eBanner) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if !w.done && bytes.Contains(w.buf.Bytes(), []byte("photodesk dev is running")) && e2eBannerEnd.Match(w.buf.Bytes()) {
+		w.done = true
+		close(w.ready)
+	}
+	return len(p), nil
+}
+
+func (w *e2eBanner) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// e2eFreeAddr is a loopback address whose port was free a moment ago.
+func e2eFreeAddr(b *testing.B) string {
+	b.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// e2eWaitPulling waits until a process pulls from every role's consumer.
+func e2eWaitPulling(js jetstream.JetStream, exited <-chan struct{}, d time.Duration) error {
+	ctx := context.Background()
+	deadline := time.Now().Add(d)
+	for _, spec := range pipeline.Consumers {
+		for {
+			c, err := js.Consumer(ctx, spec.Stream, spec.Role)
+			if err == nil {
+				if info, err := c.Info(ctx); err == nil && info.NumWaiting > 0 {
+					break
+				}
+			}
+			select {
+			case <-exited:
+				return errors.New("photodesk dev exited at start-up")
+			case <-time.After(50 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("role %s is not pulling from %s after %s", spec.Role, spec.Stream, d)
+			}
+		}
+	}
+	return nil
+}
+
+// e2eClockTicks is USER_HZ, the unit of /proc/<pid>/stat's CPU times: 100 on
+// every Linux architecture Go supports (getconf CLK_TCK).
+const e2eClockTicks = 100
+
+// e2eProcCPU is a process's user+system CPU time, all threads, from /proc.
+func e2eProcCPU(pid int) (time.Duration, error) {
+	_, f, err := e2eProcStat(pid)
+	if err != nil {
+		return 0, err
+	}
+	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	return time.Duration(utime+stime) * time.Second / e2eClockTicks, nil
+}
+
+// e2eProcStat is /proc/<pid>/stat: the command name (which may hold spaces
+// and parentheses), and the fields after it, from field 3 (state) on.
+func e2eProcStat(pid int) (string, []string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", nil, err
+	}
+	open, shut := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	if open < 0 || shut < open {
+		return "", nil, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(string(b[shut+1:]))
+	if len(f) < 13 {
+		return "", nil, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	return string(b[open+1 : shut]), f, nil
+}
+
+// e2eChild finds parent's one child process named name, by each
+// process's parent pid (field 4 of /proc/<pid>/stat).
+func e2eChild(parent int, name string) (int, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	var found []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		comm, f, err := e2eProcStat(pid)
+		if err != nil {
+			continue // gone meanwhile
+		}
+		if comm == name && f[1] == strconv.Itoa(parent) {
+			found = append(found, pid)
+		}
+	}
+	if len(found) != 1 {
+		return 0, fmt.Errorf("want one %s child process of pid %d, found %v", name, parent, found)
+	}
+	return found[0], nil
+}
