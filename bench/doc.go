@@ -38,7 +38,7 @@
 //     figure.
 //
 //   - BenchmarkScaleOut: photos/s with 1, 2 and 3 worker processes per
-//     role on 300 small photos, and the CPU time per photo of each role,
+//     role on 150 small photos, and the CPU time per photo of each role,
 //     of MinIO and of NATS (this process): the role with the most CPU per
 //     photo is the next bottleneck. Its finding is noted in
 //     scaleout_test.go.

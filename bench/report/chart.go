@@ -179,6 +179,13 @@ func targetPlot(rows []row, width, height vg.Length) (*plot.Plot, error) {
 			lblFracs = append(lblFracs, float64(st.Width("  "+barLabel(r))/dataW))
 			continue
 		}
+		// One far miss (35x) would squash every other bar to a sliver:
+		// bars stop at offScale, and the label says how far it goes.
+		lblExtra := ""
+		if v > offScale {
+			lblExtra = fmt.Sprintf(" — %.0f× the target, bar cut", v)
+			v, lo, hi = offScale, math.NaN(), math.NaN()
+		}
 		bc, err := plotter.NewBarChart(plotter.Values{v}, barW)
 		if err != nil {
 			return nil, err
@@ -198,7 +205,7 @@ func targetPlot(rows []row, width, height vg.Length) (*plot.Plot, error) {
 			errs = append(errs, struct{ Low, High float64 }{v - lo, hi - v})
 			end = max(end, hi)
 		}
-		lbl := "  " + barLabel(r)
+		lbl := "  " + barLabel(r) + lblExtra
 		labels.XYs = append(labels.XYs, plotter.XY{X: end, Y: y})
 		labels.Labels = append(labels.Labels, lbl)
 		lblStyles = append(lblStyles, st)
@@ -256,6 +263,9 @@ func targetPlot(rows []row, width, height vg.Length) (*plot.Plot, error) {
 	p.Add(lp)
 	return p, nil
 }
+
+// offScale is where a bar of measured / target is cut.
+const offScale = 3.0
 
 func finite(x float64) bool { return !math.IsInf(x, 0) && !math.IsNaN(x) }
 
