@@ -250,7 +250,8 @@ type Job struct {
 // original's, before all), so that each smaller preset resizes the decode
 // kept from a larger one instead of decoding the original again. Each
 // job's results go to done before the next job starts, so only one
-// preset's encodings are held at a time.
+// preset's encodings are held at a time. It releases the kept decode
+// (src.Close) when it returns.
 func RenderSet(ctx context.Context, src *Source, jobs []Job, opts Options, done func(Job, []Result) error) error {
 	defer src.Close()
 	long := func(j Job) int {

@@ -218,7 +218,8 @@ func watermark(r *render) error {
 }
 
 // materialize renders the pipeline once into memory when several formats
-// are wanted. A shrink-on-load pipeline reads the original sequentially, so
+// are wanted or the decode is kept for smaller presets (a resize of the
+// kept decode is in memory already). A shrink-on-load pipeline reads the original sequentially, so
 // a second export from it fails ("out of order read"); govips has no
 // copy_memory, so an uncompressed TIFF in memory stands in for it (about a
 // memcpy of the rendition, never of the original).
