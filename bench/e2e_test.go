@@ -14,7 +14,6 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -80,7 +79,11 @@ func benchEndToEnd(b *testing.B, n, seeds int) {
 	}
 	b.Cleanup(nc.Close)
 	// Every role pulling before the first op, so no op times a start-up.
-	if err := e2eWaitPulling(js, dev.exited, 60*time.Second); err != nil {
+	every := map[string]int{}
+	for _, c := range pipeline.Consumers {
+		every[c.Role] = 1
+	}
+	if err := waitPulling(js, every, dev.exited, 60*time.Second); err != nil {
 		dev.fail("%v", err)
 	}
 	store, err := pipeline.NewStore(cfg)
@@ -197,38 +200,14 @@ func e2eCaption(i int) string { return fmt.Sprintf("基准测试第%d张照片�
 // e2eUpload puts the photos into originals/<gallery>/, 4 PUTs at a
 // time, then gallery.json, as `photodesk upload` does (--parallel 4).
 func e2eUpload(ctx context.Context, store *pipeline.Store, bucket, gallery string, names []string, photos [][]byte, manifest []byte) error {
-	put := func(name, ctype string, data []byte) error {
-		_, err := store.PutObject(ctx, bucket, gallery+"/"+name, bytes.NewReader(data), int64(len(data)),
-			minio.PutObjectOptions{ContentType: ctype})
-		if err != nil {
-			return fmt.Errorf("PUT %s: %w", name, err)
-		}
-		return nil
-	}
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-		sem  = make(chan struct{}, 4)
-	)
+	objs := make([]object, len(names))
 	for i, name := range names {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := put(name, "image/jpeg", photos[i]); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		}()
+		objs[i] = object{gallery + "/" + name, "image/jpeg", photos[i]}
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := putAll(ctx, store, bucket, objs, 4); err != nil {
 		return err
 	}
-	return put(pipeline.ManifestName, "application/json", manifest)
+	return putAll(ctx, store, bucket, []object{{gallery + "/" + pipeline.ManifestName, "application/json", manifest}}, 1)
 }
 
 // e2eEvent is an event and when this process got it.
@@ -486,7 +465,7 @@ func e2eStartDev(b *testing.B) *e2eDev {
 	if s := banner.String(); !strings.Contains(s, natsAddr) || !strings.Contains(s, s3Addr) {
 		d.fail("the banner does not show NATS on %s and MinIO on %s:\n%s", natsAddr, s3Addr, s)
 	}
-	if d.minioPID, err = e2eChild(d.cmd.Process.Pid, "minio"); err != nil {
+	if d.minioPID, err = childPID(d.cmd.Process.Pid, "minio"); err != nil {
 		d.fail("%v", err)
 	}
 	return d
@@ -502,10 +481,10 @@ func (d *e2eDev) fail(format string, args ...any) {
 // cpu is the user+system CPU time so far of the dev process (NATS and
 // every role run in it) and of its MinIO child.
 func (d *e2eDev) cpu() (dev, minio time.Duration, err error) {
-	if dev, err = e2eProcCPU(d.cmd.Process.Pid); err != nil {
+	if dev, err = procCPU(d.cmd.Process.Pid); err != nil {
 		return 0, 0, err
 	}
-	minio, err = e2eProcCPU(d.minioPID)
+	minio, err = procCPU(d.minioPID)
 	return dev, minio, err
 }
 
@@ -608,93 +587,4 @@ func e2eFreeAddr(b *testing.B) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-// e2eWaitPulling waits until a process pulls from every role's consumer.
-func e2eWaitPulling(js jetstream.JetStream, exited <-chan struct{}, d time.Duration) error {
-	ctx := context.Background()
-	deadline := time.Now().Add(d)
-	for _, spec := range pipeline.Consumers {
-		for {
-			c, err := js.Consumer(ctx, spec.Stream, spec.Role)
-			if err == nil {
-				if info, err := c.Info(ctx); err == nil && info.NumWaiting > 0 {
-					break
-				}
-			}
-			select {
-			case <-exited:
-				return errors.New("photodesk dev exited at start-up")
-			case <-time.After(50 * time.Millisecond):
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("role %s is not pulling from %s after %s", spec.Role, spec.Stream, d)
-			}
-		}
-	}
-	return nil
-}
-
-// e2eClockTicks is USER_HZ, the unit of /proc/<pid>/stat's CPU times: 100 on
-// every Linux architecture Go supports (getconf CLK_TCK).
-const e2eClockTicks = 100
-
-// e2eProcCPU is a process's user+system CPU time, all threads, from /proc.
-func e2eProcCPU(pid int) (time.Duration, error) {
-	_, f, err := e2eProcStat(pid)
-	if err != nil {
-		return 0, err
-	}
-	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
-	}
-	return time.Duration(utime+stime) * time.Second / e2eClockTicks, nil
-}
-
-// e2eProcStat is /proc/<pid>/stat: the command name (which may hold spaces
-// and parentheses), and the fields after it, from field 3 (state) on.
-func e2eProcStat(pid int) (string, []string, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return "", nil, err
-	}
-	open, shut := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
-	if open < 0 || shut < open {
-		return "", nil, fmt.Errorf("/proc/%d/stat: no command name", pid)
-	}
-	f := strings.Fields(string(b[shut+1:]))
-	if len(f) < 13 {
-		return "", nil, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
-	}
-	return string(b[open+1 : shut]), f, nil
-}
-
-// e2eChild finds parent's one child process named name, by each
-// process's parent pid (field 4 of /proc/<pid>/stat).
-func e2eChild(parent int, name string) (int, error) {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0, err
-	}
-	var found []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		comm, f, err := e2eProcStat(pid)
-		if err != nil {
-			continue // gone meanwhile
-		}
-		if comm == name && f[1] == strconv.Itoa(parent) {
-			found = append(found, pid)
-		}
-	}
-	if len(found) != 1 {
-		return 0, fmt.Errorf("want one %s child process of pid %d, found %v", name, parent, found)
-	}
-	return found[0], nil
 }

@@ -53,12 +53,9 @@ package bench
 // for every span needed.
 
 import (
-	"compress/gzip"
 	"context"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -67,8 +64,8 @@ import (
 	"time"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	"google.golang.org/protobuf/proto"
 
+	"github.com/photodesk/photodesk/internal/otlptest"
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
@@ -97,18 +94,7 @@ func benchPipeline(b *testing.B, galleries, perGallery int) {
 	s := devstack.ForTest(b)
 	cfg := s.Config
 	fl := startFleet(b, cfg, pipelineRoles, 1, "--otlp-endpoint", sink.srv.URL)
-	nc, js, err := pipeline.Connect(cfg, "bench-pipeline")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(nc.Close)
-	if err := fl.waitPulling(js, 60*time.Second); err != nil {
-		b.Fatalf("%v\n%s", err, fl.logs())
-	}
-	store, err := pipeline.NewStore(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
+	js, store := fl.connect(b, cfg, "bench-pipeline")
 	exited := fl.exited()
 	ctx := context.Background()
 
@@ -219,38 +205,9 @@ type spanSink struct {
 
 func newSpanSink(b *testing.B) *spanSink {
 	s := &spanSink{jobs: map[jobKey]jobSpan{}, image: map[string]time.Duration{}}
-	s.srv = httptest.NewServer(s)
+	s.srv = httptest.NewServer(otlptest.Handler(s.take))
 	b.Cleanup(s.srv.Close)
 	return s
-}
-
-func (s *spanSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/v1/traces" || r.Header.Get("Content-Type") != "application/x-protobuf" {
-		http.Error(w, "want protobuf on /v1/traces", http.StatusNotFound)
-		return
-	}
-	body := io.Reader(r.Body)
-	if r.Header.Get("Content-Encoding") == "gzip" {
-		zr, err := gzip.NewReader(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		body = zr
-	}
-	data, err := io.ReadAll(body)
-	req := &coltracepb.ExportTraceServiceRequest{}
-	if err == nil {
-		err = proto.Unmarshal(data, req)
-	}
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	s.take(req)
-	resp, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
-	w.Header().Set("Content-Type", "application/x-protobuf")
-	_, _ = w.Write(resp)
 }
 
 func (s *spanSink) take(req *coltracepb.ExportTraceServiceRequest) {

@@ -22,7 +22,6 @@ import (
 
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline"
-	"github.com/photodesk/photodesk/pipeline/devstack"
 	"github.com/photodesk/photodesk/workers/ingest"
 )
 
@@ -164,6 +163,25 @@ func (f *fleet) logs() string {
 	return sb.String()
 }
 
+// connect connects to the fleet's NATS and MinIO as name, once every
+// process is pulling.
+func (f *fleet) connect(b *testing.B, cfg pipeline.Config, name string) (jetstream.JetStream, *pipeline.Store) {
+	b.Helper()
+	nc, js, err := pipeline.Connect(cfg, name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(nc.Close)
+	if err := f.waitPulling(js, 60*time.Second); err != nil {
+		b.Fatalf("%v\n%s", err, f.logs())
+	}
+	store, err := pipeline.NewStore(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return js, store
+}
+
 // waitPulling waits until every role's consumer has as many pull requests
 // waiting as the role has processes: every process is up and idle, so the
 // first op does not time start-ups.
@@ -172,23 +190,29 @@ func (f *fleet) waitPulling(js jetstream.JetStream, d time.Duration) error {
 	for _, p := range f.procs {
 		want[p.role]++
 	}
-	stream := map[string]string{}
-	for _, c := range pipeline.Consumers {
-		stream[c.Role] = c.Stream
-	}
-	exited := f.exited()
+	return waitPulling(js, want, f.exited(), d)
+}
+
+// waitPulling waits until each role's consumer has at least want[role]
+// pull requests waiting, or a process exits (exited closes).
+func waitPulling(js jetstream.JetStream, want map[string]int, exited <-chan struct{}, d time.Duration) error {
 	ctx := context.Background()
+	deadline := time.Now().Add(d)
 	for role, n := range want {
-		for deadline := time.Now().Add(d); ; time.Sleep(50 * time.Millisecond) {
+		spec, err := pipeline.ConsumerFor(role)
+		if err != nil {
+			return err
+		}
+		for ; ; time.Sleep(50 * time.Millisecond) {
 			select {
 			case <-exited:
-				return errors.New("a worker exited at start-up")
+				return errors.New("a process exited at start-up")
 			default:
 			}
 			if time.Now().After(deadline) {
-				return fmt.Errorf("role %s: fewer than %d processes pulling after %s", role, n, d)
+				return fmt.Errorf("role %s: fewer than %d processes pulling from %s after %s", role, n, spec.Stream, d)
 			}
-			c, err := js.Consumer(ctx, stream[role], role)
+			c, err := js.Consumer(ctx, spec.Stream, role)
 			if err != nil {
 				continue
 			}
@@ -236,21 +260,11 @@ const clockTicks = 100
 // procCPU is a running process's user+system CPU time (all its threads),
 // from /proc/<pid>/stat.
 func procCPU(pid int) (time.Duration, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	_, f, err := procStat(pid)
 	if err != nil {
 		return 0, err
 	}
-	// The command name, in parentheses, may hold spaces: fields count
-	// from the last ')'; utime and stime are fields 14 and 15.
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f)+2)
-	}
+	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
 	utime, err1 := strconv.ParseInt(f[11], 10, 64)
 	stime, err2 := strconv.ParseInt(f[12], 10, 64)
 	if err := errors.Join(err1, err2); err != nil {
@@ -259,36 +273,89 @@ func procCPU(pid int) (time.Duration, error) {
 	return time.Duration(utime+stime) * time.Second / clockTicks, nil
 }
 
-// minioPID finds the stack's MinIO child: devstack does not say its pid,
-// so it is the process running the MinIO binary with --address the
-// stack's S3 endpoint.
-func minioPID(cfg pipeline.Config) (int, error) {
-	bin, err := devstack.MinIOBinary()
+// procStat is /proc/<pid>/stat: the command name (which may hold spaces
+// and parentheses), and the fields after it, from field 3 (state) on.
+func procStat(pid int) (string, []string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", nil, err
+	}
+	open, shut := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	if open < 0 || shut < open {
+		return "", nil, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(string(b[shut+1:]))
+	if len(f) < 13 {
+		return "", nil, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	return string(b[open+1 : shut]), f, nil
+}
+
+// childPID finds parent's one child process named name, by each
+// process's parent pid (field 4 of /proc/<pid>/stat): the MinIO that
+// devstack (in this process) or photodesk dev started.
+func childPID(parent int, name string) (int, error) {
+	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0, err
 	}
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0, err
-	}
-	for _, e := range ents {
+	var found []int
+	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		comm, f, err := procStat(pid)
 		if err != nil {
-			continue
+			continue // gone meanwhile
 		}
-		args := strings.Split(strings.TrimSuffix(string(raw), "\x00"), "\x00")
-		if args[0] != bin {
-			continue
-		}
-		if i := slices.Index(args, "--address"); i >= 0 && i+1 < len(args) && args[i+1] == cfg.S3Endpoint {
-			return pid, nil
+		if comm == name && f[1] == strconv.Itoa(parent) {
+			found = append(found, pid)
 		}
 	}
-	return 0, fmt.Errorf("no process runs %s --address %s", bin, cfg.S3Endpoint)
+	if len(found) != 1 {
+		return 0, fmt.Errorf("want one %s child process of pid %d, found %v", name, parent, found)
+	}
+	return found[0], nil
+}
+
+// object is one PUT of putAll.
+type object struct {
+	key, contentType string
+	data             []byte
+}
+
+// putAll PUTs objs, parallel at a time; the first error stops it.
+func putAll(ctx context.Context, store *pipeline.Store, bucket string, objs []object, parallel int) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	work := make(chan object)
+	errs := make(chan error, parallel)
+	var wg sync.WaitGroup
+	for range parallel {
+		wg.Go(func() {
+			for o := range work {
+				if _, err := store.PutObject(ctx, bucket, o.key, bytes.NewReader(o.data), int64(len(o.data)),
+					minio.PutObjectOptions{ContentType: o.contentType}); err != nil {
+					errs <- fmt.Errorf("put %s: %w", o.key, err)
+					cancel()
+					return
+				}
+			}
+		})
+	}
+feed:
+	for _, o := range objs {
+		select {
+		case work <- o:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	return <-errs
 }
 
 // batch is one op's uploads: galleries of perGallery photos each.
@@ -332,48 +399,16 @@ func (bt batch) manifest(gallery string) []byte {
 // upload puts every gallery's manifest, then its photos (the small JPEGs
 // cycled over the names), 8 PUTs at once.
 func (bt batch) upload(ctx context.Context, store *pipeline.Store, bucket string, jpegs [][]byte) error {
-	type put struct {
-		key, contentType string
-		data             []byte
-	}
-	var puts []put
+	var objs []object
 	for _, g := range bt.galleries {
-		puts = append(puts, put{g + "/" + pipeline.ManifestName, "application/json", bt.manifest(g)})
+		objs = append(objs, object{g + "/" + pipeline.ManifestName, "application/json", bt.manifest(g)})
 	}
 	for _, g := range bt.galleries {
 		for i, n := range bt.names {
-			puts = append(puts, put{g + "/" + n, "image/jpeg", jpegs[i%len(jpegs)]})
+			objs = append(objs, object{g + "/" + n, "image/jpeg", jpegs[i%len(jpegs)]})
 		}
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	work := make(chan put)
-	errs := make(chan error, 8)
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			for p := range work {
-				if _, err := store.PutObject(ctx, bucket, p.key, bytes.NewReader(p.data), int64(len(p.data)),
-					minio.PutObjectOptions{ContentType: p.contentType}); err != nil {
-					errs <- fmt.Errorf("put %s: %w", p.key, err)
-					cancel()
-					return
-				}
-			}
-		})
-	}
-feed:
-	for _, p := range puts {
-		select {
-		case work <- p:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(work)
-	wg.Wait()
-	close(errs)
-	return <-errs
+	return putAll(ctx, store, bucket, objs, 8)
 }
 
 // photoFlow is one photo's way through the streams, by their timestamps

@@ -32,7 +32,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
 
@@ -52,23 +51,12 @@ func benchScaleOut(b *testing.B, procs, galleries, perGallery int) {
 	jpegs := smallPhotos(b)
 	s := devstack.ForTest(b)
 	cfg := s.Config
-	minio, err := minioPID(cfg)
+	minio, err := childPID(os.Getpid(), "minio")
 	if err != nil {
 		b.Fatal(err)
 	}
 	fl := startFleet(b, cfg, pipelineRoles, procs)
-	nc, js, err := pipeline.Connect(cfg, "bench-scaleout")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(nc.Close)
-	if err := fl.waitPulling(js, 60*time.Second); err != nil {
-		b.Fatalf("%v\n%s", err, fl.logs())
-	}
-	store, err := pipeline.NewStore(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
+	js, store := fl.connect(b, cfg, "bench-scaleout")
 	exited := fl.exited()
 	ctx := context.Background()
 

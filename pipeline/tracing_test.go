@@ -1,12 +1,9 @@
 package pipeline_test
 
 import (
-	"compress/gzip"
 	"context"
-	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -22,8 +19,8 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/proto"
 
+	"github.com/photodesk/photodesk/internal/otlptest"
 	"github.com/photodesk/photodesk/pipeline"
 )
 
@@ -232,35 +229,11 @@ type otlpReceiver struct {
 	reqs []*coltracepb.ExportTraceServiceRequest
 }
 
-func (o *otlpReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/v1/traces" || r.Header.Get("Content-Type") != "application/x-protobuf" {
-		http.Error(w, "want protobuf on /v1/traces, got "+r.Header.Get("Content-Type")+" on "+r.URL.Path, http.StatusNotFound)
-		return
-	}
-	body := io.Reader(r.Body)
-	if r.Header.Get("Content-Encoding") == "gzip" {
-		zr, err := gzip.NewReader(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		body = zr
-	}
-	b, err := io.ReadAll(body)
-	req := &coltracepb.ExportTraceServiceRequest{}
-	if err == nil {
-		err = proto.Unmarshal(b, req)
-	}
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
+// take keeps one export request.
+func (o *otlpReceiver) take(req *coltracepb.ExportTraceServiceRequest) {
 	o.mu.Lock()
 	o.reqs = append(o.reqs, req)
 	o.mu.Unlock()
-	resp, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
-	w.Header().Set("Content-Type", "application/x-protobuf")
-	_, _ = w.Write(resp)
 }
 
 // exported is one span as the receiver got it, with its resource.
@@ -304,9 +277,7 @@ type grpcReceiver struct {
 }
 
 func (g grpcReceiver) Export(_ context.Context, req *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
-	g.o.mu.Lock()
-	g.o.reqs = append(g.o.reqs, req)
-	g.o.mu.Unlock()
+	g.o.take(req)
 	return &coltracepb.ExportTraceServiceResponse{}, nil
 }
 
@@ -376,7 +347,7 @@ func TestTracesExportedOverOTLP(t *testing.T) {
 
 	t.Run("http", func(t *testing.T) {
 		recv := &otlpReceiver{}
-		srv := httptest.NewServer(recv)
+		srv := httptest.NewServer(otlptest.Handler(recv.take))
 		defer srv.Close()
 		// As ops would write it: host:port, no scheme, no path.
 		tid := exportOne(t, e, pipeline.TracingConfig{OTLPEndpoint: strings.TrimPrefix(srv.URL, "http://")}, "otlp-1")
