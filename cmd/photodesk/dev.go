@@ -89,6 +89,7 @@ func runDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	limitGoMemory(allRoles, *concurrency, log)
 	ws, err := workers(cfg, rc, js, store, log, allRoles, *concurrency)
 	if err != nil {
 		return err

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -104,6 +106,33 @@ func workers(cfg pipeline.Config, rc roleConfig, js jetstream.JetStream, store *
 		ws = append(ws, roleWorker{Worker: w})
 	}
 	return ws, nil
+}
+
+// goMemoryLimit is the Go heap limit for a process running roles at
+// concurrency, or 0 to leave Go's default: only the image roles hold
+// photos in Go memory, and an operator's GOMEMLIMIT wins.
+func goMemoryLimit(roles []string, concurrency int, getenv func(string) string) int64 {
+	if getenv("GOMEMLIMIT") != "" {
+		return 0
+	}
+	jobs := 0
+	for _, r := range roles {
+		if r == "renditions" || r == "watermark" {
+			jobs += concurrency
+		}
+	}
+	if jobs == 0 {
+		return 0
+	}
+	return imaging.GoMemoryLimit(jobs)
+}
+
+// limitGoMemory applies goMemoryLimit to this process.
+func limitGoMemory(roles []string, concurrency int, log *slog.Logger) {
+	if n := goMemoryLimit(roles, concurrency, os.Getenv); n > 0 {
+		debug.SetMemoryLimit(n)
+		log.Info("Go memory limit set for the image roles (GOMEMLIMIT overrides)", "MiB", n>>20)
+	}
 }
 
 // runWorkers runs every worker until ctx ends and all have shut down.

@@ -62,6 +62,7 @@ func runWorker(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	limitGoMemory(strings.Split(*roles, ","), *concurrency, log)
 	ws, err := workers(cfg, rc, js, store, log, strings.Split(*roles, ","), *concurrency)
 	if err != nil {
 		return err

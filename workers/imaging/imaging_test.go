@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -693,4 +694,38 @@ func meanAbsDiff(a, b image.Image) float64 {
 		}
 	}
 	return sum / n
+}
+
+// TestMallocTuning: the process start applies both malloc settings, and an
+// operator's own MALLOC_ARENA_MAX leaves the arena count to them.
+func TestMallocTuning(t *testing.T) {
+	if os.Getenv("PHOTODESK_MALLOC_CHILD") != "" {
+		// The child reports what its start applied; the parent checks.
+		fmt.Printf("tunings=%d\n", mallocTunings())
+		return
+	}
+	for _, tc := range []struct {
+		env  []string
+		want string
+	}{
+		{nil, "tunings=2"},
+		{[]string{"MALLOC_ARENA_MAX=4"}, "tunings=1"},
+		{[]string{"GLIBC_TUNABLES=glibc.malloc.arena_max=4"}, "tunings=0"},
+	} {
+		cmd := exec.Command(os.Args[0], "-test.run", "^TestMallocTuning$", "-test.count", "1")
+		var env []string
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "MALLOC_") && !strings.HasPrefix(kv, "GLIBC_TUNABLES=") {
+				env = append(env, kv)
+			}
+		}
+		cmd.Env = append(append(env, "PHOTODESK_MALLOC_CHILD=1"), tc.env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("env %v: %v\n%s", tc.env, err, out)
+		}
+		if !strings.Contains(string(out), tc.want+"\n") {
+			t.Errorf("env %v: want %s, got\n%s", tc.env, tc.want, out)
+		}
+	}
 }

@@ -6,16 +6,32 @@ package imaging
 #include <malloc.h>
 #include <vips/vips.h>
 
-// Two malloc arenas instead of glibc's 8 per core: libvips's worker
-// threads each take an arena, and the freed tiles left spread across them
-// kept 290-315 MiB resident in a worker at --concurrency 2 on 24 MP photos;
-// with 2 it is 210-220 MiB at the same speed (make bench). An operator's
-// MALLOC_ARENA_MAX wins.
-static void photodesk_malloc_arenas(void) {
+// glibc's malloc as libvips needs it. Its defaults keep freed pixel
+// buffers resident: 8 arenas per core, which libvips's worker threads
+// spread their tiles across, and an mmap threshold that rises to the
+// largest block ever freed, after which whole-image buffers (a 2048 px
+// rendition is 8 MiB) come from the arenas and fragment them. One arena
+// and a fixed 256 KiB threshold took an image role at --concurrency 2 on
+// 24 MP photos from 280-320 to 200-210 MiB peak for about 3% more CPU
+// (a 4-run probe, with a Go memory limit). An operator's MALLOC_* or
+// GLIBC_TUNABLES settings win. It runs as the binary loads: set later, it
+// misses the threads that already have an arena (the peak stayed at
+// 220-235 MiB).
+static int photodesk_malloc_tuned;
+
+__attribute__((constructor)) static void photodesk_malloc_tuning(void) {
+	if (getenv("GLIBC_TUNABLES") != NULL) {
+		return;
+	}
 	if (getenv("MALLOC_ARENA_MAX") == NULL) {
-		mallopt(M_ARENA_MAX, 2);
+		photodesk_malloc_tuned += mallopt(M_ARENA_MAX, 1);
+	}
+	if (getenv("MALLOC_MMAP_THRESHOLD_") == NULL) {
+		photodesk_malloc_tuned += mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	}
 }
+
+static int photodesk_malloc_tunings(void) { return photodesk_malloc_tuned; }
 
 static void photodesk_allow_loaders(void) {
 	// Every loader off, then only the formats photodesk accepts back on:
@@ -68,7 +84,6 @@ func Start(log *slog.Logger) {
 		vips.LoggingSettings(func(domain string, level vips.LogLevel, msg string) {
 			log.Debug("libvips", "domain", domain, "level", int(level), "msg", msg)
 		}, vips.LogLevelWarning)
-		C.photodesk_malloc_arenas()
 		vips.Startup(&vips.Config{ConcurrencyLevel: 0, MaxCacheFiles: 0, MaxCacheMem: 0, MaxCacheSize: 0})
 		C.photodesk_allow_loaders()
 		support.heifLoad = vips.IsTypeSupported(vips.ImageTypeHEIF)
@@ -117,6 +132,10 @@ func canSave(f Format) bool {
 	return err == nil && len(b) > 0
 }
 
+// mallocTunings is how many of the two malloc settings the process start
+// applied (mallopt returns 1 for each it took).
+func mallocTunings() int { return int(C.photodesk_malloc_tunings()) }
+
 // vipsErr turns a libvips error into one line: govips appends a Go stack
 // trace to every message, which has no place in a failure event.
 func vipsErr(err error) string {
@@ -126,4 +145,15 @@ func vipsErr(err error) string {
 	}
 	s = strings.Join(strings.Fields(s), " ")
 	return strings.TrimSpace(s)
+}
+
+// GoMemoryLimit is a soft limit for the Go heap of a process that runs jobs
+// image jobs at once. A job holds its original and, while it encodes, an
+// uncompressed copy of a rendition (up to 12 MiB at 2048 px) in Go memory,
+// and drops both when done; with Go's default of collecting when the heap
+// has doubled, that garbage added 20-30 MiB to an image role's peak at
+// --concurrency 2 (a 3-run probe on 24 MP photos). The limit is soft: a
+// job with a larger original costs more collections, not a failure.
+func GoMemoryLimit(jobs int) int64 {
+	return 24<<20 + int64(max(jobs, 1))*(20<<20)
 }

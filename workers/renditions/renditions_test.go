@@ -43,7 +43,7 @@ func TestHandleAgainstRealMinIO(t *testing.T) {
 		g, p, _ := strings.Cut(key, "/")
 		return pipeline.PhotoUploaded{Ref: pipeline.Ref{Gallery: g, Photo: p, Bucket: s.Config.OriginalsBucket, Key: key, ETag: info.ETag}, Size: info.Size}
 	}
-	var lastID string // the last result's Nats-Msg-Id
+	var lastID string            // the last result's Nats-Msg-Id
 	attempts := map[string]int{} // deliveries so far, by ETag
 	handle := func(ev pipeline.PhotoUploaded) (pipeline.PhotoDerivatives, error) {
 		t.Helper()
