@@ -288,6 +288,7 @@ func (s *Server) uploadPhoto(w http.ResponseWriter, r *http.Request, id string) 
 		writeError(w, http.StatusBadGateway, "storage", "storing the photo failed: "+err.Error())
 		return
 	}
+	s.announce(ctx, key)
 	writeJSON(w, http.StatusCreated, map[string]any{"gallery": id, "photo": name, "size": info.Size, "etag": info.ETag, "format": format})
 }
 
@@ -309,7 +310,17 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, id string) 
 		writeError(w, http.StatusBadGateway, "storage", "storing gallery.json failed: "+err.Error())
 		return
 	}
+	s.announce(ctx, id+"/"+pipeline.ManifestName)
 	writeJSON(w, http.StatusAccepted, map[string]any{"gallery": id, "manifest": "submitted", "etag": info.ETag})
+}
+
+// announce publishes the upload's event at once (pipeline.AnnounceUpload).
+func (s *Server) announce(ctx context.Context, key string) {
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := pipeline.AnnounceUpload(pctx, s.JS, s.Store, s.Cfg.OriginalsBucket, key); err != nil {
+		s.Log.Warn("upload stored, but its event was not published; MinIO's notification will start the pipeline", "key", key, "err", err)
+	}
 }
 
 // uploadSpan starts the span of a PUT to the originals bucket: a child of

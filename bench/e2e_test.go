@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,7 +34,10 @@ import (
 // JPEGs uploaded to one real `photodesk dev` process (embedded NATS, its
 // MinIO child, every role), timed from the first PUT to the gallery's
 // article.ready event. Each op is a new gallery: the photos, 4 PUTs at a
-// time as `photodesk upload` does, then gallery.json (last, as upload does).
+// time as `photodesk upload` does, then gallery.json (last, as upload does),
+// either through dev's API (upload=api), which publishes each file's event
+// as soon as it is stored, as `photodesk upload` does when it reaches NATS,
+// or as plain S3 PUTs (upload=s3), which wait for MinIO's notification.
 // The photos cycle through a few distinct scenes: drawing a 24 MP scene
 // takes seconds (about 7 here), and the roles key their work by object
 // key, never by content, so a repeated scene is still new work.
@@ -50,10 +55,16 @@ func BenchmarkEndToEnd(b *testing.B) {
 		// BenchmarkWorkerPeakRSS draws anyway.
 		n, seeds = 4, 2
 	}
-	b.Run(fmt.Sprintf("photos=%d", n), func(b *testing.B) { benchEndToEnd(b, n, seeds) })
+	// upload=api: through dev's HTTP API, as the web page and the
+	// newsroom's tools upload; each stored file's event is published at
+	// once. upload=s3: plain S3 PUTs from any S3 client, which start the
+	// pipeline through MinIO's notification.
+	for _, via := range []string{"api", "s3"} {
+		b.Run(fmt.Sprintf("photos=%d/upload=%s", n, via), func(b *testing.B) { benchEndToEnd(b, n, seeds, via) })
+	}
 }
 
-func benchEndToEnd(b *testing.B, n, seeds int) {
+func benchEndToEnd(b *testing.B, n, seeds int, via string) {
 	// The photos first, before the dev process starts: drawing them takes
 	// seconds each (photo caches them for the process).
 	start := time.Now()
@@ -118,9 +129,16 @@ func benchEndToEnd(b *testing.B, n, seeds int) {
 			dev.fail("%v", err)
 		}
 
+		upload := func() error { return e2eUpload(ctx, store, cfg.OriginalsBucket, gallery, names, originals, manifest) }
+		if via == "api" {
+			if err := dev.api.createGallery(gallery); err != nil {
+				dev.fail("gallery %s: %v", gallery, err)
+			}
+			upload = func() error { return dev.api.upload(ctx, gallery, names, originals, manifest) }
+		}
 		b.StartTimer()
 		t0 := time.Now()
-		if err := e2eUpload(ctx, store, cfg.OriginalsBucket, gallery, names, originals, manifest); err != nil {
+		if err := upload(); err != nil {
 			dev.fail("gallery %s: upload: %v", gallery, err)
 		}
 		uploaded := time.Since(t0)
@@ -208,6 +226,59 @@ func e2eUpload(ctx context.Context, store *pipeline.Store, bucket, gallery strin
 		return err
 	}
 	return putAll(ctx, store, bucket, []object{{gallery + "/" + pipeline.ManifestName, "application/json", manifest}}, 1)
+}
+
+// e2eAPI is dev's HTTP API, as a photographer.
+type e2eAPI struct {
+	base, token string
+}
+
+func (a e2eAPI) do(ctx context.Context, method, path string, body []byte, want int) error {
+	req, err := http.NewRequestWithContext(ctx, method, a.base+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: %s %s", method, path, resp.Status, msg)
+	}
+	return nil
+}
+
+func (a e2eAPI) createGallery(gallery string) error {
+	return a.do(context.Background(), "POST", "/v1/galleries", []byte(`{"id":"`+gallery+`"}`), http.StatusCreated)
+}
+
+// upload PUTs the photos through the API, 4 at a time, then gallery.json.
+func (a e2eAPI) upload(ctx context.Context, gallery string, names []string, photos [][]byte, manifest []byte) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg   sync.WaitGroup
+		once sync.Once
+		ferr error
+		sem  = make(chan struct{}, 4)
+	)
+	for i, name := range names {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := a.do(ctx, "PUT", "/v1/galleries/"+gallery+"/photos/"+name, photos[i], http.StatusCreated); err != nil {
+				once.Do(func() { ferr = err; cancel() })
+			}
+		})
+	}
+	wg.Wait()
+	if ferr != nil {
+		return ferr
+	}
+	return a.do(ctx, "PUT", "/v1/galleries/"+gallery+"/manifest", manifest, http.StatusAccepted)
 }
 
 // e2eEvent is an event and when this process got it.
@@ -412,6 +483,7 @@ type e2eDev struct {
 	logPath  string
 	minioPID int
 	cfg      pipeline.Config // reaches it
+	api      e2eAPI
 }
 
 // e2eStartDev starts `photodesk dev` from the built binary on a temporary data
@@ -435,8 +507,10 @@ func e2eStartDev(b *testing.B) *e2eDev {
 		b.Fatal(err)
 	}
 	banner := &e2eBanner{ready: make(chan struct{})}
+	d.api = e2eAPI{base: "http://" + apiAddr, token: "bench-photographer-0123456789abcdef"}
 	d.cmd = exec.Command(bin, "dev", "--data", filepath.Join(tmp, "data"),
-		"--nats-addr", natsAddr, "--s3-addr", s3Addr, "--http", httpAddr, "--api", apiAddr)
+		"--nats-addr", natsAddr, "--s3-addr", s3Addr, "--http", httpAddr, "--api", apiAddr,
+		"--api-tokens", "bench:photographer:"+d.api.token)
 	d.cmd.Stdout, d.cmd.Stderr = banner, logFile
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "PHOTODESK_") || strings.HasPrefix(kv, "PHOTODESK_MINIO_BIN=") {

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -9,6 +10,9 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Streams. S3Events holds MinIO's bucket notifications as MinIO wrote them;
@@ -126,6 +130,28 @@ func OriginalEvent(o Original) (Output, error) {
 			Ref: ref, Size: o.Size, ContentType: o.ContentType, VersionID: o.VersionID,
 			Metadata: o.Metadata, UploadedAt: o.At, Reprocess: o.Reprocess,
 		})
+}
+
+// AnnounceUpload publishes the event of an upload just stored at bucket/key: the
+// event ingest makes of MinIO's notification, with the same Nats-Msg-Id,
+// so the notification (MinIO's queue store sends it up to 3 s later) is
+// dropped as a duplicate and the pipeline starts that much sooner. The
+// notification stays the durable path: an upload whose announcement fails
+// only waits for it. Its producer span is a child of ctx's (the upload's).
+func AnnounceUpload(ctx context.Context, js jetstream.JetStream, store *Store, bucket, key string) error {
+	o, err := store.Original(ctx, bucket, key)
+	if err != nil {
+		return fmt.Errorf("announce %s: %w", key, err)
+	}
+	out, err := OriginalEvent(o)
+	if err != nil {
+		return err
+	}
+	sctx, span := StartCreateSpan(ctx, out, bucket, key)
+	_, err = js.PublishMsg(sctx, &nats.Msg{Subject: out.Subject, Data: out.Data, Header: InjectHeader(sctx, out.Header)},
+		jetstream.WithMsgID(out.MsgID))
+	EndSpan(span, err)
+	return err
 }
 
 // GallerySubmitted says a gallery's manifest landed (or was replaced).

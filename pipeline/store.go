@@ -247,11 +247,38 @@ func (s *Store) Meta(ctx context.Context, bucket, key string) (meta map[string]s
 		}
 		return nil, "", 0, false, err
 	}
-	meta = make(map[string]string, len(info.UserMetadata))
-	for k, v := range info.UserMetadata {
+	return userMeta(info.UserMetadata), info.ETag, info.Size, true, nil
+}
+
+func userMeta(in map[string]string) map[string]string {
+	meta := make(map[string]string, len(in))
+	for k, v := range in {
 		meta[strings.ToLower(strings.TrimPrefix(strings.ToLower(k), "x-amz-meta-"))] = v
 	}
-	return meta, info.ETag, info.Size, true, nil
+	return meta
+}
+
+// Original describes bucket/key as MinIO's notification of its upload
+// does, for announcing the upload without waiting for it (AnnounceUpload). The
+// time is the object's, from MinIO's clock in milliseconds as in the
+// notification (a listing's; a HEAD's has whole seconds), so that the
+// newest upload of a name wins whichever way each was announced.
+func (s *Store) Original(ctx context.Context, bucket, key string) (Original, error) {
+	info, err := s.StatObject(ctx, bucket, key, minio.StatObjectOptions{})
+	if err != nil {
+		return Original{}, err
+	}
+	at := info.LastModified
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for obj := range s.ListObjects(lctx, bucket, minio.ListObjectsOptions{Prefix: key, MaxKeys: 1}) {
+		if obj.Err == nil && obj.Key == key && obj.ETag == info.ETag {
+			at = obj.LastModified
+		}
+		break
+	}
+	return Original{Bucket: bucket, Key: key, ETag: info.ETag, Size: info.Size, ContentType: info.ContentType,
+		VersionID: info.VersionID, Metadata: userMeta(info.UserMetadata), At: at.UTC()}, nil
 }
 
 func classifyS3(err error) error {

@@ -341,3 +341,26 @@ func startJobSpan(ctx context.Context, role string, m *Message) (context.Context
 	}
 	return Tracer().Start(ctx, role+" "+dest, trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(attrs...))
 }
+
+// StartCreateSpan starts the producer span of an original's event (out,
+// from OriginalEvent) for the object bucket/key: "create <subject>" without
+// the gallery, as ingest and AnnounceUpload both make it, so an upload's
+// trace has the same shape whichever of them published the event.
+func StartCreateSpan(ctx context.Context, out Output, bucket, key string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+	attrs := []attribute.KeyValue{
+		semconv.MessagingSystemKey.String("nats"),
+		semconv.MessagingOperationTypeCreate,
+		semconv.MessagingOperationName("create"),
+		semconv.MessagingDestinationName(out.Subject),
+		semconv.MessagingMessageID(out.MsgID),
+		semconv.AWSS3Bucket(bucket),
+		semconv.AWSS3Key(key),
+	}
+	dest := out.Subject
+	if g, name, ok := strings.Cut(key, "/"); ok {
+		attrs = append(attrs, attribute.String("photodesk.gallery", g), attribute.String("photodesk.photo", name))
+		dest = strings.TrimSuffix(dest, "."+g)
+	}
+	opts = append(opts, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(attrs...))
+	return Tracer().Start(ctx, "create "+dest, opts...)
+}

@@ -32,12 +32,12 @@ BenchmarkDerivativeSet/impl=cli-2     3  2600000000 ns/op  2.55 cpu-s/op
 BenchmarkDerivativeSet/impl=cli-2     3  2450000000 ns/op  2.45 cpu-s/op
 BenchmarkDerivativeSet/impl=cli-2     3  2550000000 ns/op  2.60 cpu-s/op
 2026/01/02 10:00:00 INFO some log line the benchmark printed
-BenchmarkEndToEnd/photos=30-2   1  10500000000 ns/op  6.2 floor-s
-BenchmarkEndToEnd/photos=30-2   1  10000000000 ns/op  6.1 floor-s
-BenchmarkEndToEnd/photos=30-2   1  10500000000 ns/op  6.2 floor-s
-BenchmarkEndToEnd/photos=30-2   1  11000000000 ns/op  6.3 floor-s
-BenchmarkEndToEnd/photos=30-2   1  9800000000 ns/op   6.0 floor-s
-BenchmarkEndToEnd/photos=30-2   1  11200000000 ns/op  6.4 floor-s
+BenchmarkEndToEnd/photos=30/upload=api-2   1  10500000000 ns/op  6.2 floor-s
+BenchmarkEndToEnd/photos=30/upload=api-2   1  10000000000 ns/op  6.1 floor-s
+BenchmarkEndToEnd/photos=30/upload=api-2   1  10500000000 ns/op  6.2 floor-s
+BenchmarkEndToEnd/photos=30/upload=api-2   1  11000000000 ns/op  6.3 floor-s
+BenchmarkEndToEnd/photos=30/upload=api-2   1  9800000000 ns/op   6.0 floor-s
+BenchmarkEndToEnd/photos=30/upload=api-2   1  11200000000 ns/op  6.4 floor-s
 BenchmarkPipeline/photos=1000-2  1  2000000000 ns/op  470 photos/s  20 p50-ms  80 p99-ms  2 overhead-p50-ms  12 overhead-p99-ms  40 wait-p99-ms
 BenchmarkPipeline/photos=1000-2  1  2000000000 ns/op  480 photos/s  21 p50-ms  82 p99-ms  2 overhead-p50-ms  12 overhead-p99-ms  41 wait-p99-ms
 BenchmarkPipeline/photos=1000-2  1  2000000000 ns/op  480 photos/s  21 p50-ms  82 p99-ms  2 overhead-p50-ms  12 overhead-p99-ms  41 wait-p99-ms
@@ -149,11 +149,11 @@ func TestMediansRatiosAndVerdicts(t *testing.T) {
 			wall.own.Center, wall.base.Center, wall.ratio, wall.meets)
 	}
 
-	e2e := rowFor(t, rows, "End to end, 30 × 24 MP gallery, first PUT to article.ready")
+	e2e := rowFor(t, rows, "End to end, 30 × 24 MP gallery via the API, first PUT to article.ready")
 	if !near(e2e.own.Center, 10.5) || !e2e.meets || e2e.spans {
 		t.Errorf("e2e: median %v meets %v spans %v; want 10.5 s meeting ≤ 12 s, CI clear of it", e2e.own.Center, e2e.meets, e2e.spans)
 	}
-	floor := rowFor(t, rows, "End to end, 30 × 24 MP gallery: CPU floor")
+	floor := rowFor(t, rows, "End to end, 30 × 24 MP gallery via the API: CPU floor")
 	if !near(floor.own.Center, 6.2) {
 		t.Errorf("floor median %v, want 6.2", floor.own.Center)
 	}
@@ -198,14 +198,14 @@ func TestMarkdownTable(t *testing.T) {
 	for _, want := range []string{
 		"| Per-photo CPU, derivative set: roles vs CLI | roles 1.60 s ±6% · cli 2.50 s ±4% | roles/cli ≤ 0.7 | 0.64 · meets |",
 		"| Per-photo wall time, derivative set: roles vs CLI | roles 1.90 s ±5% · cli 2.50 s ±4% | roles/cli ≤ 0.7 | 0.76 · **misses** |",
-		"| End to end, 30 × 24 MP gallery, first PUT to article.ready | 10.5 s ±7% | ≤ 12 s | meets |",
-		"| End to end, 30 × 24 MP gallery: CPU floor | 6.20 s ±3% | — (info) | info |",
+		"| End to end, 30 × 24 MP gallery via the API, first PUT to article.ready | 10.5 s ±7% | ≤ 12 s | meets |",
+		"| End to end, 30 × 24 MP gallery via the API: CPU floor | 6.20 s ±3% | — (info) | info |",
 		"| Pipeline throughput, 1000 photos | 480 photos/s ±4% | ≥ 500 photos/s | **misses** |",
 		"| Worker peak RSS, renditions | 200 MiB ±∞ | < 250 MiB | meets (CI spans target) |",
 		"| Worker peak RSS, watermark | — | < 250 MiB | not run |",
 		"| Scale-out, 3 processes | 250 photos/s ±4% | — (info) | 2.50× procs=1 · info |",
 		"Machine: Test CPU @ 3.00GHz, linux/amd64, GOMAXPROCS 2.",
-		"Runs per benchmark (go test -count): DerivativeSet/impl=cli 6, DerivativeSet/impl=roles 6, EndToEnd/photos=30 6, " +
+		"Runs per benchmark (go test -count): DerivativeSet/impl=cli 6, DerivativeSet/impl=roles 6, EndToEnd/photos=30/upload=api 6, " +
 			"Pipeline/photos=1000 6, ScaleOut/procs=1 6, ScaleOut/procs=2 6, ScaleOut/procs=3 6, WorkerPeakRSS/role=renditions 3.",
 		"computed with golang.org/x/perf/benchmath",
 		"need >= 6 samples for confidence interval at level 0.95",

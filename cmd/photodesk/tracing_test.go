@@ -34,8 +34,9 @@ func spanOf(h nats.Header) trace.SpanContext {
 
 // TestTraceFromUploadToArticle: each photo's trace starts at its PUT, by
 // `photodesk upload` (a separate process) or the API (continuing the
-// caller's traceparent), goes through MinIO's event as user metadata, and
-// is carried in the headers of every event for the photo; article.ready
+// caller's traceparent), which publish the photo.uploaded event themselves
+// (MinIO's event, which carries the trace as user metadata, is then a
+// duplicate), and is carried in the headers of every event for the photo; article.ready
 // carries the trace of the upload that completed the gallery. The roles'
 // spans, here in an in-memory exporter, chain from the upload span.
 func TestTraceFromUploadToArticle(t *testing.T) {
@@ -122,6 +123,7 @@ func TestTraceFromUploadToArticle(t *testing.T) {
 	// carries its photo's trace.
 	var article *jetstream.Msg
 	seen := map[string]int{}
+	created := map[string]trace.SpanContext{} // photo.uploaded's span, by photo
 	follow(t, s.Config, []string{"photodesk.*.*." + gallery}, 60*time.Second, func(m jetstream.Msg) {
 		kind := strings.TrimSuffix(m.Subject(), "."+gallery)
 		sc := spanOf(m.Headers())
@@ -139,6 +141,9 @@ func TestTraceFromUploadToArticle(t *testing.T) {
 		case ref.Photo != "":
 			if want := uploads[ref.Photo].TraceID(); sc.TraceID() != want {
 				t.Errorf("%s for %s: trace %s, want the upload's %s", kind, ref.Photo, sc.TraceID(), want)
+			}
+			if kind == pipeline.SubjectPhotoUploaded {
+				created[ref.Photo] = sc
 			}
 			seen[kind]++
 		case kind == pipeline.SubjectGallerySubmitted:
@@ -168,7 +173,8 @@ func TestTraceFromUploadToArticle(t *testing.T) {
 	}
 
 	// The spans: article.ready came from an assembler job span, and a.jpg's
-	// trace runs upload -> ingest -> each role, parent to child.
+	// trace runs upload -> create photo.uploaded -> each role, parent to
+	// child.
 	byID := map[trace.SpanID]tracetest.SpanStub{}
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		for _, sp := range exp.GetSpans() {
@@ -181,23 +187,29 @@ func TestTraceFromUploadToArticle(t *testing.T) {
 	if sp, ok := byID[asc.SpanID()]; !ok || !strings.HasPrefix(sp.Name, "assembler ") || sp.SpanKind != trace.SpanKindConsumer {
 		t.Errorf("article.ready's span %s (%q, found %v), want an assembler job span", asc.SpanID(), sp.Name, ok)
 	}
-	var ingestSpan tracetest.SpanStub
-	for _, sp := range byID {
-		if sp.Name == "create photodesk.photo.uploaded" && sp.Parent.SpanID() == uploads["a.jpg"].SpanID() {
-			ingestSpan = sp
-		}
-	}
-	if !ingestSpan.SpanContext.IsValid() {
-		t.Fatal("no ingest span for a.jpg under its upload span")
+	// photodesk upload published a.jpg's photo.uploaded in a create span of
+	// its own process (not recorded here): the span in the event's
+	// headers, in the upload's trace, is the roles' parent.
+	cs := created["a.jpg"]
+	if !cs.IsValid() || cs.SpanID() == uploads["a.jpg"].SpanID() {
+		t.Fatalf("a.jpg's photo.uploaded carries span %v, want a create span under the upload span %s", cs, uploads["a.jpg"].SpanID())
 	}
 	for _, role := range []string{"exif", "renditions", "watermark", "assembler"} {
 		found := false
 		for _, sp := range byID {
-			found = found || (sp.Name == role+" photodesk.photo.uploaded" && sp.Parent.SpanID() == ingestSpan.SpanContext.SpanID())
+			found = found || (sp.Name == role+" photodesk.photo.uploaded" && sp.Parent.SpanID() == cs.SpanID())
 		}
 		if !found {
-			t.Errorf("no %s span for a.jpg's photo.uploaded under ingest's span", role)
+			t.Errorf("no %s span for a.jpg's photo.uploaded under its create span", role)
 		}
+	}
+	// The API's announcement of c.jpg is recorded here: a producer span
+	// under the API's upload span, in the client's trace.
+	cc := created["c.jpg"]
+	if sp, ok := byID[cc.SpanID()]; !ok || sp.Name != "create photodesk.photo.uploaded" || sp.SpanKind != trace.SpanKindProducer ||
+		sp.Parent.SpanID() != uploads["c.jpg"].SpanID() || sp.SpanContext.TraceID().String() != clientTrace {
+		t.Errorf("c.jpg's photo.uploaded span %s: %q kind %v parent %s (found %v); want a create span under the API's upload span %s",
+			cc.SpanID(), sp.Name, sp.SpanKind, sp.Parent.SpanID(), ok, uploads["c.jpg"].SpanID())
 	}
 	t.Logf("article.ready in the trace of %s's upload; %d spans recorded", completed, len(byID))
 }

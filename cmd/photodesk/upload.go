@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/workers/assembler"
@@ -119,6 +121,8 @@ func runUpload(ctx context.Context, args []string) error {
 	if err := preflight(ctx, store, cfg); err != nil {
 		return err
 	}
+	ann := startAnnouncer(cfg)
+	defer ann.close()
 	since := time.Now().Add(-time.Second)
 	fmt.Fprintf(stdout, "uploading %d photo(s)%s to %s/%s/ on %s\n", len(photos), map[bool]string{true: " and gallery.json", false: ""}[manifest != nil], cfg.OriginalsBucket, *gallery, cfg.S3Endpoint)
 	prog := newProgress(stdout, *progressMode, total)
@@ -129,7 +133,7 @@ func runUpload(ctx context.Context, args []string) error {
 		sem    = make(chan struct{}, max(*parallel, 1))
 	)
 	put := func(f uploadFile) {
-		err := putFile(ctx, store, cfg.OriginalsBucket, *gallery, f, prog.start(f), max(*partMiB, 5)<<20)
+		err := putFile(ctx, store, ann, cfg.OriginalsBucket, *gallery, f, prog.start(f), max(*partMiB, 5)<<20)
 		if err != nil {
 			err = s3Problem(err, cfg)
 			mu.Lock()
@@ -246,7 +250,7 @@ func checkManifest(path string) error {
 // putFile uploads one file in a span of its own, the root of the photo's
 // trace: its traceparent goes along as user metadata, which MinIO's event
 // hands to ingest.
-func putFile(ctx context.Context, store *pipeline.Store, bucket, gallery string, f uploadFile, progress io.Reader, partSize int64) (err error) {
+func putFile(ctx context.Context, store *pipeline.Store, ann *announcer, bucket, gallery string, f uploadFile, progress io.Reader, partSize int64) (err error) {
 	ctx, span := pipeline.StartUploadSpan(ctx, bucket, gallery+"/"+f.name)
 	defer func() { pipeline.EndSpan(span, err) }()
 	fh, err := os.Open(f.path)
@@ -264,10 +268,61 @@ func putFile(ctx context.Context, store *pipeline.Store, bucket, gallery string,
 		ctype = "application/json"
 	}
 	if f.size > 4*partSize {
-		return putResumable(ctx, store, bucket, gallery+"/"+f.name, f, ctype, partSize, progress, stdout)
+		err = putResumable(ctx, store, bucket, gallery+"/"+f.name, f, ctype, partSize, progress, stdout)
+	} else {
+		_, err = store.PutObject(ctx, bucket, gallery+"/"+f.name, fh, f.size, minio.PutObjectOptions{ContentType: ctype, Progress: progress, UserMetadata: pipeline.TraceMetadata(ctx)})
 	}
-	_, err = store.PutObject(ctx, bucket, gallery+"/"+f.name, fh, f.size, minio.PutObjectOptions{ContentType: ctype, Progress: progress, UserMetadata: pipeline.TraceMetadata(ctx)})
+	if err == nil {
+		ann.announce(ctx, store, bucket, gallery+"/"+f.name)
+	}
 	return err
+}
+
+// announcer publishes each upload's event as soon as it is stored
+// (pipeline.AnnounceUpload), when this machine reaches the pipeline's NATS. It
+// connects in the background while the first files upload: a photographer
+// away from the newsroom's NATS uploads as before (a refused connection
+// fails at once, an unanswered one within 2 s), and MinIO's notification
+// starts the pipeline a few seconds later.
+type announcer struct {
+	ready chan struct{} // closed when the connection attempt has ended
+	nc    *nats.Conn
+	js    jetstream.JetStream
+}
+
+func startAnnouncer(cfg pipeline.Config) *announcer {
+	a := &announcer{ready: make(chan struct{})}
+	go func() {
+		defer close(a.ready)
+		if nc, js, err := pipeline.Connect(cfg, "photodesk-upload"); err == nil {
+			a.nc, a.js = nc, js
+		}
+	}()
+	return a
+}
+
+func (a *announcer) announce(ctx context.Context, store *pipeline.Store, bucket, key string) {
+	actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	select {
+	case <-a.ready:
+	case <-actx.Done():
+		return // still connecting: an unreachable NATS costs each upload this once
+	}
+	if a.js == nil || a.nc.Status() != nats.CONNECTED {
+		return
+	}
+	_ = pipeline.AnnounceUpload(actx, a.js, store, bucket, key) // MinIO's notification stands behind it
+}
+
+// close closes the connection, or leaves a slow attempt to the process's exit.
+func (a *announcer) close() {
+	go func() {
+		<-a.ready
+		if a.nc != nil {
+			a.nc.Close()
+		}
+	}()
 }
 
 var nonSlug = regexp.MustCompile(`[^a-z0-9]+`)

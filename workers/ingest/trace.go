@@ -2,10 +2,7 @@ package ingest
 
 import (
 	"context"
-	"strings"
 
-	"go.opentelemetry.io/otel/attribute"
-	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/photodesk/photodesk/pipeline"
@@ -24,22 +21,8 @@ func continueUpload(ctx context.Context, u Upload, out *pipeline.Output) {
 	}
 	job := trace.SpanFromContext(ctx)
 	job.AddLink(trace.Link{SpanContext: up})
-	attrs := []attribute.KeyValue{
-		semconv.MessagingSystemKey.String("nats"),
-		semconv.MessagingOperationTypeCreate,
-		semconv.MessagingOperationName("create"),
-		semconv.MessagingDestinationName(out.Subject),
-		semconv.MessagingMessageID(out.MsgID),
-		semconv.AWSS3Bucket(u.Bucket),
-		semconv.AWSS3Key(u.Key),
-	}
-	dest := out.Subject
-	if g, name, ok := strings.Cut(u.Key, "/"); ok {
-		attrs = append(attrs, attribute.String("photodesk.gallery", g), attribute.String("photodesk.photo", name))
-		dest = strings.TrimSuffix(dest, "."+g)
-	}
-	sctx, span := pipeline.Tracer().Start(trace.ContextWithRemoteSpanContext(ctx, up), "create "+dest,
-		trace.WithSpanKind(trace.SpanKindProducer), trace.WithLinks(trace.Link{SpanContext: job.SpanContext()}), trace.WithAttributes(attrs...))
+	sctx, span := pipeline.StartCreateSpan(trace.ContextWithRemoteSpanContext(ctx, up), *out, u.Bucket, u.Key,
+		trace.WithLinks(trace.Link{SpanContext: job.SpanContext()}))
 	out.Header = pipeline.InjectHeader(sctx, out.Header)
 	span.End()
 }
