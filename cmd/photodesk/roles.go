@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -68,6 +69,11 @@ type roleWorker struct {
 // workers builds the named roles.
 func workers(cfg pipeline.Config, rc roleConfig, js jetstream.JetStream, store *pipeline.Store, log *slog.Logger, roles []string, concurrency int) ([]roleWorker, error) {
 	icfg := rc.img
+	// Both image roles in one process share each original's decode.
+	var shared *imaging.Decodes
+	if slices.Contains(roles, "renditions") && slices.Contains(roles, "watermark") {
+		shared = imaging.NewDecodes()
+	}
 	var ws []roleWorker
 	for _, name := range roles {
 		var w pipeline.Worker
@@ -77,9 +83,9 @@ func workers(cfg pipeline.Config, rc roleConfig, js jetstream.JetStream, store *
 		case "exif":
 			w = (&exif.Role{Store: store, Zone: cfg.Location()}).Worker(concurrency)
 		case "renditions":
-			w = renditions.New(icfg, store, cfg.DerivativesBucket, log).Worker(concurrency)
+			w = renditions.New(icfg, store, cfg.DerivativesBucket, shared, log).Worker(concurrency)
 		case "watermark":
-			d, err := watermark.New(icfg, store, cfg.DerivativesBucket, log)
+			d, err := watermark.New(icfg, store, cfg.DerivativesBucket, shared, log)
 			if err != nil {
 				return nil, err
 			}

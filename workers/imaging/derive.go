@@ -39,6 +39,9 @@ type Deriver struct {
 	// Suffix goes between the preset name and the extension in keys
 	// (".wm" for watermarked copies), so the roles never share a key.
 	Suffix string
+	// Shared, when the process runs both image roles, shares each
+	// original's decode between them.
+	Shared *Decodes
 	// settings is the part of every spec fingerprint outside the preset.
 	settings string
 }
@@ -68,6 +71,9 @@ func NewDeriver(d Deriver, log *slog.Logger) *Deriver {
 		ps = append(ps, p)
 	}
 	d.Presets = ps
+	if d.Shared != nil {
+		d.Shared.join(ps)
+	}
 	if d.Options.Mark != nil {
 		c := d.Options.Mark.cfg
 		d.settings = fmt.Sprintf("wm|%s|%s|%g|%s|%g|%g", c.Text, c.Font, c.Size, c.Position, c.Margin, c.Opacity)
@@ -168,9 +174,7 @@ func (d *Deriver) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.O
 			return nil, nil
 		}
 	} else {
-		sctx, span := stepSpan(ctx, "download", attribute.Int64("photodesk.bytes", ev.Size))
-		data, err := d.Store.Get(sctx, ev.Bucket, ev.Key, ev.ETag, d.Limits.MaxBytes)
-		pipeline.EndSpan(span, err)
+		src, err := d.source(ctx, ev)
 		switch {
 		case errors.Is(err, pipeline.ErrSuperseded):
 			m.Log.Info("original replaced or deleted since this event; skipped", "err", err)
@@ -178,12 +182,6 @@ func (d *Deriver) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.O
 		case errors.Is(err, pipeline.ErrTooLarge):
 			return nil, pipeline.Permanent(err)
 		case err != nil:
-			return nil, err
-		}
-		_, span = stepSpan(ctx, "image.open")
-		src, err := Open(data, d.Limits)
-		pipeline.EndSpan(span, err)
-		if err != nil {
 			return nil, classify(err)
 		}
 		res.Source = pipeline.ImageSource{Format: src.Format, Width: src.Width, Height: src.Height, Size: src.Size()}
@@ -251,6 +249,31 @@ func (d *Deriver) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.O
 		return nil, err
 	}
 	return []pipeline.Output{out}, nil
+}
+
+// source downloads and opens the original, or takes it with its decode
+// from the other image role of this process (Shared).
+func (d *Deriver) source(ctx context.Context, ev pipeline.PhotoUploaded) (*Source, error) {
+	open := func() (*Source, error) {
+		sctx, span := stepSpan(ctx, "download", attribute.Int64("photodesk.bytes", ev.Size))
+		data, err := d.Store.Get(sctx, ev.Bucket, ev.Key, ev.ETag, d.Limits.MaxBytes)
+		pipeline.EndSpan(span, err)
+		if err != nil {
+			return nil, err
+		}
+		_, span = stepSpan(ctx, "image.open")
+		src, err := Open(data, d.Limits)
+		pipeline.EndSpan(span, err)
+		return src, err
+	}
+	if d.Shared == nil {
+		return open()
+	}
+	src, err := d.Shared.take(ctx, ev.Bucket+"/"+ev.Key+"@"+strings.Trim(ev.ETag, `"`), open)
+	if errors.Is(err, errNotShared) {
+		return open()
+	}
+	return src, err
 }
 
 // storesAtOnce bounds one job's PUTs in flight.

@@ -21,6 +21,7 @@ type Limits struct {
 // limits, with a readable header. Nothing has been decoded yet.
 type Source struct {
 	data []byte
+	size int64 // len(data), kept when a shared decode drops data
 	// Format is sniffed from the bytes.
 	Format string
 	// Width and Height are upright: the EXIF orientation applied.
@@ -90,7 +91,7 @@ func Open(data []byte, lim Limits) (*Source, error) {
 	if o >= 5 && o <= 8 {
 		w, h = h, w
 	}
-	s := &Source{data: data, Format: format, Width: w, Height: h, cmyk: cmyk}
+	s := &Source{data: data, size: int64(len(data)), Format: format, Width: w, Height: h, cmyk: cmyk}
 	// EXIF damage is the exif role's to report; here it only costs the notice.
 	if x, err := photometa.Extract(bytes.NewReader(data), int64(len(data)), time.UTC); err == nil {
 		s.Copyright = x.Copyright
@@ -99,7 +100,7 @@ func Open(data []byte, lim Limits) (*Source, error) {
 }
 
 // Size is the original's length in bytes.
-func (s *Source) Size() int64 { return int64(len(s.data)) }
+func (s *Source) Size() int64 { return s.size }
 
 func mib(n int64) string {
 	if n < 1<<20 {

@@ -9,8 +9,9 @@ import (
 	"github.com/photodesk/photodesk/workers/imaging"
 )
 
-// New builds the role; cfg must have been validated.
-func New(cfg imaging.Config, store *pipeline.Store, bucket string, log *slog.Logger) *imaging.Deriver {
+// New builds the role; cfg must have been validated. shared is nil unless
+// the process also runs the watermark role.
+func New(cfg imaging.Config, store *pipeline.Store, bucket string, shared *imaging.Decodes, log *slog.Logger) *imaging.Deriver {
 	return imaging.NewDeriver(imaging.Deriver{
 		Role:    "renditions",
 		Subject: pipeline.SubjectPhotoRenditions,
@@ -19,5 +20,6 @@ func New(cfg imaging.Config, store *pipeline.Store, bucket string, log *slog.Log
 		Presets: cfg.Presets,
 		Limits:  imaging.Limits{MaxPixels: cfg.MaxPixels, MaxBytes: cfg.MaxBytes},
 		Options: imaging.Options{AVIFEffort: cfg.AVIFEffort, WebPEffort: cfg.WebPEffort},
+		Shared:  shared,
 	}, log)
 }

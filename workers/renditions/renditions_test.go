@@ -32,7 +32,7 @@ func TestHandleAgainstRealMinIO(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	role := renditions.New(cfg, store, s.Config.DerivativesBucket, slog.New(slog.DiscardHandler))
+	role := renditions.New(cfg, store, s.Config.DerivativesBucket, nil, slog.New(slog.DiscardHandler))
 
 	put := func(key string, body []byte) pipeline.PhotoUploaded {
 		t.Helper()

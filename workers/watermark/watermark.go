@@ -12,7 +12,8 @@ import (
 
 // New builds the role; cfg must have been validated. A font that lacks a
 // glyph of the text is an error here, at start-up, never a box in a photo.
-func New(cfg imaging.Config, store *pipeline.Store, bucket string, log *slog.Logger) (*imaging.Deriver, error) {
+// shared is nil unless the process also runs the renditions role.
+func New(cfg imaging.Config, store *pipeline.Store, bucket string, shared *imaging.Decodes, log *slog.Logger) (*imaging.Deriver, error) {
 	if len(cfg.Marked()) == 0 {
 		return nil, fmt.Errorf("watermark role: no preset is marked wm and watermark-full is off; nothing to make")
 	}
@@ -29,5 +30,6 @@ func New(cfg imaging.Config, store *pipeline.Store, bucket string, log *slog.Log
 		Limits:  imaging.Limits{MaxPixels: cfg.MaxPixels, MaxBytes: cfg.MaxBytes},
 		Options: imaging.Options{AVIFEffort: cfg.AVIFEffort, WebPEffort: cfg.WebPEffort, Mark: mark},
 		Suffix:  ".wm",
+		Shared:  shared,
 	}, log), nil
 }

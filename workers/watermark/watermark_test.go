@@ -31,7 +31,7 @@ func TestHandleAgainstRealMinIO(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	role, err := watermark.New(cfg, store, s.Config.DerivativesBucket, slog.New(slog.DiscardHandler))
+	role, err := watermark.New(cfg, store, s.Config.DerivativesBucket, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestStartupErrors(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := watermark.New(cfg, nil, "derivatives", nil); err == nil || !strings.Contains(err.Error(), "U+1F600") {
+	if _, err := watermark.New(cfg, nil, "derivatives", nil, nil); err == nil || !strings.Contains(err.Error(), "U+1F600") {
 		t.Errorf("missing glyph: %v", err)
 	}
 	cfg = imaging.DefaultConfig()
@@ -89,7 +89,7 @@ func TestStartupErrors(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := watermark.New(cfg, nil, "derivatives", nil); err == nil || !strings.Contains(err.Error(), "nothing to make") {
+	if _, err := watermark.New(cfg, nil, "derivatives", nil, nil); err == nil || !strings.Contains(err.Error(), "nothing to make") {
 		t.Errorf("no marked preset: %v", err)
 	}
 }
