@@ -171,12 +171,21 @@ func (s *Decodes) drop(key string, e *shared) {
 		return
 	}
 	e.timer.Stop()
-	<-e.ready
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if e.src != nil {
-		e.src.Close()
-		e.src = nil
+	release := func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if e.src != nil {
+			e.src.Close()
+			e.src = nil
+		}
+	}
+	select {
+	case <-e.ready:
+		release()
+	default:
+		// Still decoding (a role gave up waiting): released when done,
+		// without holding up the role that gave up.
+		go func() { <-e.ready; release() }()
 	}
 }
 
