@@ -32,6 +32,7 @@ type Decodes struct {
 	entries map[string]*shared
 	// decoded counts decodes made here, taken the decodes another role used.
 	decoded, taken int
+	ttl            time.Duration // sharedTTL; tests shorten it
 }
 
 // Stats says how many decodes were made to share, how many of them
@@ -58,7 +59,7 @@ type shared struct {
 
 // NewDecodes is for a process whose image roles share decodes; each role's
 // Deriver joins it (Deriver.Shared) before the first job.
-func NewDecodes() *Decodes { return &Decodes{entries: map[string]*shared{}} }
+func NewDecodes() *Decodes { return &Decodes{entries: map[string]*shared{}, ttl: sharedTTL} }
 
 // join registers a role's presets: the shared decode is as large as the
 // largest preset up to a kept decode's edge.
@@ -100,7 +101,7 @@ func (s *Decodes) take(ctx context.Context, key string, open func() (*Source, er
 		s.decoded++
 		e = &shared{ready: make(chan struct{}), left: s.users - 1}
 		s.entries[key] = e
-		e.timer = time.AfterFunc(sharedTTL, func() { s.drop(key, e) })
+		e.timer = time.AfterFunc(s.ttl, func() { s.drop(key, e) })
 	default:
 		s.taken++
 		e.left--

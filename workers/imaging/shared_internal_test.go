@@ -1,0 +1,72 @@
+package imaging
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/photodesk/photodesk/internal/fixture"
+	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/devstack"
+)
+
+// TestSharedDecodeWithoutTheOtherRole: when the other role never comes for
+// a photo (its event went to another process), at most maxShared decodes
+// wait for it, later photos are decoded alone, and every photo is still
+// made; the waiting decodes go at their TTL.
+func TestSharedDecodeWithoutTheOtherRole(t *testing.T) {
+	s := devstack.ForTest(t)
+	store, err := pipeline.NewStore(s.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := NewDecodes()
+	shared.ttl = 2 * time.Second
+	log := slog.New(slog.DiscardHandler)
+	presets := defaultPresets(t)
+	d := NewDeriver(Deriver{Role: "renditions", Subject: pipeline.SubjectPhotoRenditions, Store: store, Bucket: s.Config.DerivativesBucket,
+		Presets: presets, Limits: noLimits, Options: Options{WebPEffort: 2}, Shared: shared}, log)
+	// The other role joins, as in a process running both, but never handles.
+	NewDeriver(Deriver{Role: "watermark", Subject: pipeline.SubjectPhotoWatermarked, Store: store, Bucket: s.Config.DerivativesBucket,
+		Presets: presets[2:], Limits: noLimits, Suffix: ".wm", Shared: shared}, log)
+
+	photo, err := fixture.JPEG(fixture.Scene(1200, 800, 3), 85, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := maxShared + 2
+	for i := range n {
+		key := fmt.Sprintf("alone/%02d.jpg", i)
+		info, err := store.PutObject(ctx, s.Config.OriginalsBucket, key, bytes.NewReader(photo), int64(len(photo)), minio.PutObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := pipeline.PhotoUploaded{Ref: pipeline.Ref{Gallery: "alone", Photo: key[len("alone/"):], Bucket: s.Config.OriginalsBucket, Key: key, ETag: info.ETag}, Size: info.Size}
+		data, _ := json.Marshal(ev)
+		outs, err := d.Handle(ctx, &pipeline.Message{Subject: pipeline.GallerySubject(pipeline.SubjectPhotoUploaded, "alone"), Data: data, Ref: ev.Ref, Attempt: 1, Log: log})
+		if err != nil || len(outs) != 1 {
+			t.Fatalf("%s: %v %v", key, outs, err)
+		}
+		var res pipeline.PhotoDerivatives
+		if err := json.Unmarshal(outs[0].Data, &res); err != nil || len(res.Derivatives) != 6 || !strings.HasPrefix(res.Derivatives[0].Key, key+"/") {
+			t.Fatalf("%s: %+v %v", key, res, err)
+		}
+	}
+	if decoded, taken, waiting := shared.Stats(); decoded != maxShared || taken != 0 || waiting != maxShared {
+		t.Errorf("after %d photos: %d decodes made to share, %d taken, %d waiting; want %d, 0, %d", n, decoded, taken, waiting, maxShared, maxShared)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, _, waiting := shared.Stats(); waiting == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("decodes still waiting 10 s after their 2 s TTL")
+		}
+	}
+}
