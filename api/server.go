@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
@@ -316,12 +315,7 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, id string) 
 }
 
 // announce publishes the upload's event at once (pipeline.AnnounceUpload).
-// While NATS is away it does not try: the answer to the upload would wait
-// for nothing, and MinIO's queue store keeps the notification.
 func (s *Server) announce(ctx context.Context, key string) {
-	if s.JS.Conn().Status() != nats.CONNECTED {
-		return
-	}
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	if err := pipeline.AnnounceUpload(pctx, s.JS, s.Store, s.Cfg.OriginalsBucket, key); err != nil {

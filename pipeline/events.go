@@ -137,8 +137,13 @@ func OriginalEvent(o Original) (Output, error) {
 // so the notification (MinIO's queue store sends it up to 3 s later) is
 // dropped as a duplicate and the pipeline starts that much sooner. The
 // notification stays the durable path: an upload whose announcement fails
-// only waits for it. Its producer span is a child of ctx's (the upload's).
+// only waits for it; so while NATS is away it does not try (the uploader
+// would wait for nothing), and returns nil. Its producer span is a child of
+// ctx's (the upload's).
 func AnnounceUpload(ctx context.Context, js jetstream.JetStream, store *Store, bucket, key string) error {
+	if js.Conn().Status() != nats.CONNECTED {
+		return nil
+	}
 	o, err := store.Original(ctx, bucket, key)
 	if err != nil {
 		return fmt.Errorf("announce %s: %w", key, err)

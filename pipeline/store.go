@@ -259,26 +259,36 @@ func userMeta(in map[string]string) map[string]string {
 }
 
 // Original describes bucket/key as MinIO's notification of its upload
-// does, for announcing the upload without waiting for it (AnnounceUpload). The
-// time is the object's, from MinIO's clock in milliseconds as in the
-// notification (a listing's; a HEAD's has whole seconds), so that the
-// newest upload of a name wins whichever way each was announced.
+// does, for announcing the upload without waiting for it (AnnounceUpload):
+// its HEAD, and a one-key listing for the time (OriginalOf).
 func (s *Store) Original(ctx context.Context, bucket, key string) (Original, error) {
 	info, err := s.StatObject(ctx, bucket, key, minio.StatObjectOptions{})
 	if err != nil {
 		return Original{}, err
 	}
-	at := info.LastModified
+	var listed minio.ObjectInfo
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	for obj := range s.ListObjects(lctx, bucket, minio.ListObjectsOptions{Prefix: key, MaxKeys: 1}) {
-		if obj.Err == nil && obj.Key == key && obj.ETag == info.ETag {
-			at = obj.LastModified
+		if obj.Err == nil && obj.Key == key {
+			listed = obj
 		}
 		break
 	}
-	return Original{Bucket: bucket, Key: key, ETag: info.ETag, Size: info.Size, ContentType: info.ContentType,
-		VersionID: info.VersionID, Metadata: userMeta(info.UserMetadata), At: at.UTC()}, nil
+	return OriginalOf(bucket, info, listed), nil
+}
+
+// OriginalOf is the Original of an object from its HEAD (info) and, when
+// listed is the same version (its ETag), the listing's time: MinIO's clock
+// in milliseconds as in the notification (a HEAD has whole seconds), so
+// that the newest upload of a name wins whichever way each was announced.
+func OriginalOf(bucket string, info, listed minio.ObjectInfo) Original {
+	at := info.LastModified
+	if !listed.LastModified.IsZero() && listed.ETag == info.ETag {
+		at = listed.LastModified
+	}
+	return Original{Bucket: bucket, Key: info.Key, ETag: info.ETag, Size: info.Size, ContentType: info.ContentType,
+		VersionID: info.VersionID, Metadata: userMeta(info.UserMetadata), At: at.UTC()}
 }
 
 func classifyS3(err error) error {

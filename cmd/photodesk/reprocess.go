@@ -243,21 +243,7 @@ func (rp *reprocessor) original(ctx context.Context, obj minio.ObjectInfo) (o pi
 	if err != nil {
 		return o, false, fmt.Errorf("stat %s: %w", obj.Key, err)
 	}
-	var meta map[string]string
-	for k, v := range info.UserMetadata {
-		if meta == nil {
-			meta = map[string]string{}
-		}
-		meta[strings.ToLower(k)] = v
-	}
-	at := obj.LastModified // the listing's is finer than the HEAD's
-	if at.IsZero() || info.ETag != obj.ETag {
-		at = info.LastModified
-	}
-	return pipeline.Original{
-		Bucket: rp.bucket, Key: obj.Key, ETag: info.ETag, Size: info.Size, ContentType: info.ContentType,
-		VersionID: info.VersionID, Metadata: meta, At: at.UTC(),
-	}, true, nil
+	return pipeline.OriginalOf(rp.bucket, info, obj), true, nil
 }
 
 // publish sends the event ingest would have, under a Msg-Id of this run (the

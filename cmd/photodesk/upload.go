@@ -309,7 +309,7 @@ func (a *announcer) announce(ctx context.Context, store *pipeline.Store, bucket,
 	case <-actx.Done():
 		return // still connecting: an unreachable NATS costs each upload this once
 	}
-	if a.js == nil || a.nc.Status() != nats.CONNECTED {
+	if a.js == nil {
 		return
 	}
 	_ = pipeline.AnnounceUpload(actx, a.js, store, bucket, key) // MinIO's notification stands behind it

@@ -40,7 +40,8 @@ func runWorker(ctx context.Context, args []string) error {
 		return err
 	}
 	log := newLogger(os.Stderr, slog.LevelInfo).With("pid", os.Getpid())
-	stopTracing, err := pipeline.SetupTracing(ctx, tc, log, strings.Split(*roles, ",")...)
+	names := strings.Split(*roles, ",")
+	stopTracing, err := pipeline.SetupTracing(ctx, tc, log, names...)
 	if err != nil {
 		return err
 	}
@@ -62,8 +63,8 @@ func runWorker(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	limitGoMemory(strings.Split(*roles, ","), *concurrency, log)
-	ws, err := workers(cfg, rc, js, store, log, strings.Split(*roles, ","), *concurrency)
+	limitGoMemory(names, *concurrency, log)
+	ws, err := workers(cfg, rc, js, store, log, names, *concurrency)
 	if err != nil {
 		return err
 	}

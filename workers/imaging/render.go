@@ -145,22 +145,45 @@ func jpegShrink(long, size int) int {
 // levels in 255. The decode at half scale is held in memory (18 MB for 24
 // MP) until materialize has the rendition.
 func loadJPEG(r *render, size int) error {
-	p := vips.NewImportParams()
-	p.FailOnError.Set(true)
-	p.JpegShrinkFactor.Set(jpegShrink(max(r.src.Width, r.src.Height), size))
-	img, err := vips.LoadImageFromBuffer(r.src.data, p)
+	img, err := decodeShrunk(r, size, false)
 	if err != nil {
-		return badInput("cannot decode the %s: %s", r.src.Format, vipsErr(err))
+		return err
 	}
-	r.replace(img)
-	if l := max(img.Width(), img.Height()); l > size {
-		if err := img.Resize(float64(size)/float64(l), vips.KernelLanczos3); err != nil {
-			return badInput("cannot decode the %s: %s", r.src.Format, vipsErr(err))
-		}
+	if err := fit(r, size); err != nil {
+		return err
 	}
 	// Upright after the resize: fewer pixels to turn.
 	if err := img.AutoRotate(); err != nil {
 		return badInput("cannot turn the %s upright: %s", r.src.Format, vipsErr(err))
+	}
+	return nil
+}
+
+// decodeShrunk decodes the original whole, a JPEG at jpegShrink's scale,
+// into r.img.
+func decodeShrunk(r *render, size int, autorotate bool) (*vips.ImageRef, error) {
+	p := vips.NewImportParams()
+	p.FailOnError.Set(true)
+	if autorotate {
+		p.AutoRotate.Set(true)
+	}
+	if r.src.Format == "jpeg" {
+		p.JpegShrinkFactor.Set(jpegShrink(max(r.src.Width, r.src.Height), size))
+	}
+	img, err := vips.LoadImageFromBuffer(r.src.data, p)
+	if err != nil {
+		return nil, badInput("cannot decode the %s: %s", r.src.Format, vipsErr(err))
+	}
+	r.replace(img)
+	return img, nil
+}
+
+// fit resizes r.img (Lanczos3) so that its long edge is size, never up.
+func fit(r *render, size int) error {
+	if l := max(r.img.Width(), r.img.Height()); l > size {
+		if err := r.img.Resize(float64(size)/float64(l), vips.KernelLanczos3); err != nil {
+			return badInput("cannot decode the %s: %s", r.src.Format, vipsErr(err))
+		}
 	}
 	return nil
 }
@@ -191,27 +214,14 @@ func loadFromBase(r *render, size int) error {
 // vipsthumbnail does the same), so these shrink on load, convert through
 // their embedded profile, then resize.
 func loadCMYK(r *render, size int) error {
-	long := max(r.src.Width, r.src.Height)
-	p := vips.NewImportParams()
-	p.FailOnError.Set(true)
-	p.AutoRotate.Set(true)
-	if r.src.Format == "jpeg" {
-		p.JpegShrinkFactor.Set(jpegShrink(long, size))
-	}
-	img, err := vips.LoadImageFromBuffer(r.src.data, p)
+	img, err := decodeShrunk(r, size, true)
 	if err != nil {
-		return badInput("cannot decode the %s: %s", r.src.Format, vipsErr(err))
+		return err
 	}
-	r.replace(img)
 	if err := img.TransformICCProfileWithFallback(vips.SRGBIEC6196621ICCProfilePath, "cmyk"); err != nil {
 		return badInput("CMYK colour profile: %s", vipsErr(err))
 	}
-	if l := max(img.Width(), img.Height()); l > size {
-		if err := img.Resize(float64(size)/float64(l), vips.KernelLanczos3); err != nil {
-			return badInput("cannot decode the %s: %s", r.src.Format, vipsErr(err))
-		}
-	}
-	return nil
+	return fit(r, size)
 }
 
 // toSRGB converts to 8-bit sRGB through the embedded ICC profile. libvips's
@@ -255,10 +265,11 @@ func watermark(r *render) error {
 
 // materialize renders the pipeline once into memory when several formats
 // are wanted or the decode is kept for smaller presets (a resize of the
-// kept decode is in memory already). A shrink-on-load pipeline reads the original sequentially, so
-// a second export from it fails ("out of order read"); govips has no
-// copy_memory, so an uncompressed TIFF in memory stands in for it (about a
-// memcpy of the rendition, never of the original).
+// kept decode is in memory already). A thumbnail pipeline reads the
+// original sequentially, so a second export from it fails ("out of order
+// read"); govips has no copy_memory, so an uncompressed TIFF in memory
+// stands in for it (about a memcpy of the rendition, never of the
+// original).
 func materialize(r *render) error {
 	if r.fromBase || (len(r.formats) < 2 && !r.keeps()) {
 		return nil
@@ -275,9 +286,13 @@ func materialize(r *render) error {
 	return nil
 }
 
-// keepDecodeMaxPixels bounds a kept decode: presets up to 2048x2048, never
-// a full-size copy (72 MB of pixels at 24 MP).
-const keepDecodeMaxPixels = 2048 * 2048
+// keepDecodeMaxEdge and keepDecodeMaxPixels bound a kept (or shared)
+// decode: presets up to 2048x2048, never a full-size copy (72 MB of pixels
+// at 24 MP).
+const (
+	keepDecodeMaxEdge   = 2048
+	keepDecodeMaxPixels = keepDecodeMaxEdge * keepDecodeMaxEdge
+)
 
 func (r *render) keeps() bool {
 	return r.opts.KeepDecode && !r.fromBase && r.img.Width()*r.img.Height() <= keepDecodeMaxPixels

@@ -69,7 +69,7 @@ func (s *Decodes) join(presets []Preset) {
 	s.users++
 	for _, p := range presets {
 		switch {
-		case p.Size <= 0 || p.Size > 2048:
+		case p.Size <= 0 || p.Size > keepDecodeMaxEdge:
 			s.full = true
 		default:
 			s.size = max(s.size, p.Size)
