@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/photodesk/photodesk/api"
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/devstack"
@@ -26,18 +24,8 @@ import (
 // no second event.
 func TestUploadsAnnounced(t *testing.T) {
 	s := devstack.ForTest(t)
-	tokens, err := api.ParseTokens("alice:photographer:" + aliceToken)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	addr, stop, err := serveAPI(ctx, apiFlags{addr: "127.0.0.1:0", maxUpload: 2 << 20}, tokens, s.Config, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	c := apiClient{t: t, base: "http://" + addr.String()}
+	c := startAPI(t, s.Config, "alice:photographer:"+aliceToken, apiFlags{maxUpload: 2 << 20})
+	ctx := context.Background()
 	if st, _, b := c.do("POST", "/v1/galleries", aliceToken, strings.NewReader(`{"id":"announce-1"}`), -1, "application/json"); st != 201 {
 		t.Fatalf("create: %d %s", st, b)
 	}

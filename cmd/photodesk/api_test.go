@@ -56,6 +56,28 @@ func (c apiClient) do(method, path, token string, body io.Reader, length int64, 
 	return resp.StatusCode, resp.Header, b
 }
 
+// startAPI serves the API on a free loopback port until the test ends,
+// with tokens ("name:role:token,...") and f's limits.
+func startAPI(t *testing.T, cfg pipeline.Config, tokens string, f apiFlags) apiClient {
+	t.Helper()
+	toks, err := api.ParseTokens(tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	f.addr = "127.0.0.1:0"
+	addr, stop, err := serveAPI(ctx, f, toks, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stop(); cancel() })
+	return apiClient{t: t, base: "http://" + addr.String()}
+}
+
+// host is the API's host:port, for raw connections.
+func (c apiClient) host() string { return strings.TrimPrefix(c.base, "http://") }
+
 // refusal checks an error response: status, a JSON error with that code,
 // a message.
 func (c apiClient) refusal(method, path, token string, body []byte, wantStatus int, wantCode string) string {
@@ -80,18 +102,9 @@ func (c apiClient) refusal(method, path, token string, body []byte, wantStatus i
 func TestAPI(t *testing.T) {
 	s := devstack.ForTest(t)
 	startRoles(t, s, "ingest", "exif", "renditions", "watermark", "assembler")
-	tokens, err := api.ParseTokens("alice:photographer:" + aliceToken + ",bob:photographer:" + bobToken + ",desk:newsroom:" + deskToken)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := startAPI(t, s.Config, "alice:photographer:"+aliceToken+",bob:photographer:"+bobToken+",desk:newsroom:"+deskToken, apiFlags{maxUpload: 2 << 20})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	addr, stop, err := serveAPI(ctx, apiFlags{addr: "127.0.0.1:0", maxUpload: 2 << 20}, tokens, s.Config, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	c := apiClient{t: t, base: "http://" + addr.String()}
 
 	// The OpenAPI document is public and names every route.
 	status, _, doc := c.do("GET", "/v1/openapi.json", "", nil, 0, "")
@@ -231,7 +244,7 @@ func TestAPI(t *testing.T) {
 	}
 
 	// An upload cut off mid-body leaves no object behind.
-	conn, err := net.Dial("tcp", addr.String())
+	conn, err := net.Dial("tcp", c.host())
 	if err != nil {
 		t.Fatal(err)
 	}

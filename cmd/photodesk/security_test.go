@@ -78,19 +78,8 @@ func errorCode(t *testing.T, resp *http.Response) string {
 // outlives the read and write timeouts.
 func TestAPIBoundsRequests(t *testing.T) {
 	s := devstack.ForTest(t)
-	tokens, err := api.ParseTokens("alice:photographer:" + aliceToken)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	addr, stop, err := serveAPI(ctx, apiFlags{addr: "127.0.0.1:0", maxUpload: 2 << 20}, tokens, s.Config, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	host := addr.String()
-	c := apiClient{t: t, base: "http://" + host}
+	c := startAPI(t, s.Config, "alice:photographer:"+aliceToken, apiFlags{maxUpload: 2 << 20})
+	host := c.host()
 
 	// Headers.
 	get := func(target, header string) *http.Response {
@@ -127,12 +116,7 @@ func TestAPIBoundsRequests(t *testing.T) {
 		MaxHeaderBytes: 64 << 10, ReadHeaderTimeout: 500 * time.Millisecond, ReadTimeout: time.Second,
 		UploadMinRate: 20 << 10, WriteTimeout: 2 * time.Second, IdleTimeout: time.Second,
 	}
-	addr2, stop2, err := serveAPI(ctx, apiFlags{addr: "127.0.0.1:0", maxUpload: 2 << 20, limits: &short}, tokens, s.Config, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop2()
-	host2 := addr2.String()
+	host2 := startAPI(t, s.Config, "alice:photographer:"+aliceToken, apiFlags{maxUpload: 2 << 20, limits: &short}).host()
 
 	t.Run("slow headers", func(t *testing.T) {
 		conn, err := net.Dial("tcp", host2)

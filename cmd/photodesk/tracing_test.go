@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,7 +20,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
-	"github.com/photodesk/photodesk/api"
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/devstack"
@@ -50,18 +48,7 @@ func TestTraceFromUploadToArticle(t *testing.T) {
 	const gallery = "trace-1"
 
 	// c.jpg through the API, from a client with a trace of its own.
-	tokens, err := api.ParseTokens("alice:photographer:" + aliceToken)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	addr, stop, err := serveAPI(ctx, apiFlags{addr: "127.0.0.1:0", maxUpload: 2 << 20}, tokens, s.Config, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	c := apiClient{t: t, base: "http://" + addr.String()}
+	c := startAPI(t, s.Config, "alice:photographer:"+aliceToken, apiFlags{maxUpload: 2 << 20})
 	if st, _, b := c.do("POST", "/v1/galleries", aliceToken, strings.NewReader(`{"id":"`+gallery+`"}`), -1, "application/json"); st != 201 {
 		t.Fatalf("create: %d %s", st, b)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/photodesk/photodesk/api"
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
@@ -43,15 +41,9 @@ func TestUploadPageInChromium(t *testing.T) {
 	}
 	s := devstack.ForTest(t)
 	startRoles(t, s, "ingest", "exif", "renditions", "watermark", "assembler")
-	tokens, _ := api.ParseTokens("alice:photographer:" + aliceToken + ",desk:newsroom:" + deskToken)
+	base := startAPI(t, s.Config, "alice:photographer:"+aliceToken+",desk:newsroom:"+deskToken, apiFlags{maxUpload: 20 << 20}).base
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	addr, stop, err := serveAPI(ctx, apiFlags{addr: "127.0.0.1:0", maxUpload: 20 << 20}, tokens, s.Config, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	base := "http://" + addr.String()
 
 	dir := t.TempDir()
 	var paths []string
