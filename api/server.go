@@ -25,6 +25,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/workers/assembler"
 	"github.com/photodesk/photodesk/workers/photometa"
 )
@@ -130,7 +131,7 @@ type registration struct {
 func (s *Server) gallery(next func(http.ResponseWriter, *http.Request, string)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
-		if err := pipeline.ValidGalleryID(id); err != nil {
+		if err := contract.ValidGalleryID(id); err != nil {
 			writeError(w, http.StatusBadRequest, "bad_gallery_id", err.Error())
 			return
 		}
@@ -190,7 +191,7 @@ func (s *Server) createGallery(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_request", `want {"id": "<gallery-id>"}: `+err.Error())
 		return
 	}
-	if err := pipeline.ValidGalleryID(req.ID); err != nil {
+	if err := contract.ValidGalleryID(req.ID); err != nil {
 		writeError(w, http.StatusBadRequest, "bad_gallery_id", err.Error())
 		return
 	}
@@ -240,11 +241,11 @@ func (s *Server) listGalleries(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) uploadPhoto(w http.ResponseWriter, r *http.Request, id string) {
 	name := r.PathValue("name")
-	if name == pipeline.ManifestName {
+	if name == contract.ManifestName {
 		writeError(w, http.StatusBadRequest, "bad_photo_name", "put the manifest with PUT /v1/galleries/{id}/manifest")
 		return
 	}
-	if err := pipeline.ValidPhotoName(name); err != nil {
+	if err := contract.ValidPhotoName(name); err != nil {
 		writeError(w, http.StatusBadRequest, "bad_photo_name", err.Error())
 		return
 	}
@@ -302,15 +303,15 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, id string) 
 		writeError(w, http.StatusUnprocessableEntity, "bad_manifest", err.Error())
 		return
 	}
-	ctx, span := s.uploadSpan(r, id+"/"+pipeline.ManifestName)
+	ctx, span := s.uploadSpan(r, id+"/"+contract.ManifestName)
 	defer span.End()
-	info, err := s.Store.PutObject(ctx, s.Cfg.OriginalsBucket, id+"/"+pipeline.ManifestName, strings.NewReader(string(data)), int64(len(data)), minio.PutObjectOptions{ContentType: "application/json", UserMetadata: pipeline.TraceMetadata(ctx)})
+	info, err := s.Store.PutObject(ctx, s.Cfg.OriginalsBucket, id+"/"+contract.ManifestName, strings.NewReader(string(data)), int64(len(data)), minio.PutObjectOptions{ContentType: "application/json", UserMetadata: pipeline.TraceMetadata(ctx)})
 	if err != nil {
 		pipeline.SpanError(span, err)
 		writeError(w, http.StatusBadGateway, "storage", "storing gallery.json failed: "+err.Error())
 		return
 	}
-	s.announce(ctx, id+"/"+pipeline.ManifestName)
+	s.announce(ctx, id+"/"+contract.ManifestName)
 	writeJSON(w, http.StatusAccepted, map[string]any{"gallery": id, "manifest": "submitted", "etag": info.ETag})
 }
 

@@ -15,7 +15,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/workers/assembler"
 )
 
@@ -35,7 +35,7 @@ type GalleryStatus struct {
 	Ready         bool                   `json:"ready"`
 	Published     *assembler.Publication `json:"published,omitempty"`
 	Waiting       []string               `json:"waiting,omitempty"`
-	Failed        []pipeline.HeldPhoto   `json:"failed,omitempty"`
+	Failed        []contract.HeldPhoto   `json:"failed,omitempty"`
 	Photos        []PhotoStatus          `json:"photos"`
 }
 
@@ -139,7 +139,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, id string) {
 			cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, seq+1
 		}
 	}
-	cons, err := s.JS.OrderedConsumer(r.Context(), pipeline.EventsStream, cfg)
+	cons, err := s.JS.OrderedConsumer(r.Context(), contract.EventsStream, cfg)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
 		return

@@ -26,6 +26,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/workers/assembler"
 	"github.com/photodesk/photodesk/workers/imaging"
 )
@@ -225,7 +226,7 @@ func e2eUpload(ctx context.Context, store *pipeline.Store, bucket, gallery strin
 	if err := putAll(ctx, store, bucket, objs, 4); err != nil {
 		return err
 	}
-	return putAll(ctx, store, bucket, []object{{gallery + "/" + pipeline.ManifestName, "application/json", manifest}}, 1)
+	return putAll(ctx, store, bucket, []object{{gallery + "/" + contract.ManifestName, "application/json", manifest}}, 1)
 }
 
 // e2eAPI is dev's HTTP API, as a photographer.
@@ -291,11 +292,11 @@ type e2eEvent struct {
 // gallery.held and failure subjects from new messages; the server-side
 // consumer exists when it returns, so nothing published after is missed.
 func e2eFollow(ctx context.Context, js jetstream.JetStream, gallery string) (<-chan e2eEvent, func(), error) {
-	cons, err := js.OrderedConsumer(ctx, pipeline.EventsStream, jetstream.OrderedConsumerConfig{
+	cons, err := js.OrderedConsumer(ctx, contract.EventsStream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{
-			pipeline.GallerySubject(pipeline.SubjectArticleReady, gallery),
-			pipeline.GallerySubject(pipeline.SubjectGalleryHeld, gallery),
-			pipeline.FailedSubject("*", gallery),
+			contract.GallerySubject(contract.SubjectArticleReady, gallery),
+			contract.GallerySubject(contract.SubjectGalleryHeld, gallery),
+			contract.FailedSubject("*", gallery),
 		},
 		DeliverPolicy:    jetstream.DeliverNewPolicy,
 		MaxResetAttempts: 3,
@@ -334,7 +335,7 @@ func e2eWaitReady(events <-chan e2eEvent, exited <-chan struct{}, d time.Duratio
 		switch {
 		case !ok:
 			return e2eEvent{}, errors.New("the event subscription ended before article.ready")
-		case !strings.HasPrefix(ev.msg.Subject(), pipeline.SubjectArticleReady+"."):
+		case !strings.HasPrefix(ev.msg.Subject(), contract.SubjectArticleReady+"."):
 			return e2eEvent{}, fmt.Errorf("event %s before article.ready: %s", ev.msg.Subject(), ev.msg.Data())
 		}
 		return ev, nil
@@ -369,7 +370,7 @@ func e2eRenditions() (map[string]int, error) {
 // version 1 of this gallery with every photo in manifest order, each with
 // its caption and every rendition, and the record is in the articles bucket.
 func e2eCheckArticle(ctx context.Context, store *pipeline.Store, data []byte, gallery string, names []string, want map[string]int) error {
-	var ev pipeline.ArticleEvent
+	var ev contract.ArticleEvent
 	if err := json.Unmarshal(data, &ev); err != nil {
 		return fmt.Errorf("article.ready payload: %w", err)
 	}
@@ -418,7 +419,7 @@ func e2eCheckArticle(ctx context.Context, store *pipeline.Store, data []byte, ga
 // first PUT at t0, by the stream's timestamps: where the time went. Any
 // failure or held event is an error.
 func e2eTimeline(ctx context.Context, js jetstream.JetStream, gallery string, t0 time.Time, last uint64) (string, error) {
-	cons, err := js.OrderedConsumer(ctx, pipeline.EventsStream, jetstream.OrderedConsumerConfig{
+	cons, err := js.OrderedConsumer(ctx, contract.EventsStream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{"photodesk.*.*." + gallery},
 	})
 	if err != nil {

@@ -66,7 +66,7 @@ import (
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 
 	"github.com/photodesk/photodesk/internal/otlptest"
-	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
 
@@ -223,7 +223,7 @@ func (s *spanSink) take(req *coltracepb.ExportTraceServiceRequest) {
 					continue
 				}
 				role, subject, ok := strings.Cut(sp.Name, " ")
-				if !ok || (subject != pipeline.S3EventsSubject && subject != pipeline.SubjectPhotoUploaded) {
+				if !ok || (subject != contract.S3EventsSubject && subject != contract.SubjectPhotoUploaded) {
 					continue
 				}
 				var gallery, photo, outcome string

@@ -22,6 +22,7 @@ import (
 
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/workers/ingest"
 )
 
@@ -36,9 +37,9 @@ var pipelineRoles = []string{"ingest", "exif", "renditions", "watermark", "assem
 // resultRoles are the roles that publish a result per photo, and the
 // subject each publishes on.
 var resultRoles = map[string]string{
-	pipeline.SubjectPhotoExif:        "exif",
-	pipeline.SubjectPhotoRenditions:  "renditions",
-	pipeline.SubjectPhotoWatermarked: "watermark",
+	contract.SubjectPhotoExif:        "exif",
+	contract.SubjectPhotoRenditions:  "renditions",
+	contract.SubjectPhotoWatermarked: "watermark",
 }
 
 // Small photos: 640×427, JPEG quality 85, camera EXIF.
@@ -401,7 +402,7 @@ func (bt batch) manifest(gallery string) []byte {
 func (bt batch) upload(ctx context.Context, store *pipeline.Store, bucket string, jpegs [][]byte) error {
 	var objs []object
 	for _, g := range bt.galleries {
-		objs = append(objs, object{g + "/" + pipeline.ManifestName, "application/json", bt.manifest(g)})
+		objs = append(objs, object{g + "/" + contract.ManifestName, "application/json", bt.manifest(g)})
 	}
 	for _, g := range bt.galleries {
 		for i, n := range bt.names {
@@ -502,14 +503,14 @@ func (f *batchFlow) event(m jetstream.Msg) {
 		return
 	}
 	switch {
-	case strings.HasPrefix(subj, pipeline.SubjectFailed+"."):
-		var x pipeline.Failure
+	case strings.HasPrefix(subj, contract.SubjectFailed+"."):
+		var x contract.Failure
 		_ = json.Unmarshal(m.Data(), &x)
 		f.problem("failure event %s: %s: %s", subj, x.Photo, x.Reason)
-	case prefix == pipeline.SubjectGalleryHeld:
+	case prefix == contract.SubjectGalleryHeld:
 		f.problem("gallery held: %s", m.Data())
-	case prefix == pipeline.SubjectArticleReady:
-		var x pipeline.ArticleEvent
+	case prefix == contract.SubjectArticleReady:
+		var x contract.ArticleEvent
 		if err := json.Unmarshal(m.Data(), &x); err != nil {
 			f.problem("%s: %v", subj, err)
 			return
@@ -521,8 +522,8 @@ func (f *batchFlow) event(m jetstream.Msg) {
 			f.ready[gallery] = md.Timestamp
 			f.remaining--
 		}
-	case prefix == pipeline.SubjectPhotoUploaded:
-		var x pipeline.Ref
+	case prefix == contract.SubjectPhotoUploaded:
+		var x contract.Ref
 		_ = json.Unmarshal(m.Data(), &x)
 		if p := f.photos[x.Key]; p != nil && p.uploadedAt.IsZero() {
 			p.uploadedAt = md.Timestamp
@@ -531,7 +532,7 @@ func (f *batchFlow) event(m jetstream.Msg) {
 		}
 	case resultRoles[prefix] != "":
 		role := resultRoles[prefix]
-		var x pipeline.PhotoDerivatives // exif's result shares the Ref
+		var x contract.PhotoDerivatives // exif's result shares the Ref
 		if err := json.Unmarshal(m.Data(), &x); err != nil {
 			f.problem("%s: %v", subj, err)
 			return
@@ -563,7 +564,7 @@ func (f *batchFlow) follow(ctx context.Context, js jetstream.JetStream, startS3,
 		stream string
 		seq    uint64
 		take   func(jetstream.Msg)
-	}{{pipeline.S3EventsStream, startS3, f.s3Event}, {pipeline.EventsStream, startEvents, f.event}} {
+	}{{contract.S3EventsStream, startS3, f.s3Event}, {contract.EventsStream, startEvents, f.event}} {
 		cons, err := js.OrderedConsumer(ctx, s.stream, jetstream.OrderedConsumerConfig{
 			DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: s.seq, MaxResetAttempts: 3,
 		})
@@ -604,7 +605,7 @@ func lastSeqs(ctx context.Context, js jetstream.JetStream) (s3, events uint64, e
 	for _, s := range []struct {
 		name string
 		seq  *uint64
-	}{{pipeline.S3EventsStream, &s3}, {pipeline.EventsStream, &events}} {
+	}{{contract.S3EventsStream, &s3}, {contract.EventsStream, &events}} {
 		st, err := js.Stream(ctx, s.name)
 		if err != nil {
 			return 0, 0, err

@@ -23,6 +23,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 	"github.com/photodesk/photodesk/workers/ingest"
 )
@@ -62,8 +63,8 @@ func BenchmarkWorkerPeakRSS(b *testing.B) {
 		name, subject string
 		args          []string
 	}{
-		{"renditions", pipeline.SubjectPhotoRenditions, nil},
-		{"watermark", pipeline.SubjectPhotoWatermarked, []string{"--watermark-full"}},
+		{"renditions", contract.SubjectPhotoRenditions, nil},
+		{"watermark", contract.SubjectPhotoWatermarked, []string{"--watermark-full"}},
 	} {
 		b.Run("role="+role.name, func(b *testing.B) {
 			benchWorker(b, role.name, role.subject, role.args, n)
@@ -208,11 +209,11 @@ func runIngest(b *testing.B, cfg pipeline.Config) {
 // timestamps: the worker's part of the batch, without the up to 3 s MinIO
 // holds a notification in its queue dir before sending it.
 func waitDone(ctx context.Context, js jetstream.JetStream, subject, gallery string, names []string, exited <-chan struct{}, d time.Duration) (time.Duration, error) {
-	cons, err := js.OrderedConsumer(ctx, pipeline.EventsStream, jetstream.OrderedConsumerConfig{
+	cons, err := js.OrderedConsumer(ctx, contract.EventsStream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{
-			pipeline.GallerySubject(pipeline.SubjectPhotoUploaded, gallery),
-			pipeline.GallerySubject(subject, gallery),
-			pipeline.FailedSubject("*", gallery),
+			contract.GallerySubject(contract.SubjectPhotoUploaded, gallery),
+			contract.GallerySubject(subject, gallery),
+			contract.FailedSubject("*", gallery),
 		},
 		MaxResetAttempts: 3,
 	})
@@ -244,16 +245,16 @@ func waitDone(ctx context.Context, js jetstream.JetStream, subject, gallery stri
 				return 0, err
 			}
 			switch {
-			case strings.HasPrefix(m.Subject(), pipeline.SubjectFailed):
-				var f pipeline.Failure
+			case strings.HasPrefix(m.Subject(), contract.SubjectFailed):
+				var f contract.Failure
 				_ = json.Unmarshal(m.Data(), &f)
 				return 0, fmt.Errorf("failure event %s: %+v", m.Subject(), f)
-			case strings.HasPrefix(m.Subject(), pipeline.SubjectPhotoUploaded):
+			case strings.HasPrefix(m.Subject(), contract.SubjectPhotoUploaded):
 				if first.IsZero() {
 					first = md.Timestamp
 				}
 			default:
-				var x pipeline.PhotoDerivatives
+				var x contract.PhotoDerivatives
 				if err := json.Unmarshal(m.Data(), &x); err != nil {
 					return 0, fmt.Errorf("%s: %v", m.Subject(), err)
 				}

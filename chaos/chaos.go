@@ -32,6 +32,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
 
@@ -536,7 +537,7 @@ func (r *run) fault(ctx context.Context, kind string) error {
 func (r *run) outcomes(ctx context.Context) int {
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	s, err := r.js.Stream(cctx, pipeline.EventsStream)
+	s, err := r.js.Stream(cctx, contract.EventsStream)
 	if err != nil {
 		return 0
 	}
@@ -547,12 +548,12 @@ func (r *run) outcomes(ctx context.Context) int {
 		}
 		return info.State.Subjects
 	}
-	ready, held := count(pipeline.SubjectArticleReady), count(pipeline.SubjectGalleryHeld)
+	ready, held := count(contract.SubjectArticleReady), count(contract.SubjectGalleryHeld)
 	n := 0
 	for _, g := range r.galleries {
-		subj, m := pipeline.GallerySubject(pipeline.SubjectArticleReady, g.ID), ready
+		subj, m := contract.GallerySubject(contract.SubjectArticleReady, g.ID), ready
 		if g.Held {
-			subj, m = pipeline.GallerySubject(pipeline.SubjectGalleryHeld, g.ID), held
+			subj, m = contract.GallerySubject(contract.SubjectGalleryHeld, g.ID), held
 		}
 		if m[subj] > 0 {
 			n++

@@ -15,6 +15,7 @@ import (
 
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // Kinds of really broken photo: the roles must fail them, with a reason.
@@ -182,7 +183,7 @@ func (u *uploader) gallery(ctx context.Context, g *galleryPlan) error {
 	for _, p := range g.Order {
 		sleepCtx(ctx, time.Duration(u.rng()*float64(u.pause)))
 		var (
-			key, ctype = g.ID + "/" + pipeline.ManifestName, "application/json"
+			key, ctype = g.ID + "/" + contract.ManifestName, "application/json"
 			body       = g.Manifest
 			err        error
 		)

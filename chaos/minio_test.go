@@ -13,6 +13,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
 
@@ -127,7 +128,7 @@ func TestMinIORestartKeepsEvents(t *testing.T) {
 	if len(lost) > 0 {
 		sort.Strings(lost)
 		t.Fatalf("%d of %d acknowledged PUTs have no event on %s (MinIO's queue dir holds %d): %v",
-			len(lost), len(acked), pipeline.S3EventsStream, mp.queued(), lost)
+			len(lost), len(acked), contract.S3EventsStream, mp.queued(), lost)
 	}
 	t.Logf("%d acknowledged PUTs across 3 restarts, every one with its event", len(acked))
 }

@@ -20,6 +20,7 @@ import (
 	_ "golang.org/x/image/webp" // decodes the WebP derivatives
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/workers/assembler"
 )
 
@@ -28,8 +29,8 @@ type tally struct {
 	uploaded  map[string]int            // "<gallery>/<photo>@<etag>" -> photo.uploaded events
 	submitted map[string]int            // "<gallery>@<etag>" -> gallery.submitted events
 	results   map[string]map[string]int // exif, renditions, watermark -> "<gallery>/<photo>@<etag>" -> events
-	failures  []pipeline.Failure
-	held      map[string][]pipeline.GalleryHeld
+	failures  []contract.Failure
+	held      map[string][]contract.GalleryHeld
 	articles  map[string]map[int]int // gallery -> version -> article.ready/updated events
 	s3        map[string]int         // originals key -> S3 events
 }
@@ -80,10 +81,10 @@ func collect(ctx context.Context, js jetstream.JetStream) (*tally, error) {
 	t := &tally{
 		uploaded: map[string]int{}, submitted: map[string]int{},
 		results: map[string]map[string]int{"exif": {}, "renditions": {}, "watermark": {}},
-		held:    map[string][]pipeline.GalleryHeld{}, articles: map[string]map[int]int{},
+		held:    map[string][]contract.GalleryHeld{}, articles: map[string]map[int]int{},
 	}
 	var bad []string
-	err := readStream(ctx, js, pipeline.EventsStream, func(m jetstream.Msg) {
+	err := readStream(ctx, js, contract.EventsStream, func(m jetstream.Msg) {
 		subj := m.Subject()
 		decode := func(v any) bool {
 			if err := json.Unmarshal(m.Data(), v); err != nil {
@@ -93,55 +94,55 @@ func collect(ctx context.Context, js jetstream.JetStream) (*tally, error) {
 			return true
 		}
 		switch {
-		case strings.HasPrefix(subj, pipeline.SubjectPhotoUploaded+"."):
-			var ev pipeline.PhotoUploaded
+		case strings.HasPrefix(subj, contract.SubjectPhotoUploaded+"."):
+			var ev contract.PhotoUploaded
 			if decode(&ev) {
 				t.uploaded[photoKey(ev.Ref)]++
 			}
-		case strings.HasPrefix(subj, pipeline.SubjectGallerySubmitted+"."):
-			var ev pipeline.GallerySubmitted
+		case strings.HasPrefix(subj, contract.SubjectGallerySubmitted+"."):
+			var ev contract.GallerySubmitted
 			if decode(&ev) {
 				t.submitted[ev.Gallery+"@"+strings.Trim(ev.ETag, `"`)]++
 			}
-		case strings.HasPrefix(subj, pipeline.SubjectPhotoExif+"."):
-			var ev pipeline.PhotoExif
+		case strings.HasPrefix(subj, contract.SubjectPhotoExif+"."):
+			var ev contract.PhotoExif
 			if decode(&ev) {
 				t.results["exif"][photoKey(ev.Ref)]++
 			}
-		case strings.HasPrefix(subj, pipeline.SubjectPhotoRenditions+"."), strings.HasPrefix(subj, pipeline.SubjectPhotoWatermarked+"."):
-			var ev pipeline.PhotoDerivatives
+		case strings.HasPrefix(subj, contract.SubjectPhotoRenditions+"."), strings.HasPrefix(subj, contract.SubjectPhotoWatermarked+"."):
+			var ev contract.PhotoDerivatives
 			if decode(&ev) {
 				role := "renditions"
-				if strings.HasPrefix(subj, pipeline.SubjectPhotoWatermarked+".") {
+				if strings.HasPrefix(subj, contract.SubjectPhotoWatermarked+".") {
 					role = "watermark"
 				}
 				t.results[role][photoKey(ev.Ref)]++
 			}
-		case strings.HasPrefix(subj, pipeline.SubjectFailed+"."):
-			var f pipeline.Failure
+		case strings.HasPrefix(subj, contract.SubjectFailed+"."):
+			var f contract.Failure
 			if decode(&f) {
 				t.failures = append(t.failures, f)
 			}
-		case strings.HasPrefix(subj, pipeline.SubjectGalleryHeld+"."):
-			var h pipeline.GalleryHeld
+		case strings.HasPrefix(subj, contract.SubjectGalleryHeld+"."):
+			var h contract.GalleryHeld
 			if decode(&h) {
 				t.held[h.Gallery] = append(t.held[h.Gallery], h)
 			}
-		case strings.HasPrefix(subj, pipeline.SubjectArticleReady+"."), strings.HasPrefix(subj, pipeline.SubjectArticleUpdated+"."):
-			var a pipeline.ArticleEvent
+		case strings.HasPrefix(subj, contract.SubjectArticleReady+"."), strings.HasPrefix(subj, contract.SubjectArticleUpdated+"."):
+			var a contract.ArticleEvent
 			if decode(&a) {
 				if t.articles[a.Gallery] == nil {
 					t.articles[a.Gallery] = map[int]int{}
 				}
 				t.articles[a.Gallery][a.Version]++
-				if (a.Version == 1) != strings.HasPrefix(subj, pipeline.SubjectArticleReady+".") {
+				if (a.Version == 1) != strings.HasPrefix(subj, contract.SubjectArticleReady+".") {
 					bad = append(bad, fmt.Sprintf("%s announces version %d", subj, a.Version))
 				}
 			}
 		}
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read stream %s: %w", pipeline.EventsStream, err)
+		return nil, fmt.Errorf("read stream %s: %w", contract.EventsStream, err)
 	}
 	if t.s3, err = s3Keys(ctx, js); err != nil {
 		return nil, err
@@ -155,7 +156,7 @@ func collect(ctx context.Context, js jetstream.JetStream) (*tally, error) {
 // s3Keys counts MinIO's events on the S3_EVENTS stream by object key.
 func s3Keys(ctx context.Context, js jetstream.JetStream) (map[string]int, error) {
 	keys := map[string]int{}
-	err := readStream(ctx, js, pipeline.S3EventsStream, func(m jetstream.Msg) {
+	err := readStream(ctx, js, contract.S3EventsStream, func(m jetstream.Msg) {
 		var ev struct {
 			Records []struct {
 				S3 struct {
@@ -175,12 +176,12 @@ func s3Keys(ctx context.Context, js jetstream.JetStream) (map[string]int, error)
 		}
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read stream %s: %w", pipeline.S3EventsStream, err)
+		return nil, fmt.Errorf("read stream %s: %w", contract.S3EventsStream, err)
 	}
 	return keys, nil
 }
 
-func photoKey(r pipeline.Ref) string {
+func photoKey(r contract.Ref) string {
 	return r.Gallery + "/" + r.Photo + "@" + strings.Trim(r.ETag, `"`)
 }
 
@@ -241,16 +242,16 @@ func (r *run) verify(ctx context.Context, t *tally) *checker {
 // record is published.
 func checkEvents(gs []*galleryPlan, t *tally) (*checker, []*galleryPlan) {
 	c := &checker{}
-	failuresOf := map[string][]pipeline.Failure{} // "<gallery>/<photo>" -> failures
+	failuresOf := map[string][]contract.Failure{} // "<gallery>/<photo>" -> failures
 	for _, f := range t.failures {
 		failuresOf[f.Gallery+"/"+f.Photo] = append(failuresOf[f.Gallery+"/"+f.Photo], f)
 	}
 	planned := map[string]*photoPlan{}
 	for _, g := range gs {
-		manifest := g.ID + "/" + pipeline.ManifestName
+		manifest := g.ID + "/" + contract.ManifestName
 		c.count(manifest, fmt.Sprintf("gallery.submitted %s@%s", g.ID, g.manifestETag), t.submitted[g.ID+"@"+g.manifestETag])
-		if t.s3[g.ID+"/"+pipeline.ManifestName] == 0 {
-			c.problem("MinIO sent no event for %s/%s, though its PUT succeeded", g.ID, pipeline.ManifestName)
+		if t.s3[g.ID+"/"+contract.ManifestName] == 0 {
+			c.problem("MinIO sent no event for %s/%s, though its PUT succeeded", g.ID, contract.ManifestName)
 		}
 		for _, p := range g.Photos {
 			planned[p.key()] = p
@@ -268,7 +269,7 @@ func checkEvents(gs []*galleryPlan, t *tally) (*checker, []*galleryPlan) {
 			}
 			want := expectedFailures[p.Broken]
 			for stage, words := range want {
-				var got []pipeline.Failure
+				var got []contract.Failure
 				for _, f := range fs {
 					if f.Stage == stage {
 						got = append(got, f)
@@ -305,7 +306,7 @@ func checkEvents(gs []*galleryPlan, t *tally) (*checker, []*galleryPlan) {
 	var galleries []*galleryPlan
 	for _, g := range gs {
 		versions := t.articles[g.ID]
-		manifest := g.ID + "/" + pipeline.ManifestName
+		manifest := g.ID + "/" + contract.ManifestName
 		if g.Held {
 			if len(versions) > 0 {
 				c.dups += len(versions)
@@ -344,7 +345,7 @@ func containsAll(s string, words []string) bool {
 
 // heldNames reports whether a held event names g's listed broken photo
 // with a reason.
-func heldNames(hs []pipeline.GalleryHeld, g *galleryPlan) bool {
+func heldNames(hs []contract.GalleryHeld, g *galleryPlan) bool {
 	for _, h := range hs {
 		for _, f := range h.Failed {
 			for _, p := range g.Photos {
@@ -380,7 +381,7 @@ func (r *run) checkRecords(ctx context.Context, c *checker, gs []*galleryPlan) {
 	for _, g := range gs {
 		data, err := r.store.Get(ctx, r.cfg.ArticlesBucket, g.ID+"/article.json", "", 8<<20)
 		if err != nil {
-			c.lose(g.ID+"/"+pipeline.ManifestName, "record of %s: %v", g.ID, err)
+			c.lose(g.ID+"/"+contract.ManifestName, "record of %s: %v", g.ID, err)
 			continue
 		}
 		var rec record

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // perfect is the tally of a run where everything went as it must.
@@ -13,18 +13,18 @@ func perfect(gs []*galleryPlan) *tally {
 	t := &tally{
 		uploaded: map[string]int{}, submitted: map[string]int{},
 		results: map[string]map[string]int{"exif": {}, "renditions": {}, "watermark": {}},
-		held:    map[string][]pipeline.GalleryHeld{}, articles: map[string]map[int]int{}, s3: map[string]int{},
+		held:    map[string][]contract.GalleryHeld{}, articles: map[string]map[int]int{}, s3: map[string]int{},
 	}
 	for _, g := range gs {
 		g.manifestETag = "m-" + g.ID
 		t.submitted[g.ID+"@"+g.manifestETag] = 1
-		t.s3[g.ID+"/"+pipeline.ManifestName] = 1
+		t.s3[g.ID+"/"+contract.ManifestName] = 1
 		for _, p := range g.Photos {
 			p.etag = "e-" + p.Name
 			pk := p.key() + "@" + p.etag
 			t.s3[p.key()]++
 			t.uploaded[pk] = 1
-			ref := pipeline.Ref{Gallery: g.ID, Photo: p.Name, ETag: p.etag}
+			ref := contract.Ref{Gallery: g.ID, Photo: p.Name, ETag: p.etag}
 			if p.Broken == "" {
 				for _, role := range []string{"exif", "renditions", "watermark"} {
 					t.results[role][pk] = 1
@@ -32,12 +32,12 @@ func perfect(gs []*galleryPlan) *tally {
 				continue
 			}
 			for stage := range expectedFailures[p.Broken] {
-				t.failures = append(t.failures, pipeline.Failure{Ref: ref, Stage: stage, Permanent: true,
+				t.failures = append(t.failures, contract.Failure{Ref: ref, Stage: stage, Permanent: true,
 					Reason: "bad input: cannot decode the jpeg: it is not an image"})
 			}
 			if g.Held {
-				t.held[g.ID] = append(t.held[g.ID], pipeline.GalleryHeld{Gallery: g.ID,
-					Failed: []pipeline.HeldPhoto{{Photo: p.Name, Stage: "renditions", Reason: "bad input"}}})
+				t.held[g.ID] = append(t.held[g.ID], contract.GalleryHeld{Gallery: g.ID,
+					Failed: []contract.HeldPhoto{{Photo: p.Name, Stage: "renditions", Reason: "bad input"}}})
 			}
 		}
 		if !g.Held {
@@ -91,12 +91,12 @@ func TestCheckEventsCounts(t *testing.T) {
 		{"no article", func(t *tally) { delete(t.articles, open.ID) }, 1, 0, 0, "article.ready " + open.ID},
 		{"photo.uploaded twice", func(t *tally) { t.uploaded[gk] = 2 }, 0, 1, 0, "photo.uploaded"},
 		{"a good photo failed", func(t *tally) {
-			t.failures = append(t.failures, pipeline.Failure{Ref: pipeline.Ref{Gallery: good.Gallery, Photo: good.Name}, Stage: "watermark", Reason: "gave up after 20 attempts"})
+			t.failures = append(t.failures, contract.Failure{Ref: contract.Ref{Gallery: good.Gallery, Photo: good.Name}, Stage: "watermark", Reason: "gave up after 20 attempts"})
 		}, 0, 0, 1, "failure of a good photo"},
 		{"held with no event", func(t *tally) { delete(t.held, held.ID) }, 1, 0, 0, "gallery.held"},
 		{"a held gallery published", func(t *tally) { t.articles[held.ID] = map[int]int{1: 1} }, 0, 1, 0, "held gallery"},
 		{"a broken photo with no failure", func(t *tally) {
-			var keep []pipeline.Failure
+			var keep []contract.Failure
 			for _, f := range t.failures {
 				if f.Gallery+"/"+f.Photo != broken.key() {
 					keep = append(keep, f)

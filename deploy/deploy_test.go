@@ -20,6 +20,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
 
@@ -155,7 +156,7 @@ func devstackMinIOEnv(t *testing.T) map[string]string {
 		}
 	}
 	id := pipeline.NotifyTargetID
-	if env["MINIO_NOTIFY_NATS_SUBJECT_"+id] != pipeline.S3EventsSubject || env["MINIO_NOTIFY_NATS_JETSTREAM_"+id] != "on" || env["MINIO_NOTIFY_NATS_QUEUE_DIR_"+id] == "" {
+	if env["MINIO_NOTIFY_NATS_SUBJECT_"+id] != contract.S3EventsSubject || env["MINIO_NOTIFY_NATS_JETSTREAM_"+id] != "on" || env["MINIO_NOTIFY_NATS_QUEUE_DIR_"+id] == "" {
 		t.Fatalf("devstack's MinIO settings are not what this test expects: %v", env)
 	}
 	return env
@@ -186,8 +187,8 @@ func checkMinIOEnv(t *testing.T, where string, got map[string]string, natsHost s
 			t.Errorf("%s: %s=%q, photodesk dev sets %q", where, k, g, v)
 		}
 	}
-	if got["MINIO_NOTIFY_NATS_SUBJECT_"+id] != pipeline.S3EventsSubject {
-		t.Errorf("%s: MinIO publishes on %q, the S3_EVENTS stream takes %q", where, got["MINIO_NOTIFY_NATS_SUBJECT_"+id], pipeline.S3EventsSubject)
+	if got["MINIO_NOTIFY_NATS_SUBJECT_"+id] != contract.S3EventsSubject {
+		t.Errorf("%s: MinIO publishes on %q, the S3_EVENTS stream takes %q", where, got["MINIO_NOTIFY_NATS_SUBJECT_"+id], contract.S3EventsSubject)
 	}
 	for k := range got {
 		if strings.HasPrefix(k, "MINIO_NOTIFY_NATS_") && !strings.HasSuffix(k, "_"+id) {

@@ -17,6 +17,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
 
@@ -42,8 +43,8 @@ func photodeskMetrics(t *testing.T) map[string]metricInfo {
 	cfg, js := devstack.NATSForTest(t, cfg)
 	pipeline.RegisterConsumerMetrics(js)
 
-	ref := pipeline.Ref{Gallery: "g", Photo: "p.jpg", Bucket: "originals", Key: "g/p.jpg", ETag: "e1"}
-	out, err := pipeline.JSONOutput(pipeline.GallerySubject(pipeline.SubjectPhotoUploaded, "g"), pipeline.MsgID("uploaded", ref), pipeline.PhotoUploaded{Ref: ref})
+	ref := contract.Ref{Gallery: "g", Photo: "p.jpg", Bucket: "originals", Key: "g/p.jpg", ETag: "e1"}
+	out, err := contract.JSONOutput(contract.GallerySubject(contract.SubjectPhotoUploaded, "g"), contract.MsgID("uploaded", ref), contract.PhotoUploaded{Ref: ref})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +52,7 @@ func photodeskMetrics(t *testing.T) map[string]metricInfo {
 		t.Fatal(err)
 	}
 	done := make(chan struct{}, 1)
-	w := pipeline.Worker{Role: "exif", Concurrency: 1, Handler: func(context.Context, *pipeline.Message) ([]pipeline.Output, error) {
+	w := pipeline.Worker{Role: "exif", Concurrency: 1, Handler: func(context.Context, *pipeline.Message) ([]contract.Output, error) {
 		done <- struct{}{}
 		return nil, nil
 	}}
@@ -64,7 +65,7 @@ func photodeskMetrics(t *testing.T) map[string]metricInfo {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the job never ran")
 	}
-	devstack.Settle(t, js, pipeline.EventsStream, "exif", 10*time.Second)
+	devstack.Settle(t, js, contract.EventsStream, "exif", 10*time.Second)
 	cancel()
 	if err := <-stopped; err != nil {
 		t.Fatal(err)

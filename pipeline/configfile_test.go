@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
 
@@ -137,11 +138,11 @@ func TestRetentionSettingsReachTheStreams(t *testing.T) {
 			t.Errorf("%s: max age %s, max bytes %d; want %s, %d", stream, c.MaxAge, c.MaxBytes, age, bytes)
 		}
 	}
-	check(pipeline.EventsStream, 48*time.Hour, 64<<20)
-	check(pipeline.S3EventsStream, 2*time.Hour, -1)
+	check(contract.EventsStream, 48*time.Hour, 64<<20)
+	check(contract.S3EventsStream, 2*time.Hour, -1)
 	cfg.EventsMaxAge, cfg.EventsMaxBytes = 72*time.Hour, 0
 	if err := pipeline.EnsureStreams(t.Context(), js, cfg); err != nil {
 		t.Fatal(err)
 	}
-	check(pipeline.EventsStream, 72*time.Hour, -1)
+	check(contract.EventsStream, 72*time.Hour, -1)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
 
@@ -35,7 +36,7 @@ func (e *env) process(t *testing.T, name string) (*nats.Conn, *pipeline.Runtime)
 // stored counts the events on subject in the PHOTODESK stream.
 func (e *env) stored(t *testing.T, subject string) uint64 {
 	t.Helper()
-	st, err := e.js.Stream(context.Background(), pipeline.EventsStream)
+	st, err := e.js.Stream(context.Background(), contract.EventsStream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,7 @@ func TestGaveUpWhenAProcessDiesOnTheLastDelivery(t *testing.T) {
 	// delivery; A is killed while it holds the message.
 	hanging := make(chan uint64, 1)
 	ncA, rtA := e.process(t, "A")
-	stopA := start(t, rtA, pipeline.Worker{Role: "exif", Handler: func(ctx context.Context, m *pipeline.Message) ([]pipeline.Output, error) {
+	stopA := start(t, rtA, pipeline.Worker{Role: "exif", Handler: func(ctx context.Context, m *pipeline.Message) ([]contract.Output, error) {
 		if m.Attempt < e.cfg.MaxDeliver {
 			return nil, errors.New("storage unreachable")
 		}
@@ -91,7 +92,7 @@ func TestGaveUpWhenAProcessDiesOnTheLastDelivery(t *testing.T) {
 	// server look at the expired message: with no pull waiting it stays
 	// ack pending, and no advisory is published, until a process pulls.
 	var handled sync.Map // photo -> times
-	worker := pipeline.Worker{Role: "exif", Handler: func(_ context.Context, m *pipeline.Message) ([]pipeline.Output, error) {
+	worker := pipeline.Worker{Role: "exif", Handler: func(_ context.Context, m *pipeline.Message) ([]contract.Output, error) {
 		n, _ := handled.LoadOrStore(m.Ref.Photo, new(atomic.Int32))
 		n.(*atomic.Int32).Add(1)
 		return nil, nil
@@ -101,17 +102,17 @@ func TestGaveUpWhenAProcessDiesOnTheLastDelivery(t *testing.T) {
 		defer start(t, rt, worker)()
 	}
 
-	subject := pipeline.FailedSubject("exif", "g-dead")
+	subject := contract.FailedSubject("exif", "g-dead")
 	msgs := e.collect(t, subject, 1, 20*time.Second)
 	if len(msgs) != 1 {
 		t.Fatalf("no failure event on %s", subject)
 	}
-	var f pipeline.Failure
+	var f contract.Failure
 	if err := json.Unmarshal(msgs[0].Data(), &f); err != nil {
 		t.Fatal(err)
 	}
 	if f.Stage != "exif" || f.Gallery != "g-dead" || f.Photo != "p1.jpg" || f.ETag != "e1" || f.Permanent ||
-		f.Attempts != 3 || f.EventSeq != seq || !strings.HasPrefix(f.EventSubject, pipeline.SubjectPhotoUploaded+".") ||
+		f.Attempts != 3 || f.EventSeq != seq || !strings.HasPrefix(f.EventSubject, contract.SubjectPhotoUploaded+".") ||
 		!strings.HasPrefix(f.Reason, "gave up after 3 deliveries: no process finished it within the ack wait") {
 		t.Errorf("failure event %+v", f)
 	}
@@ -193,25 +194,25 @@ func restartableEnv(t *testing.T) (*env, func()) {
 func TestGaveUpAfterALastAttemptFailedPublishesOnce(t *testing.T) {
 	e := newEnv(t)
 	before := gaveUpCount(t, "exif")
-	defer start(t, e.runtime(t), pipeline.Worker{Role: "exif", Handler: func(context.Context, *pipeline.Message) ([]pipeline.Output, error) {
+	defer start(t, e.runtime(t), pipeline.Worker{Role: "exif", Handler: func(context.Context, *pipeline.Message) ([]contract.Output, error) {
 		return nil, pipeline.Permanentf("not an image: text")
 	}})()
 	e.upload(t, "g-twice", "bad.jpg")
-	subject := pipeline.FailedSubject("exif", "g-twice")
+	subject := contract.FailedSubject("exif", "g-twice")
 	msgs := e.collect(t, subject, 1, 10*time.Second)
 	if len(msgs) != 1 {
 		t.Fatalf("no failure event on %s", subject)
 	}
-	var f pipeline.Failure
+	var f contract.Failure
 	if err := json.Unmarshal(msgs[0].Data(), &f); err != nil {
 		t.Fatal(err)
 	}
 	// The advisory JetStream would publish for the same event.
 	adv, _ := json.Marshal(map[string]any{
-		"type": "io.nats.jetstream.advisory.v1.max_deliver", "stream": pipeline.EventsStream, "consumer": "exif",
+		"type": "io.nats.jetstream.advisory.v1.max_deliver", "stream": contract.EventsStream, "consumer": "exif",
 		"stream_seq": f.EventSeq, "deliveries": 3,
 	})
-	if _, err := e.js.Publish(context.Background(), pipeline.MaxDeliveriesSubject(pipeline.EventsStream, "exif"), adv); err != nil {
+	if _, err := e.js.Publish(context.Background(), pipeline.MaxDeliveriesSubject(contract.EventsStream, "exif"), adv); err != nil {
 		t.Fatal(err)
 	}
 	info := e.settleGaveUp(t, "exif")
@@ -230,18 +231,18 @@ func TestGaveUpAfterALastAttemptFailedPublishesOnce(t *testing.T) {
 // stage and which event, under the "_" gallery.
 func TestGaveUpOnAnEventTheStreamNoLongerHas(t *testing.T) {
 	e := newEnv(t)
-	defer start(t, e.runtime(t), pipeline.Worker{Role: "renditions", Handler: func(context.Context, *pipeline.Message) ([]pipeline.Output, error) {
+	defer start(t, e.runtime(t), pipeline.Worker{Role: "renditions", Handler: func(context.Context, *pipeline.Message) ([]contract.Output, error) {
 		return nil, nil
 	}})()
 	adv := []byte(`{"stream":"PHOTODESK","consumer":"renditions","stream_seq":424242,"deliveries":5}`)
-	if _, err := e.js.Publish(context.Background(), pipeline.MaxDeliveriesSubject(pipeline.EventsStream, "renditions"), adv); err != nil {
+	if _, err := e.js.Publish(context.Background(), pipeline.MaxDeliveriesSubject(contract.EventsStream, "renditions"), adv); err != nil {
 		t.Fatal(err)
 	}
-	msgs := e.collect(t, pipeline.FailedSubject("renditions", ""), 1, 10*time.Second)
+	msgs := e.collect(t, contract.FailedSubject("renditions", ""), 1, 10*time.Second)
 	if len(msgs) != 1 {
 		t.Fatal("no failure event")
 	}
-	var f pipeline.Failure
+	var f contract.Failure
 	if err := json.Unmarshal(msgs[0].Data(), &f); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats.go"
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // Message is one delivery of an event, as a handler sees it.
@@ -17,30 +18,15 @@ type Message struct {
 	Subject   string
 	Data      []byte
 	Header    nats.Header
-	Attempt   int    // 1 on the first delivery
-	StreamSeq uint64 // the event's sequence in its stream
-	Ref       Ref    // what the event is about (Worker.Describe)
+	Attempt   int          // 1 on the first delivery
+	StreamSeq uint64       // the event's sequence in its stream
+	Ref       contract.Ref // what the event is about (Worker.Describe)
 	Log       *slog.Logger
 }
 
-// Output is an event a handler asks the runtime to publish. The runtime
-// publishes every output before it acks the input, so a crash in between
-// redelivers the input and Nats-Msg-Id drops the repeated outputs.
-type Output struct {
-	Subject string
-	MsgID   string
-	Data    []byte
-	Header  nats.Header
-}
-
-// RolesHeader addresses an event to some roles only (comma separated), as
-// `photodesk reprocess --role` does; the others ack it untouched. An event
-// without it is for every role that consumes its subject.
-const RolesHeader = "Photodesk-Roles"
-
 // ForRole reports whether an event with header h is addressed to role.
 func ForRole(h nats.Header, role string) bool {
-	v := h.Get(RolesHeader)
+	v := h.Get(contract.RolesHeader)
 	if v == "" {
 		return true
 	}
@@ -52,19 +38,10 @@ func ForRole(h nats.Header, role string) bool {
 	return false
 }
 
-// JSONOutput encodes v as an Output.
-func JSONOutput(subject, msgID string, v any) (Output, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return Output{}, fmt.Errorf("encode %s: %w", subject, err)
-	}
-	return Output{Subject: subject, MsgID: msgID, Data: b}, nil
-}
-
 // Handler is a role's work: one event in, the events it causes out. It
 // returns Permanent(err) for input that can never succeed; any other error
 // is retried with back-off up to the consumer's MaxDeliver.
-type Handler func(ctx context.Context, m *Message) ([]Output, error)
+type Handler func(ctx context.Context, m *Message) ([]contract.Output, error)
 
 // Middleware wraps a Handler; the runtime wraps every role's handler in the
 // same chain, so recovery and logging are never re-implemented per role.
@@ -103,7 +80,7 @@ func IsPermanent(err error) bool {
 // Recover turns a panic in a handler into a permanent failure: a panic on an
 // input happens again on every redelivery, and the process must go on.
 func Recover(next Handler) Handler {
-	return func(ctx context.Context, m *Message) (outs []Output, err error) {
+	return func(ctx context.Context, m *Message) (outs []contract.Output, err error) {
 		defer func() {
 			if r := recover(); r != nil {
 				m.Log.Error("handler panicked", "panic", r, "stack", string(debug.Stack()))
@@ -115,8 +92,8 @@ func Recover(next Handler) Handler {
 }
 
 // describeJSON reads the Ref every photodesk event embeds.
-func describeJSON(_ string, data []byte) Ref {
-	var r Ref
+func describeJSON(_ string, data []byte) contract.Ref {
+	var r contract.Ref
 	_ = json.Unmarshal(data, &r)
 	return r
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // ConsumerSpec is one role's durable consumer: every process of the role
@@ -18,18 +19,16 @@ type ConsumerSpec struct {
 	Filters []string
 }
 
-// Consumers is every role's consumer. The wiring of the pipeline lives here,
-// in one place, so set-up and health checks agree on it.
-var Consumers = []ConsumerSpec{
-	{Role: "ingest", Stream: S3EventsStream, Filters: []string{S3EventsSubject}},
-	{Role: "exif", Stream: EventsStream, Filters: []string{SubjectPhotoUploaded + ".>"}},
-	{Role: "renditions", Stream: EventsStream, Filters: []string{SubjectPhotoUploaded + ".>"}},
-	{Role: "watermark", Stream: EventsStream, Filters: []string{SubjectPhotoUploaded + ".>"}},
-	{Role: "assembler", Stream: EventsStream, Filters: []string{
-		SubjectPhotoUploaded + ".>", SubjectGallerySubmitted + ".>", SubjectPhotoExif + ".>",
-		SubjectPhotoRenditions + ".>", SubjectPhotoWatermarked + ".>",
-		SubjectFailed + ".ingest.>", SubjectFailed + ".exif.>", SubjectFailed + ".renditions.>", SubjectFailed + ".watermark.>",
-	}},
+// Consumers is every stage's durable consumer, read off the stage table
+// (contract.Stages), so set-up, health checks, status and the runtime agree.
+var Consumers = consumersOf(contract.Stages)
+
+func consumersOf(stages []contract.Stage) []ConsumerSpec {
+	out := make([]ConsumerSpec, len(stages))
+	for i, s := range stages {
+		out[i] = ConsumerSpec{Role: s.Name, Stream: s.Stream, Filters: s.Inputs}
+	}
+	return out
 }
 
 // ConsumerFor returns the spec of role.
@@ -87,9 +86,9 @@ func Connect(cfg Config, name string) (*nats.Conn, jetstream.JetStream, error) {
 func StreamConfigs(cfg Config) []jetstream.StreamConfig {
 	return []jetstream.StreamConfig{
 		{
-			Name:        S3EventsStream,
+			Name:        contract.S3EventsStream,
 			Description: "MinIO bucket notifications for the originals bucket",
-			Subjects:    []string{S3EventsSubject},
+			Subjects:    []string{contract.S3EventsSubject},
 			Storage:     jetstream.FileStorage,
 			Retention:   jetstream.LimitsPolicy,
 			MaxAge:      cfg.S3EventsMaxAge,
@@ -97,9 +96,9 @@ func StreamConfigs(cfg Config) []jetstream.StreamConfig {
 			Replicas:    cfg.Replicas,
 		},
 		{
-			Name:        EventsStream,
+			Name:        contract.EventsStream,
 			Description: "photodesk pipeline events",
-			Subjects:    EventsSubjects,
+			Subjects:    contract.EventsSubjects,
 			Storage:     jetstream.FileStorage,
 			Retention:   jetstream.LimitsPolicy,
 			MaxAge:      cfg.EventsMaxAge,

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // metric reads one sample from the process registry (0 when absent).
@@ -50,7 +51,7 @@ func TestRuntimeMetrics(t *testing.T) {
 	failed0 := metric(t, "photodesk_jobs_total", map[string]string{"role": role, "outcome": "failed"})
 	bad0 := metric(t, "photodesk_failures_total", map[string]string{"stage": role, "reason": "bad_input"})
 	timed0 := metric(t, "photodesk_job_duration_seconds", map[string]string{"role": role, "outcome": "done"})
-	w := pipeline.Worker{Role: role, Handler: func(_ context.Context, m *pipeline.Message) ([]pipeline.Output, error) {
+	w := pipeline.Worker{Role: role, Handler: func(_ context.Context, m *pipeline.Message) ([]contract.Output, error) {
 		if m.Ref.Photo == "bad.jpg" {
 			return nil, pipeline.Permanentf("bad input: not an image")
 		}

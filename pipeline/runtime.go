@@ -8,10 +8,10 @@ import (
 	"log/slog"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // Worker is one role as the runtime runs it.
@@ -22,7 +22,7 @@ type Worker struct {
 	Concurrency int
 	// Describe names what an event is about, for logs and failure events;
 	// by default the Ref embedded in the event's JSON.
-	Describe func(subject string, data []byte) Ref
+	Describe func(subject string, data []byte) contract.Ref
 	// Middleware wraps Handler inside the runtime's own recovery.
 	Middleware []Middleware
 }
@@ -283,13 +283,13 @@ func ackDone(ctx context.Context, jm jetstream.Msg) error {
 
 // fail publishes what the handler did produce and a failure event, then
 // terminates the message.
-func (j *job) fail(ctx context.Context, jm jetstream.Msg, m *Message, outs []Output, herr error) {
+func (j *job) fail(ctx context.Context, jm jetstream.Msg, m *Message, outs []contract.Output, herr error) {
 	perm := IsPermanent(herr)
 	reason := herr.Error()
 	if !perm {
 		reason = fmt.Sprintf("gave up after %d attempts: %s", m.Attempt, reason)
 	}
-	reason = clip(reason, 1000)
+	reason = contract.Clip(reason, 1000)
 	out, err := j.failure(m, reason, perm)
 	if err == nil {
 		err = j.publish(ctx, append(outs, out))
@@ -305,14 +305,14 @@ func (j *job) fail(ctx context.Context, jm jetstream.Msg, m *Message, outs []Out
 	}
 	failures.WithLabelValues(j.w.Role, kind).Inc()
 	m.Log.Warn("failed", "reason", reason, "permanent", perm)
-	_ = jm.TermWithReason(clip(reason, 200))
+	_ = jm.TermWithReason(contract.Clip(reason, 200))
 }
 
 // failure is the failure event of m. Its Msg-Id names the role and the
 // event, so that the two ways a role gives up on an event (the last
 // attempt failing, and JetStream's max-deliveries advisory) publish it once.
-func (j *job) failure(m *Message, reason string, perm bool) (Output, error) {
-	f := Failure{
+func (j *job) failure(m *Message, reason string, perm bool) (contract.Output, error) {
+	f := contract.Failure{
 		Ref:          m.Ref,
 		Stage:        j.w.Role,
 		Reason:       reason,
@@ -322,7 +322,7 @@ func (j *job) failure(m *Message, reason string, perm bool) (Output, error) {
 		EventSeq:     m.StreamSeq,
 		FailedAt:     time.Now().UTC(),
 	}
-	return JSONOutput(FailedSubject(j.w.Role, m.Ref.Gallery), fmt.Sprintf("failed:%s:%s:%d", j.w.Role, m.Subject, m.StreamSeq), f)
+	return contract.JSONOutput(contract.FailedSubject(j.w.Role, m.Ref.Gallery), contract.FailureMsgID(j.w.Role, m.Subject, m.StreamSeq), f)
 }
 
 // maxDeliveriesAdvisory is the part of JetStream's
@@ -424,7 +424,7 @@ func (j *job) gaveUp(ctx context.Context, am jetstream.Msg, stream jetstream.Str
 
 // publish sends outs in order, each carrying ctx's trace context unless
 // its handler gave it one (ingest continues the uploader's trace).
-func (j *job) publish(ctx context.Context, outs []Output) error {
+func (j *job) publish(ctx context.Context, outs []contract.Output) error {
 	for _, o := range outs {
 		h := o.Header
 		if !HasTraceParent(h) {
@@ -470,15 +470,4 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-time.After(d):
 	}
-}
-
-// clip shortens s to at most n bytes without splitting a character.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

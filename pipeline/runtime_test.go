@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
 
@@ -45,8 +46,8 @@ func (e *env) runtime(t *testing.T) *pipeline.Runtime {
 // upload publishes a photo.uploaded event as ingest would.
 func (e *env) upload(t *testing.T, gallery, photo string) {
 	t.Helper()
-	ev := pipeline.PhotoUploaded{Ref: pipeline.Ref{Gallery: gallery, Photo: photo, Bucket: "originals", Key: gallery + "/" + photo, ETag: "e1"}}
-	out, err := pipeline.JSONOutput(pipeline.GallerySubject(pipeline.SubjectPhotoUploaded, gallery), pipeline.MsgID("uploaded", ev.Ref), ev)
+	ev := contract.PhotoUploaded{Ref: contract.Ref{Gallery: gallery, Photo: photo, Bucket: "originals", Key: gallery + "/" + photo, ETag: "e1"}}
+	out, err := contract.JSONOutput(contract.GallerySubject(contract.SubjectPhotoUploaded, gallery), contract.MsgID("uploaded", ev.Ref), ev)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +59,7 @@ func (e *env) upload(t *testing.T, gallery, photo string) {
 // collect returns the events on subject filter seen within d.
 func (e *env) collect(t *testing.T, filter string, want int, d time.Duration) []jetstream.Msg {
 	t.Helper()
-	cons, err := e.js.OrderedConsumer(context.Background(), pipeline.EventsStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
+	cons, err := e.js.OrderedConsumer(context.Background(), contract.EventsStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +80,7 @@ func (e *env) collect(t *testing.T, filter string, want int, d time.Duration) []
 // settle waits until the role's consumer has nothing pending or unacked.
 func (e *env) settle(t *testing.T, role string) *jetstream.ConsumerInfo {
 	t.Helper()
-	return devstack.Settle(t, e.js, pipeline.EventsStream, role, 5*time.Second)
+	return devstack.Settle(t, e.js, contract.EventsStream, role, 5*time.Second)
 }
 
 func start(t *testing.T, rt *pipeline.Runtime, w pipeline.Worker) (stop func()) {
@@ -96,9 +97,9 @@ func start(t *testing.T, rt *pipeline.Runtime, w pipeline.Worker) (stop func()) 
 
 func TestRuntimePublishesOutputsAndAcks(t *testing.T) {
 	e := newEnv(t)
-	w := pipeline.Worker{Role: "exif", Handler: func(_ context.Context, m *pipeline.Message) ([]pipeline.Output, error) {
-		out, err := pipeline.JSONOutput(pipeline.GallerySubject(pipeline.SubjectPhotoExif, m.Ref.Gallery), pipeline.MsgID("exif", m.Ref), pipeline.PhotoExif{Ref: m.Ref})
-		return []pipeline.Output{out}, err
+	w := pipeline.Worker{Role: "exif", Handler: func(_ context.Context, m *pipeline.Message) ([]contract.Output, error) {
+		out, err := contract.JSONOutput(contract.GallerySubject(contract.SubjectPhotoExif, m.Ref.Gallery), contract.MsgID("exif", m.Ref), contract.PhotoExif{Ref: m.Ref})
+		return []contract.Output{out}, err
 	}}
 	stop := start(t, e.runtime(t), w)
 	defer stop()
@@ -106,12 +107,12 @@ func TestRuntimePublishesOutputsAndAcks(t *testing.T) {
 		e.upload(t, "g1", fmt.Sprintf("p%d.jpg", i))
 	}
 	e.upload(t, "g1", "p0.jpg") // a duplicate upload event: JetStream drops it
-	msgs := e.collect(t, pipeline.SubjectPhotoExif+".g1", 3, 5*time.Second)
+	msgs := e.collect(t, contract.SubjectPhotoExif+".g1", 3, 5*time.Second)
 	if len(msgs) != 3 {
 		t.Fatalf("got %d exif events, want 3", len(msgs))
 	}
-	var r pipeline.PhotoExif
-	if err := pipeline.Decode(msgs[0].Subject(), msgs[0].Data(), &r); err != nil || r.Gallery != "g1" || r.Photo != "p0.jpg" {
+	var r contract.PhotoExif
+	if err := contract.Decode(msgs[0].Subject(), msgs[0].Data(), &r); err != nil || r.Gallery != "g1" || r.Photo != "p0.jpg" {
 		t.Fatalf("first result = %+v, %v", r, err)
 	}
 	if id := msgs[0].Headers().Get("Nats-Msg-Id"); id != "exif:originals/g1/p0.jpg@e1" {
@@ -125,7 +126,7 @@ func TestRuntimePublishesOutputsAndAcks(t *testing.T) {
 func TestRuntimePermanentErrorFailsAtOnce(t *testing.T) {
 	e := newEnv(t)
 	var calls atomic.Int32
-	w := pipeline.Worker{Role: "exif", Handler: func(_ context.Context, m *pipeline.Message) ([]pipeline.Output, error) {
+	w := pipeline.Worker{Role: "exif", Handler: func(_ context.Context, m *pipeline.Message) ([]contract.Output, error) {
 		calls.Add(1)
 		if m.Ref.Photo == "bad.jpg" {
 			return nil, pipeline.Permanentf("not an image: text")
@@ -136,12 +137,12 @@ func TestRuntimePermanentErrorFailsAtOnce(t *testing.T) {
 	defer stop()
 	e.upload(t, "g2", "bad.jpg")
 	e.upload(t, "g2", "good.jpg")
-	msgs := e.collect(t, pipeline.FailedSubject("exif", "g2"), 1, 5*time.Second)
+	msgs := e.collect(t, contract.FailedSubject("exif", "g2"), 1, 5*time.Second)
 	if len(msgs) != 1 {
 		t.Fatalf("got %d failure events, want 1", len(msgs))
 	}
-	var f pipeline.Failure
-	if err := pipeline.Decode(msgs[0].Subject(), msgs[0].Data(), &f); err != nil {
+	var f contract.Failure
+	if err := contract.Decode(msgs[0].Subject(), msgs[0].Data(), &f); err != nil {
 		t.Fatal(err)
 	}
 	if f.Photo != "bad.jpg" || f.Stage != "exif" || !f.Permanent || f.Attempts != 1 || f.Reason != "not an image: text" {
@@ -156,7 +157,7 @@ func TestRuntimePermanentErrorFailsAtOnce(t *testing.T) {
 func TestRuntimeRetriesThenGivesUp(t *testing.T) {
 	e := newEnv(t)
 	var flaky, broken atomic.Int32
-	w := pipeline.Worker{Role: "exif", Handler: func(_ context.Context, m *pipeline.Message) ([]pipeline.Output, error) {
+	w := pipeline.Worker{Role: "exif", Handler: func(_ context.Context, m *pipeline.Message) ([]contract.Output, error) {
 		switch m.Ref.Photo {
 		case "flaky.jpg":
 			if flaky.Add(1) < 2 {
@@ -172,17 +173,17 @@ func TestRuntimeRetriesThenGivesUp(t *testing.T) {
 	defer stop()
 	e.upload(t, "g3", "flaky.jpg")
 	e.upload(t, "g3", "broken.jpg")
-	msgs := e.collect(t, pipeline.FailedSubject("exif", "g3"), 1, 8*time.Second)
+	msgs := e.collect(t, contract.FailedSubject("exif", "g3"), 1, 8*time.Second)
 	if len(msgs) != 1 {
 		t.Fatalf("got %d failure events, want 1", len(msgs))
 	}
-	var f pipeline.Failure
-	_ = pipeline.Decode(msgs[0].Subject(), msgs[0].Data(), &f)
+	var f contract.Failure
+	_ = contract.Decode(msgs[0].Subject(), msgs[0].Data(), &f)
 	if f.Photo != "broken.jpg" || f.Permanent || f.Attempts != 3 || !strings.Contains(f.Reason, "gave up after 3 attempts: S3 unreachable") {
 		t.Errorf("failure = %+v", f)
 	}
 	e.settle(t, "exif")
-	if n := len(e.collect(t, pipeline.FailedSubject("exif", "g3"), 2, 300*time.Millisecond)); n != 1 {
+	if n := len(e.collect(t, contract.FailedSubject("exif", "g3"), 2, 300*time.Millisecond)); n != 1 {
 		t.Errorf("got %d failure events, want 1 (for broken.jpg only)", n)
 	}
 	if flaky.Load() != 2 || broken.Load() != 3 {
@@ -193,7 +194,7 @@ func TestRuntimeRetriesThenGivesUp(t *testing.T) {
 func TestRuntimeRecoversPanics(t *testing.T) {
 	e := newEnv(t)
 	var ok atomic.Int32
-	w := pipeline.Worker{Role: "exif", Handler: func(_ context.Context, m *pipeline.Message) ([]pipeline.Output, error) {
+	w := pipeline.Worker{Role: "exif", Handler: func(_ context.Context, m *pipeline.Message) ([]contract.Output, error) {
 		if m.Ref.Photo == "boom.jpg" {
 			var p *pipeline.Message
 			_ = p.Subject // nil dereference
@@ -205,12 +206,12 @@ func TestRuntimeRecoversPanics(t *testing.T) {
 	defer stop()
 	e.upload(t, "g4", "boom.jpg")
 	e.upload(t, "g4", "fine.jpg")
-	msgs := e.collect(t, pipeline.FailedSubject("exif", "g4"), 1, 5*time.Second)
+	msgs := e.collect(t, contract.FailedSubject("exif", "g4"), 1, 5*time.Second)
 	if len(msgs) != 1 {
 		t.Fatalf("got %d failure events, want 1", len(msgs))
 	}
-	var f pipeline.Failure
-	_ = pipeline.Decode(msgs[0].Subject(), msgs[0].Data(), &f)
+	var f contract.Failure
+	_ = contract.Decode(msgs[0].Subject(), msgs[0].Data(), &f)
 	if f.Photo != "boom.jpg" || !f.Permanent || !strings.Contains(f.Reason, "panicked") {
 		t.Errorf("failure = %+v", f)
 	}
@@ -223,7 +224,7 @@ func TestRuntimeRecoversPanics(t *testing.T) {
 func TestRuntimeBoundsConcurrency(t *testing.T) {
 	e := newEnv(t)
 	var cur, peak atomic.Int32
-	w := pipeline.Worker{Role: "exif", Concurrency: 2, Handler: func(context.Context, *pipeline.Message) ([]pipeline.Output, error) {
+	w := pipeline.Worker{Role: "exif", Concurrency: 2, Handler: func(context.Context, *pipeline.Message) ([]contract.Output, error) {
 		n := cur.Add(1)
 		for {
 			p := peak.Load()
@@ -253,7 +254,7 @@ func TestRuntimeShutdownFinishesOrReleases(t *testing.T) {
 	e := newEnv(t)
 	started := make(chan string, 2)
 	var finished sync.Map
-	w := pipeline.Worker{Role: "exif", Concurrency: 2, Handler: func(ctx context.Context, m *pipeline.Message) ([]pipeline.Output, error) {
+	w := pipeline.Worker{Role: "exif", Concurrency: 2, Handler: func(ctx context.Context, m *pipeline.Message) ([]contract.Output, error) {
 		started <- m.Ref.Photo
 		if m.Ref.Photo == "quick.jpg" {
 			time.Sleep(300 * time.Millisecond) // finishes within the grace period
@@ -280,7 +281,7 @@ func TestRuntimeShutdownFinishesOrReleases(t *testing.T) {
 	}
 	// The released message goes straight to the next process of the role.
 	got := make(chan string, 1)
-	w2 := pipeline.Worker{Role: "exif", Handler: func(_ context.Context, m *pipeline.Message) ([]pipeline.Output, error) {
+	w2 := pipeline.Worker{Role: "exif", Handler: func(_ context.Context, m *pipeline.Message) ([]contract.Output, error) {
 		got <- m.Ref.Photo
 		return nil, nil
 	}}
@@ -312,7 +313,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 func TestRuntimeKeepsLongJobsAlive(t *testing.T) {
 	e := newEnv(t) // AckWait 2s
 	var calls atomic.Int32
-	w := pipeline.Worker{Role: "renditions", Concurrency: 2, Handler: func(ctx context.Context, m *pipeline.Message) ([]pipeline.Output, error) {
+	w := pipeline.Worker{Role: "renditions", Concurrency: 2, Handler: func(ctx context.Context, m *pipeline.Message) ([]contract.Output, error) {
 		calls.Add(1)
 		select {
 		case <-time.After(5 * time.Second):
@@ -324,7 +325,7 @@ func TestRuntimeKeepsLongJobsAlive(t *testing.T) {
 	stop := start(t, e.runtime(t), w)
 	defer stop()
 	e.upload(t, "slow", "huge.tif")
-	info := devstack.Settle(t, e.js, pipeline.EventsStream, "renditions", 15*time.Second)
+	info := devstack.Settle(t, e.js, contract.EventsStream, "renditions", 15*time.Second)
 	if n := calls.Load(); n != 1 || info.Delivered.Consumer != 1 {
 		t.Fatalf("handler ran %d times, delivered %d; want once", n, info.Delivered.Consumer)
 	}
@@ -333,18 +334,18 @@ func TestRuntimeKeepsLongJobsAlive(t *testing.T) {
 func TestRuntimeSkipsEventsAddressedToOtherRoles(t *testing.T) {
 	e := newEnv(t)
 	var handled atomic.Int32
-	w := pipeline.Worker{Role: "exif", Handler: func(_ context.Context, m *pipeline.Message) ([]pipeline.Output, error) {
+	w := pipeline.Worker{Role: "exif", Handler: func(_ context.Context, m *pipeline.Message) ([]contract.Output, error) {
 		handled.Add(1)
 		return nil, nil
 	}}
 	stop := start(t, e.runtime(t), w)
 	defer stop()
 	publish := func(photo, roles string) {
-		ev := pipeline.PhotoUploaded{Ref: pipeline.Ref{Gallery: "g1", Photo: photo, Bucket: "originals", Key: "g1/" + photo, ETag: "e1"}}
-		msg := nats.NewMsg(pipeline.GallerySubject(pipeline.SubjectPhotoUploaded, "g1"))
+		ev := contract.PhotoUploaded{Ref: contract.Ref{Gallery: "g1", Photo: photo, Bucket: "originals", Key: "g1/" + photo, ETag: "e1"}}
+		msg := nats.NewMsg(contract.GallerySubject(contract.SubjectPhotoUploaded, "g1"))
 		msg.Data, _ = json.Marshal(ev)
 		if roles != "" {
-			msg.Header.Set(pipeline.RolesHeader, roles)
+			msg.Header.Set(contract.RolesHeader, roles)
 		}
 		if _, err := e.js.PublishMsg(context.Background(), msg); err != nil {
 			t.Fatal(err)

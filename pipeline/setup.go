@@ -13,6 +13,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // IsARNMissing reports whether err is MinIO refusing a bucket notification
@@ -86,15 +87,15 @@ func (s *Store) ProveTrigger(ctx context.Context, js jetstream.JetStream, arnReg
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	token := hex.EncodeToString(b)
-	key := ReservedPrefix + "canary-" + token
+	key := contract.ReservedPrefix + "canary-" + token
 	bucket := s.cfg.OriginalsBucket
 	deadline := time.Now().Add(limit)
 	for attempt := 1; ; attempt++ {
-		cons, err := js.OrderedConsumer(ctx, S3EventsStream, jetstream.OrderedConsumerConfig{
-			FilterSubjects: []string{S3EventsSubject}, DeliverPolicy: jetstream.DeliverNewPolicy,
+		cons, err := js.OrderedConsumer(ctx, contract.S3EventsStream, jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{contract.S3EventsSubject}, DeliverPolicy: jetstream.DeliverNewPolicy,
 		})
 		if err != nil {
-			return attempt, fmt.Errorf("canary: read stream %s: %w", S3EventsStream, err)
+			return attempt, fmt.Errorf("canary: read stream %s: %w", contract.S3EventsStream, err)
 		}
 		if _, err := s.PutObject(ctx, bucket, key, strings.NewReader("canary"), 6, minio.PutObjectOptions{}); err != nil {
 			return attempt, fmt.Errorf("canary upload to %s: %w", bucket, err)
@@ -103,7 +104,7 @@ func (s *Store) ProveTrigger(ctx context.Context, js jetstream.JetStream, arnReg
 		for wait := time.Now().Add(10 * time.Second); time.Now().Before(wait) && ctx.Err() == nil; {
 			batch, err := cons.Fetch(10, jetstream.FetchMaxWait(500*time.Millisecond))
 			if err != nil {
-				return attempt, fmt.Errorf("canary: read stream %s: %w", S3EventsStream, err)
+				return attempt, fmt.Errorf("canary: read stream %s: %w", contract.S3EventsStream, err)
 			}
 			for m := range batch.Messages() {
 				if strings.Contains(string(m.Data()), token) {
@@ -115,7 +116,7 @@ func (s *Store) ProveTrigger(ctx context.Context, js jetstream.JetStream, arnReg
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			_ = s.RemoveObject(context.WithoutCancel(ctx), bucket, key, minio.RemoveObjectOptions{})
 			return attempt, fmt.Errorf("MinIO's bucket notification never reached JetStream stream %s on %s (%d canary uploads in %s): check MINIO_NOTIFY_NATS_ADDRESS_%s and its credentials, and MinIO's log",
-				S3EventsStream, S3EventsSubject, attempt, limit, NotifyTargetID)
+				contract.S3EventsStream, contract.S3EventsSubject, attempt, limit, NotifyTargetID)
 		}
 		log.Warn("no notification for the canary upload; setting the notification again", "attempt", attempt)
 		if err := s.EnsureNotificationWait(ctx, arnRegion, 30*time.Second); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/notification"
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // NotifyTargetID is the id of MinIO's NATS notification target
@@ -261,10 +262,10 @@ func userMeta(in map[string]string) map[string]string {
 // Original describes bucket/key as MinIO's notification of its upload
 // does, for announcing the upload without waiting for it (AnnounceUpload):
 // its HEAD, and a one-key listing for the time (OriginalOf).
-func (s *Store) Original(ctx context.Context, bucket, key string) (Original, error) {
+func (s *Store) Original(ctx context.Context, bucket, key string) (contract.Original, error) {
 	info, err := s.StatObject(ctx, bucket, key, minio.StatObjectOptions{})
 	if err != nil {
-		return Original{}, err
+		return contract.Original{}, err
 	}
 	var listed minio.ObjectInfo
 	lctx, cancel := context.WithCancel(ctx)
@@ -282,12 +283,12 @@ func (s *Store) Original(ctx context.Context, bucket, key string) (Original, err
 // listed is the same version (its ETag), the listing's time: MinIO's clock
 // in milliseconds as in the notification (a HEAD has whole seconds), so
 // that the newest upload of a name wins whichever way each was announced.
-func OriginalOf(bucket string, info, listed minio.ObjectInfo) Original {
+func OriginalOf(bucket string, info, listed minio.ObjectInfo) contract.Original {
 	at := info.LastModified
 	if !listed.LastModified.IsZero() && listed.ETag == info.ETag {
 		at = listed.LastModified
 	}
-	return Original{Bucket: bucket, Key: info.Key, ETag: info.ETag, Size: info.Size, ContentType: info.ContentType,
+	return contract.Original{Bucket: bucket, Key: info.Key, ETag: info.ETag, Size: info.Size, ContentType: info.ContentType,
 		VersionID: info.VersionID, Metadata: userMeta(info.UserMetadata), At: at.UTC()}
 }
 

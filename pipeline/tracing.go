@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats.go"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -296,7 +297,7 @@ func SpanError(span trace.Span, err error) {
 		return
 	}
 	span.RecordError(err)
-	span.SetStatus(codes.Error, clip(err.Error(), 300))
+	span.SetStatus(codes.Error, contract.Clip(err.Error(), 300))
 }
 
 // endJobSpan ends a job's span with its outcome (done, retry, failed,
@@ -346,7 +347,7 @@ func startJobSpan(ctx context.Context, role string, m *Message) (context.Context
 // from OriginalEvent) for the object bucket/key: "create <subject>" without
 // the gallery, as ingest and AnnounceUpload both make it, so an upload's
 // trace has the same shape whichever of them published the event.
-func StartCreateSpan(ctx context.Context, out Output, bucket, key string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+func StartCreateSpan(ctx context.Context, out contract.Output, bucket, key string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
 	attrs := []attribute.KeyValue{
 		semconv.MessagingSystemKey.String("nats"),
 		semconv.MessagingOperationTypeCreate,

@@ -22,6 +22,7 @@ import (
 
 	"github.com/photodesk/photodesk/internal/otlptest"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // inMemoryTracing installs an SDK tracer provider that keeps every ended
@@ -57,12 +58,12 @@ func TestHeaderCarrierRoundTrip(t *testing.T) {
 	want := span.SpanContext().WithTraceState(ts)
 	ctx = trace.ContextWithSpanContext(ctx, want)
 
-	shared := nats.Header{pipeline.RolesHeader: {"exif"}}
+	shared := nats.Header{contract.RolesHeader: {"exif"}}
 	h := pipeline.InjectHeader(ctx, shared)
 	if got := h.Get("traceparent"); got != "00-"+want.TraceID().String()+"-"+want.SpanID().String()+"-01" {
 		t.Errorf("traceparent = %q", got)
 	}
-	if h.Get("tracestate") != "photodesk=abc,other=1" || h.Get(pipeline.RolesHeader) != "exif" {
+	if h.Get("tracestate") != "photodesk=abc,other=1" || h.Get(contract.RolesHeader) != "exif" {
 		t.Errorf("header = %v", h)
 	}
 	if len(shared) != 1 {
@@ -102,8 +103,8 @@ func TestHeaderCarrierRoundTrip(t *testing.T) {
 // publishTraced publishes a photo.uploaded event with header h.
 func (e *env) publishTraced(t *testing.T, gallery, photo string, h nats.Header) {
 	t.Helper()
-	ev := pipeline.PhotoUploaded{Ref: pipeline.Ref{Gallery: gallery, Photo: photo, Bucket: "originals", Key: gallery + "/" + photo, ETag: "e1"}}
-	out, err := pipeline.JSONOutput(pipeline.GallerySubject(pipeline.SubjectPhotoUploaded, gallery), pipeline.MsgID("uploaded", ev.Ref), ev)
+	ev := contract.PhotoUploaded{Ref: contract.Ref{Gallery: gallery, Photo: photo, Bucket: "originals", Key: gallery + "/" + photo, ETag: "e1"}}
+	out, err := contract.JSONOutput(contract.GallerySubject(contract.SubjectPhotoUploaded, gallery), contract.MsgID("uploaded", ev.Ref), ev)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,16 +117,16 @@ func (e *env) publishTraced(t *testing.T, gallery, photo string, h nats.Header) 
 // publishes one result; bad.jpg fails for good, kept.jpg brings its own
 // trace context.
 func exifEcho(seen *sync.Map, own string) pipeline.Worker {
-	return pipeline.Worker{Role: "exif", Handler: func(ctx context.Context, m *pipeline.Message) ([]pipeline.Output, error) {
+	return pipeline.Worker{Role: "exif", Handler: func(ctx context.Context, m *pipeline.Message) ([]contract.Output, error) {
 		seen.Store(m.Ref.Photo, trace.SpanContextFromContext(ctx))
 		if m.Ref.Photo == "bad.jpg" {
 			return nil, pipeline.Permanentf("not an image")
 		}
-		out, err := pipeline.JSONOutput(pipeline.GallerySubject(pipeline.SubjectPhotoExif, m.Ref.Gallery), pipeline.MsgID("exif", m.Ref), pipeline.PhotoExif{Ref: m.Ref})
+		out, err := contract.JSONOutput(contract.GallerySubject(contract.SubjectPhotoExif, m.Ref.Gallery), contract.MsgID("exif", m.Ref), contract.PhotoExif{Ref: m.Ref})
 		if m.Ref.Photo == "kept.jpg" {
 			out.Header = nats.Header{"traceparent": {own}}
 		}
-		return []pipeline.Output{out}, err
+		return []contract.Output{out}, err
 	}}
 }
 
@@ -149,9 +150,9 @@ func TestRuntimeCarriesTraceContext(t *testing.T) {
 	msgs := e.collect(t, "photodesk.>", 8, 5*time.Second) // 4 uploads, 3 results, 1 failure
 	out := map[string]jetstream.Msg{}
 	for _, m := range msgs {
-		var r pipeline.Ref
-		_ = pipeline.Decode(m.Subject(), m.Data(), &r)
-		if !strings.HasPrefix(m.Subject(), pipeline.SubjectPhotoUploaded) {
+		var r contract.Ref
+		_ = contract.Decode(m.Subject(), m.Data(), &r)
+		if !strings.HasPrefix(m.Subject(), contract.SubjectPhotoUploaded) {
 			out[r.Photo] = m
 		}
 	}
@@ -210,7 +211,7 @@ func TestRuntimeCarriesTraceContext(t *testing.T) {
 
 	// bad.jpg: the failure event carries the trace; the span says failed.
 	tid, sid = parseTraceParent(t, out["bad.jpg"].Headers().Get("traceparent"))
-	if tid != upTrace || !strings.HasPrefix(out["bad.jpg"].Subject(), pipeline.SubjectFailed) {
+	if tid != upTrace || !strings.HasPrefix(out["bad.jpg"].Subject(), contract.SubjectFailed) {
 		t.Errorf("failure %s traceparent trace %s, want %s", out["bad.jpg"].Subject(), tid, upTrace)
 	}
 	if s := spans[sid]; s.Status.Code.String() != "Error" || !strings.Contains(s.Status.Description, "not an image") || len(s.Events) == 0 {
@@ -292,7 +293,7 @@ func exportOne(t *testing.T, e *env, cfg pipeline.TracingConfig, gallery string)
 	var seen sync.Map
 	stop := start(t, e.runtime(t), exifEcho(&seen, ""))
 	e.publishTraced(t, gallery, "a.jpg", nil)
-	msgs := e.collect(t, pipeline.SubjectPhotoExif+"."+gallery, 1, 5*time.Second)
+	msgs := e.collect(t, contract.SubjectPhotoExif+"."+gallery, 1, 5*time.Second)
 	e.settle(t, "exif")
 	stop()
 	if err := shutdown(context.Background()); err != nil {

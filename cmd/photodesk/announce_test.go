@@ -14,6 +14,7 @@ import (
 
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 	"github.com/photodesk/photodesk/workers/ingest"
 )
@@ -45,7 +46,7 @@ func TestUploadsAnnounced(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "01-a.jpg"), p, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, pipeline.ManifestName), man, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, contract.ManifestName), man, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var stderr bytes.Buffer
@@ -53,17 +54,17 @@ func TestUploadsAnnounced(t *testing.T) {
 		t.Fatalf("photodesk upload: exit %d\n%s", code, stderr.String())
 	}
 
-	count := func(gallery string, want int, d time.Duration) (uploads []pipeline.PhotoUploaded, submitted int) {
+	count := func(gallery string, want int, d time.Duration) (uploads []contract.PhotoUploaded, submitted int) {
 		t.Helper()
 		follow(t, s.Config, []string{
-			pipeline.GallerySubject(pipeline.SubjectPhotoUploaded, gallery),
-			pipeline.GallerySubject(pipeline.SubjectGallerySubmitted, gallery),
+			contract.GallerySubject(contract.SubjectPhotoUploaded, gallery),
+			contract.GallerySubject(contract.SubjectGallerySubmitted, gallery),
 		}, d, func(m jetstream.Msg) {
-			if strings.HasPrefix(m.Subject(), pipeline.SubjectGallerySubmitted) {
+			if strings.HasPrefix(m.Subject(), contract.SubjectGallerySubmitted) {
 				submitted++
 				return
 			}
-			var u pipeline.PhotoUploaded
+			var u contract.PhotoUploaded
 			mustDecode(t, m, &u)
 			uploads = append(uploads, u)
 		}, func() bool { return len(uploads)+submitted >= want })
@@ -91,7 +92,7 @@ func TestUploadsAnnounced(t *testing.T) {
 	// MinIO's notifications of the four objects, then ingest past them.
 	keys := map[string]bool{}
 	var last uint64
-	cons, err := js.OrderedConsumer(ctx, pipeline.S3EventsStream, jetstream.OrderedConsumerConfig{})
+	cons, err := js.OrderedConsumer(ctx, contract.S3EventsStream, jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func TestUploadsAnnounced(t *testing.T) {
 		}
 	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		ci, err := js.Consumer(ctx, pipeline.S3EventsStream, "ingest")
+		ci, err := js.Consumer(ctx, contract.S3EventsStream, "ingest")
 		if err != nil {
 			t.Fatal(err)
 		}

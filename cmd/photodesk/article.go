@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/workers/assembler"
 )
 
@@ -36,7 +37,7 @@ func runArticle(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: want one gallery id", errUsage)
 	}
 	gallery := fs.Arg(0)
-	if err := pipeline.ValidGalleryID(gallery); err != nil {
+	if err := contract.ValidGalleryID(gallery); err != nil {
 		return err
 	}
 	if *previewURL {
@@ -172,10 +173,10 @@ func subscribe(ctx context.Context, out io.Writer, cfg pipeline.Config, durable,
 		return err
 	}
 	defer nc.Close()
-	cons, err := js.CreateOrUpdateConsumer(ctx, pipeline.EventsStream, jetstream.ConsumerConfig{
+	cons, err := js.CreateOrUpdateConsumer(ctx, contract.EventsStream, jetstream.ConsumerConfig{
 		Durable:        durable,
 		Description:    "newsroom subscription to photodesk records",
-		FilterSubjects: []string{pipeline.SubjectArticleReady + "." + gallery, pipeline.SubjectArticleUpdated + "." + gallery},
+		FilterSubjects: []string{contract.SubjectArticleReady + "." + gallery, contract.SubjectArticleUpdated + "." + gallery},
 		AckPolicy:      jetstream.AckExplicitPolicy,
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 		AckWait:        30 * time.Second,
@@ -193,7 +194,7 @@ func subscribe(ctx context.Context, out io.Writer, cfg pipeline.Config, durable,
 			return err
 		}
 		for msg := range batch.Messages() {
-			var ev pipeline.ArticleEvent
+			var ev contract.ArticleEvent
 			if err := json.Unmarshal(msg.Data(), &ev); err != nil {
 				_ = msg.Term()
 				continue

@@ -18,19 +18,20 @@ import (
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/internal/schematest"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 	"github.com/photodesk/photodesk/workers/assembler"
 )
 
 // articleEvents reads a gallery's article events until want have come,
 // then waits a little longer for any unwanted extra.
-func articleEvents(t *testing.T, cfg pipeline.Config, gallery string, want int, d time.Duration) []pipeline.ArticleEvent {
+func articleEvents(t *testing.T, cfg pipeline.Config, gallery string, want int, d time.Duration) []contract.ArticleEvent {
 	t.Helper()
 	schema := schematest.Repo(t, "schemas/events/article.schema.json")
-	var evs []pipeline.ArticleEvent
+	var evs []contract.ArticleEvent
 	var extra time.Time
 	follow(t, cfg, []string{"photodesk.article.*." + gallery}, d, func(m jetstream.Msg) {
-		var ev pipeline.ArticleEvent
+		var ev contract.ArticleEvent
 		mustDecode(t, m, &ev)
 		if err := schematest.Validate(t, schema, m.Data()); err != nil {
 			t.Errorf("%s does not match schemas/events/article.schema.json: %v", m.Subject(), err)

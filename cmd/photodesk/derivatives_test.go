@@ -13,13 +13,14 @@ import (
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/internal/schematest"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
 
 // stageEvents are a gallery's per-photo events of the image roles.
 type stageEvents struct {
-	derivs   map[string]map[string][]pipeline.PhotoDerivatives // role -> photo -> events
-	failures map[string]map[string]pipeline.Failure            // stage -> photo -> failure
+	derivs   map[string]map[string][]contract.PhotoDerivatives // role -> photo -> events
+	failures map[string]map[string]contract.Failure            // stage -> photo -> failure
 }
 
 // waitStages reads the gallery's renditions, watermarked and failure
@@ -27,8 +28,8 @@ type stageEvents struct {
 func waitStages(t *testing.T, cfg pipeline.Config, gallery string, photos []string, d time.Duration) stageEvents {
 	t.Helper()
 	ev := stageEvents{
-		derivs:   map[string]map[string][]pipeline.PhotoDerivatives{"renditions": {}, "watermark": {}},
-		failures: map[string]map[string]pipeline.Failure{"renditions": {}, "watermark": {}},
+		derivs:   map[string]map[string][]contract.PhotoDerivatives{"renditions": {}, "watermark": {}},
+		failures: map[string]map[string]contract.Failure{"renditions": {}, "watermark": {}},
 	}
 	dschema := schematest.Repo(t, "schemas/events/photo.derivatives.schema.json")
 	fschema := schematest.Repo(t, "schemas/events/failed.schema.json")
@@ -43,28 +44,28 @@ func waitStages(t *testing.T, cfg pipeline.Config, gallery string, photos []stri
 		return true
 	}
 	filters := []string{
-		pipeline.GallerySubject(pipeline.SubjectPhotoRenditions, gallery),
-		pipeline.GallerySubject(pipeline.SubjectPhotoWatermarked, gallery),
-		pipeline.FailedSubject("*", gallery),
+		contract.GallerySubject(contract.SubjectPhotoRenditions, gallery),
+		contract.GallerySubject(contract.SubjectPhotoWatermarked, gallery),
+		contract.FailedSubject("*", gallery),
 	}
 	follow(t, cfg, filters, d, func(m jetstream.Msg) {
 		schema := dschema
-		if strings.HasPrefix(m.Subject(), pipeline.SubjectFailed) {
+		if strings.HasPrefix(m.Subject(), contract.SubjectFailed) {
 			schema = fschema
 		}
 		if err := schematest.Validate(t, schema, m.Data()); err != nil {
 			t.Errorf("%s does not match its schema in schemas/events: %v", m.Subject(), err)
 		}
-		if strings.HasPrefix(m.Subject(), pipeline.SubjectFailed) {
-			var f pipeline.Failure
+		if strings.HasPrefix(m.Subject(), contract.SubjectFailed) {
+			var f contract.Failure
 			mustDecode(t, m, &f)
 			if ev.failures[f.Stage] == nil {
-				ev.failures[f.Stage] = map[string]pipeline.Failure{}
+				ev.failures[f.Stage] = map[string]contract.Failure{}
 			}
 			ev.failures[f.Stage][f.Photo] = f
 			return
 		}
-		var x pipeline.PhotoDerivatives
+		var x contract.PhotoDerivatives
 		mustDecode(t, m, &x)
 		ev.derivs[x.Role][x.Photo] = append(ev.derivs[x.Role][x.Photo], x)
 	}, done)
@@ -151,10 +152,10 @@ func TestGalleryDerivatives(t *testing.T) {
 
 // waitHeld returns the gallery's latest gallery.held event that names
 // every failure it expects (both image roles fail the broken photo).
-func waitHeld(t *testing.T, cfg pipeline.Config, gallery string, d time.Duration) pipeline.GalleryHeld {
+func waitHeld(t *testing.T, cfg pipeline.Config, gallery string, d time.Duration) contract.GalleryHeld {
 	t.Helper()
-	var held pipeline.GalleryHeld
-	follow(t, cfg, []string{pipeline.GallerySubject(pipeline.SubjectGalleryHeld, gallery)}, d,
+	var held contract.GalleryHeld
+	follow(t, cfg, []string{contract.GallerySubject(contract.SubjectGalleryHeld, gallery)}, d,
 		func(m jetstream.Msg) { mustDecode(t, m, &held) },
 		func() bool { return len(held.Failed) >= 2 })
 	if len(held.Failed) == 0 {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/photodesk/photodesk/api"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
 
@@ -132,7 +133,7 @@ func runDev(ctx context.Context, args []string) error {
   upload     http://%s/   (the photographers' page)
   API        http://%s/v1/openapi.json
 %s  roles      %v, %d jobs at once each
-`, dir, cfg.NATSURL, pipeline.S3EventsStream, pipeline.EventsStream,
+`, dir, cfg.NATSURL, contract.S3EventsStream, contract.EventsStream,
 		cfg.S3Endpoint, cfg.S3AccessKey, cfg.S3SecretKey,
 		cfg.OriginalsBucket, cfg.DerivativesBucket, cfg.ArticlesBucket,
 		ln.Addr(), ln.Addr(), ln.Addr(), apiAddr, apiAddr, tokenLines.String(), allRoles, *concurrency)

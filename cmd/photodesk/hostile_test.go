@@ -23,6 +23,7 @@ import (
 
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 	"github.com/photodesk/photodesk/workers/assembler"
 	"github.com/photodesk/photodesk/workers/imaging"
@@ -287,23 +288,23 @@ func manifestCorpus() []manifestCase {
 
 // hostileEvents is everything the pipeline said, by object key.
 type hostileEvents struct {
-	exif     map[string]pipeline.PhotoExif
-	derivs   map[string]map[string]pipeline.PhotoDerivatives // role -> key
-	failures map[string]map[string][]pipeline.Failure        // key -> stage
+	exif     map[string]contract.PhotoExif
+	derivs   map[string]map[string]contract.PhotoDerivatives // role -> key
+	failures map[string]map[string][]contract.Failure        // key -> stage
 	uploaded map[string]int                                  // key -> photo.uploaded and gallery.submitted events
-	articles map[string][]pipeline.ArticleEvent              // gallery
-	held     map[string]pipeline.GalleryHeld
-	all      []pipeline.Failure
+	articles map[string][]contract.ArticleEvent              // gallery
+	held     map[string]contract.GalleryHeld
+	all      []contract.Failure
 }
 
 func newHostileEvents() *hostileEvents {
 	return &hostileEvents{
-		exif:     map[string]pipeline.PhotoExif{},
-		derivs:   map[string]map[string]pipeline.PhotoDerivatives{"renditions": {}, "watermark": {}},
-		failures: map[string]map[string][]pipeline.Failure{},
+		exif:     map[string]contract.PhotoExif{},
+		derivs:   map[string]map[string]contract.PhotoDerivatives{"renditions": {}, "watermark": {}},
+		failures: map[string]map[string][]contract.Failure{},
 		uploaded: map[string]int{},
-		articles: map[string][]pipeline.ArticleEvent{},
-		held:     map[string]pipeline.GalleryHeld{},
+		articles: map[string][]contract.ArticleEvent{},
+		held:     map[string]contract.GalleryHeld{},
 	}
 }
 
@@ -311,32 +312,32 @@ func (ev *hostileEvents) take(t *testing.T, m jetstream.Msg) {
 	subj := m.Subject()
 	is := func(prefix string) bool { return strings.HasPrefix(subj, prefix+".") }
 	switch {
-	case is(pipeline.SubjectFailed):
-		var f pipeline.Failure
+	case is(contract.SubjectFailed):
+		var f contract.Failure
 		mustDecode(t, m, &f)
 		if ev.failures[f.Key] == nil {
-			ev.failures[f.Key] = map[string][]pipeline.Failure{}
+			ev.failures[f.Key] = map[string][]contract.Failure{}
 		}
 		ev.failures[f.Key][f.Stage] = append(ev.failures[f.Key][f.Stage], f)
 		ev.all = append(ev.all, f)
-	case is(pipeline.SubjectPhotoUploaded), is(pipeline.SubjectGallerySubmitted):
-		var r pipeline.Ref
+	case is(contract.SubjectPhotoUploaded), is(contract.SubjectGallerySubmitted):
+		var r contract.Ref
 		mustDecode(t, m, &r)
 		ev.uploaded[r.Key]++
-	case is(pipeline.SubjectPhotoExif):
-		var x pipeline.PhotoExif
+	case is(contract.SubjectPhotoExif):
+		var x contract.PhotoExif
 		mustDecode(t, m, &x)
 		ev.exif[x.Key] = x
-	case is(pipeline.SubjectPhotoRenditions), is(pipeline.SubjectPhotoWatermarked):
-		var d pipeline.PhotoDerivatives
+	case is(contract.SubjectPhotoRenditions), is(contract.SubjectPhotoWatermarked):
+		var d contract.PhotoDerivatives
 		mustDecode(t, m, &d)
 		ev.derivs[d.Role][d.Key] = d
-	case is(pipeline.SubjectArticleReady), is(pipeline.SubjectArticleUpdated):
-		var a pipeline.ArticleEvent
+	case is(contract.SubjectArticleReady), is(contract.SubjectArticleUpdated):
+		var a contract.ArticleEvent
 		mustDecode(t, m, &a)
 		ev.articles[a.Gallery] = append(ev.articles[a.Gallery], a)
-	case is(pipeline.SubjectGalleryHeld):
-		var h pipeline.GalleryHeld
+	case is(contract.SubjectGalleryHeld):
+		var h contract.GalleryHeld
 		mustDecode(t, m, &h)
 		ev.held[h.Gallery] = h
 	}
@@ -508,9 +509,9 @@ func TestHostileInputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	settle(t, js, pipeline.S3EventsStream, "ingest")
+	settle(t, js, contract.S3EventsStream, "ingest")
 	for _, role := range []string{"exif", "renditions", "watermark", "assembler"} {
-		settle(t, js, pipeline.EventsStream, role)
+		settle(t, js, contract.EventsStream, role)
 	}
 	ev = newHostileEvents()
 	readAllEvents(t, s.Config, js, func(m jetstream.Msg) { ev.take(t, m) })
@@ -583,10 +584,10 @@ func TestHostileInputs(t *testing.T) {
 	// Still alive: the same roles publish a new gallery.
 	putObject(t, s.Config, "after-corpus/a.jpg", photo(t, 99, &fixture.EXIF{DateTimeOriginal: "2026:07:30 08:00:00"}))
 	putObject(t, s.Config, "after-corpus/gallery.json", []byte(`{"headline": "之后"}`))
-	var after []pipeline.ArticleEvent
-	follow(t, s.Config, []string{pipeline.GallerySubject(pipeline.SubjectArticleReady, "after-corpus")}, 30*time.Second,
+	var after []contract.ArticleEvent
+	follow(t, s.Config, []string{contract.GallerySubject(contract.SubjectArticleReady, "after-corpus")}, 30*time.Second,
 		func(m jetstream.Msg) {
-			var a pipeline.ArticleEvent
+			var a contract.ArticleEvent
 			mustDecode(t, m, &a)
 			after = append(after, a)
 		}, func() bool { return len(after) > 0 })
@@ -608,7 +609,7 @@ func isCaseKey(cases []hostileCase, key string) bool {
 // readAllEvents reads the PHOTODESK stream from its start to its current end.
 func readAllEvents(t *testing.T, cfg pipeline.Config, js jetstream.JetStream, take func(jetstream.Msg)) {
 	t.Helper()
-	st, err := js.Stream(context.Background(), pipeline.EventsStream)
+	st, err := js.Stream(context.Background(), contract.EventsStream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -763,7 +764,7 @@ func notFlat(t *testing.T, img image.Image) {
 // and says for what; a good one is published.
 func checkManifestCase(t *testing.T, cfg pipeline.Config, ev *hostileEvents, mc manifestCase) {
 	t.Helper()
-	fs := ev.failures[mc.gallery+"/"+pipeline.ManifestName]["assembler"]
+	fs := ev.failures[mc.gallery+"/"+contract.ManifestName]["assembler"]
 	switch {
 	case mc.fail != "" && (len(fs) != 1 || !strings.Contains(fs[0].Reason, mc.fail)):
 		t.Errorf("assembler failures %+v, want one saying %q", fs, mc.fail)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
 
@@ -34,7 +35,7 @@ func TestMain(m *testing.M) {
 				if name != role {
 					return h
 				}
-				return func(ctx context.Context, msg *pipeline.Message) ([]pipeline.Output, error) {
+				return func(ctx context.Context, msg *pipeline.Message) ([]contract.Output, error) {
 					fmt.Printf("STALLED %s\n", msg.Ref.Photo)
 					select {} // holds the message, unacked, until killed
 				}
@@ -121,8 +122,8 @@ func startRoles(t *testing.T, s *devstack.Stack, roles ...string) {
 // events reads a gallery's events of the given kinds from the start of the
 // stream until want photos have one, or the deadline passes.
 type results struct {
-	exif     map[string]pipeline.PhotoExif
-	failures map[string]pipeline.Failure
+	exif     map[string]contract.PhotoExif
+	failures map[string]contract.Failure
 	uploaded map[string]int
 }
 
@@ -135,7 +136,7 @@ func follow(t *testing.T, cfg pipeline.Config, filters []string, d time.Duration
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	cons, err := js.OrderedConsumer(context.Background(), pipeline.EventsStream, jetstream.OrderedConsumerConfig{
+	cons, err := js.OrderedConsumer(context.Background(), contract.EventsStream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: filters, MaxResetAttempts: 3,
 	})
 	if err != nil {
@@ -154,24 +155,24 @@ func follow(t *testing.T, cfg pipeline.Config, filters []string, d time.Duration
 
 func waitResults(t *testing.T, cfg pipeline.Config, gallery string, want int, d time.Duration) results {
 	t.Helper()
-	r := results{exif: map[string]pipeline.PhotoExif{}, failures: map[string]pipeline.Failure{}, uploaded: map[string]int{}}
+	r := results{exif: map[string]contract.PhotoExif{}, failures: map[string]contract.Failure{}, uploaded: map[string]int{}}
 	filters := []string{
-		pipeline.GallerySubject(pipeline.SubjectPhotoExif, gallery),
-		pipeline.GallerySubject(pipeline.SubjectPhotoUploaded, gallery),
-		pipeline.FailedSubject("*", gallery),
+		contract.GallerySubject(contract.SubjectPhotoExif, gallery),
+		contract.GallerySubject(contract.SubjectPhotoUploaded, gallery),
+		contract.FailedSubject("*", gallery),
 	}
 	follow(t, cfg, filters, d, func(m jetstream.Msg) {
 		switch {
-		case strings.HasPrefix(m.Subject(), pipeline.SubjectPhotoExif):
-			var x pipeline.PhotoExif
+		case strings.HasPrefix(m.Subject(), contract.SubjectPhotoExif):
+			var x contract.PhotoExif
 			mustDecode(t, m, &x)
 			r.exif[x.Photo] = x
-		case strings.HasPrefix(m.Subject(), pipeline.SubjectPhotoUploaded):
-			var u pipeline.PhotoUploaded
+		case strings.HasPrefix(m.Subject(), contract.SubjectPhotoUploaded):
+			var u contract.PhotoUploaded
 			mustDecode(t, m, &u)
 			r.uploaded[u.Photo]++
 		default:
-			var f pipeline.Failure
+			var f contract.Failure
 			mustDecode(t, m, &f)
 			name := f.Photo
 			if name == "" {
@@ -198,7 +199,7 @@ func pipelineState(cfg pipeline.Config) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var b strings.Builder
-	for _, name := range []string{pipeline.S3EventsStream, pipeline.EventsStream} {
+	for _, name := range []string{contract.S3EventsStream, contract.EventsStream} {
 		if st, err := js.Stream(ctx, name); err == nil {
 			fmt.Fprintf(&b, "stream %s: %d messages, last at %s\n", name, st.CachedInfo().State.Msgs, st.CachedInfo().State.LastTime.Format(time.RFC3339Nano))
 		}
@@ -379,12 +380,12 @@ func TestDuplicateS3EventPublishesOnce(t *testing.T) {
 	}
 	defer nc.Close()
 	ctx := context.Background()
-	raw, err := js.Stream(ctx, pipeline.S3EventsStream)
+	raw, err := js.Stream(ctx, contract.S3EventsStream)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The photo's event is the stream's last (the stack's canary came first).
-	orig, err := raw.GetLastMsgForSubject(ctx, pipeline.S3EventsSubject)
+	orig, err := raw.GetLastMsgForSubject(ctx, contract.S3EventsSubject)
 	if err != nil || !strings.Contains(string(orig.Data), "a.jpg") {
 		t.Fatalf("photo's S3 event: %v", err)
 	}
@@ -397,8 +398,8 @@ func TestDuplicateS3EventPublishesOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	settle(t, js, pipeline.S3EventsStream, "ingest")
-	settle(t, js, pipeline.EventsStream, "exif")
+	settle(t, js, contract.S3EventsStream, "ingest")
+	settle(t, js, contract.EventsStream, "exif")
 	r := waitResults(t, s.Config, "dup-1", 1, 5*time.Second)
 	if r.uploaded["a.jpg"] != 1 {
 		t.Errorf("%d photo.uploaded events for one object version, want 1", r.uploaded["a.jpg"])
@@ -448,7 +449,7 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	info := settle(t, js, pipeline.EventsStream, "exif")
+	info := settle(t, js, contract.EventsStream, "exif")
 	if info.Delivered.Consumer < 2 || info.NumRedelivered != 0 {
 		t.Errorf("delivered %d times (want a redelivery), %d still redelivering", info.Delivered.Consumer, info.NumRedelivered)
 	}

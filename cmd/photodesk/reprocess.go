@@ -18,6 +18,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // reprocessRoles are the roles reprocess can address: those that act on
@@ -47,7 +48,7 @@ func runReprocess(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: give --gallery ID or --all (and a --rate of 0 or more)", errUsage)
 	}
 	if o.gallery != "" {
-		if err := pipeline.ValidGalleryID(o.gallery); err != nil {
+		if err := contract.ValidGalleryID(o.gallery); err != nil {
 			return err
 		}
 	}
@@ -175,7 +176,7 @@ func (rp *reprocessor) galleries(ctx context.Context) ([]string, error) {
 			return nil, fmt.Errorf("list %s: %w", rp.bucket, obj.Err)
 		}
 		g, ok := strings.CutSuffix(obj.Key, "/")
-		if !ok || obj.Key == pipeline.ReservedPrefix || pipeline.ValidGalleryID(g) != nil {
+		if !ok || obj.Key == contract.ReservedPrefix || contract.ValidGalleryID(g) != nil {
 			continue // a loose object, photodesk's own, or not a gallery
 		}
 		out = append(out, g)
@@ -186,19 +187,19 @@ func (rp *reprocessor) galleries(ctx context.Context) ([]string, error) {
 // gallery announces one gallery's originals. It reads them all first, so
 // every event can say how many photos the run announces.
 func (rp *reprocessor) gallery(ctx context.Context, gallery string) (photos, events, skipped int, err error) {
-	var originals []pipeline.Original
-	var manifest *pipeline.Original
+	var originals []contract.Original
+	var manifest *contract.Original
 	for obj := range rp.store.ListObjects(ctx, rp.bucket, minio.ListObjectsOptions{Prefix: gallery + "/", Recursive: true}) {
 		if obj.Err != nil {
 			return 0, 0, 0, fmt.Errorf("list %s/%s/: %w", rp.bucket, gallery, obj.Err)
 		}
-		_, name, err := pipeline.SplitKey(obj.Key)
+		_, name, err := contract.SplitKey(obj.Key)
 		if err != nil {
 			fmt.Fprintf(rp.out, "  skipped %s: %v\n", obj.Key, err)
 			skipped++
 			continue
 		}
-		if name == pipeline.ManifestName && !rp.manifest {
+		if name == contract.ManifestName && !rp.manifest {
 			continue
 		}
 		o, ok, err := rp.original(ctx, obj)
@@ -207,14 +208,14 @@ func (rp *reprocessor) gallery(ctx context.Context, gallery string) (photos, eve
 		}
 		switch {
 		case !ok: // deleted since the listing
-		case name == pipeline.ManifestName:
+		case name == contract.ManifestName:
 			manifest = &o
 		default:
 			originals = append(originals, o)
 		}
 	}
 	for _, o := range originals {
-		o.Reprocess = &pipeline.Reprocess{Run: rp.run, Photos: len(originals)}
+		o.Reprocess = &contract.Reprocess{Run: rp.run, Photos: len(originals)}
 		if err := rp.limit.Wait(ctx); err != nil {
 			return photos, events, skipped, err
 		}
@@ -235,7 +236,7 @@ func (rp *reprocessor) gallery(ctx context.Context, gallery string) (photos, eve
 
 // original reads what ingest would have read from the object's upload
 // notification; ok is false when the object is gone.
-func (rp *reprocessor) original(ctx context.Context, obj minio.ObjectInfo) (o pipeline.Original, ok bool, err error) {
+func (rp *reprocessor) original(ctx context.Context, obj minio.ObjectInfo) (o contract.Original, ok bool, err error) {
 	info, err := rp.store.StatObject(ctx, rp.bucket, obj.Key, minio.StatObjectOptions{})
 	if minio.ToErrorResponse(err).Code == "NoSuchKey" {
 		return o, false, nil
@@ -249,14 +250,14 @@ func (rp *reprocessor) original(ctx context.Context, obj minio.ObjectInfo) (o pi
 // publish sends the event ingest would have, under a Msg-Id of this run (the
 // upload's own was seen within the duplicate window, perhaps), addressed to
 // the run's roles.
-func (rp *reprocessor) publish(ctx context.Context, o pipeline.Original) error {
-	ev, err := pipeline.OriginalEvent(o)
+func (rp *reprocessor) publish(ctx context.Context, o contract.Original) error {
+	ev, err := contract.OriginalEvent(o)
 	if err != nil {
 		return err
 	}
 	msg := &nats.Msg{Subject: ev.Subject, Data: ev.Data, Header: nats.Header{}}
 	if rp.roles != "" {
-		msg.Header.Set(pipeline.RolesHeader, rp.roles)
+		msg.Header.Set(contract.RolesHeader, rp.roles)
 	}
 	if _, err := rp.js.PublishMsg(ctx, msg, jetstream.WithMsgID("reprocess:"+rp.run+":"+ev.MsgID)); err != nil {
 		if errors.Is(err, context.Canceled) {

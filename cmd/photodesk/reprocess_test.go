@@ -18,6 +18,7 @@ import (
 
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 	"github.com/photodesk/photodesk/workers/assembler"
 )
@@ -182,7 +183,7 @@ func TestReprocess(t *testing.T) {
 	if d := jobs(t, "renditions", "skipped") - skipped; d != 3 {
 		t.Errorf("the renditions role skipped %v events of the run, want 3", d)
 	}
-	if n := countEvents(t, s.Config, pipeline.GallerySubject(pipeline.SubjectPhotoRenditions, "rp-1"), nil); n != 3 {
+	if n := countEvents(t, s.Config, contract.GallerySubject(contract.SubjectPhotoRenditions, "rp-1"), nil); n != 3 {
 		t.Errorf("%d photo.renditions events, want the 3 of the upload only", n)
 	}
 	// Version 2's watermarked images are the new ones.
@@ -219,7 +220,7 @@ func TestReprocess(t *testing.T) {
 		t.Fatalf("reprocess of every role: %v %+v\n%s", err, sum, out.String())
 	}
 	st := waitRun(t, js, "rp-1", sum.Run)
-	if n := countEvents(t, s.Config, pipeline.GallerySubject(pipeline.SubjectPhotoRenditions, "rp-1"), nil); n != 6 {
+	if n := countEvents(t, s.Config, contract.GallerySubject(contract.SubjectPhotoRenditions, "rp-1"), nil); n != 6 {
 		t.Errorf("%d photo.renditions events, want 3 more: the run's answers", n)
 	}
 	if evs := articleEvents(t, s.Config, "rp-1", 2, 30*time.Second); len(evs) != 2 || st.Published.Version != 2 {
@@ -246,11 +247,11 @@ func TestReprocess(t *testing.T) {
 	}
 	runID := strings.TrimSuffix(strings.Fields(strings.TrimPrefix(out.String(), "reprocess run "))[0], ":")
 	for g, want := range map[string]int{"rp-1": 3, "rp-2": 2} {
-		n := countEvents(t, s.Config, pipeline.GallerySubject(pipeline.SubjectPhotoUploaded, g), func(m jetstream.Msg) bool {
-			var ev pipeline.PhotoUploaded
+		n := countEvents(t, s.Config, contract.GallerySubject(contract.SubjectPhotoUploaded, g), func(m jetstream.Msg) bool {
+			var ev contract.PhotoUploaded
 			mustDecode(t, m, &ev)
 			return ev.Reprocess != nil && ev.Reprocess.Run == runID && ev.Reprocess.Photos == want &&
-				m.Headers().Get(pipeline.RolesHeader) == "exif,assembler"
+				m.Headers().Get(contract.RolesHeader) == "exif,assembler"
 		})
 		if n != want {
 			t.Errorf("%s: %d photo.uploaded events of run %s for exif, want %d", g, n, runID, want)

@@ -26,6 +26,7 @@ import (
 
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
 
@@ -129,7 +130,7 @@ func TestRenditionsScaleOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	info := devstack.Settle(t, js, pipeline.EventsStream, "renditions", 30*time.Second)
+	info := devstack.Settle(t, js, contract.EventsStream, "renditions", 30*time.Second)
 	stall := stalls.stop()
 	survivorRedeliveries := 0.0
 	for _, p := range ps[1:] {
@@ -138,8 +139,8 @@ func TestRenditionsScaleOut(t *testing.T) {
 	}
 
 	// Every photo: one event, every derivative stored, decodable, the right size.
-	subject := pipeline.GallerySubject(pipeline.SubjectPhotoRenditions, gallery)
-	stream, err := js.Stream(context.Background(), pipeline.EventsStream)
+	subject := contract.GallerySubject(contract.SubjectPhotoRenditions, gallery)
+	stream, err := js.Stream(context.Background(), contract.EventsStream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,11 +371,11 @@ func putAll(cfg pipeline.Config, gallery string, photos map[string]burstPhoto) e
 
 // renditionsEvents reads the gallery's renditions events until every one
 // of want photos has one; duplicates are kept.
-func renditionsEvents(t *testing.T, cfg pipeline.Config, gallery string, want int, d time.Duration) map[string][]pipeline.PhotoDerivatives {
+func renditionsEvents(t *testing.T, cfg pipeline.Config, gallery string, want int, d time.Duration) map[string][]contract.PhotoDerivatives {
 	t.Helper()
-	evs := map[string][]pipeline.PhotoDerivatives{}
-	follow(t, cfg, []string{pipeline.GallerySubject(pipeline.SubjectPhotoRenditions, gallery)}, d, func(m jetstream.Msg) {
-		var x pipeline.PhotoDerivatives
+	evs := map[string][]contract.PhotoDerivatives{}
+	follow(t, cfg, []string{contract.GallerySubject(contract.SubjectPhotoRenditions, gallery)}, d, func(m jetstream.Msg) {
+		var x contract.PhotoDerivatives
 		mustDecode(t, m, &x)
 		evs[x.Photo] = append(evs[x.Photo], x)
 	}, func() bool { return len(evs) >= want })
@@ -387,7 +388,7 @@ func renditionsEvents(t *testing.T, cfg pipeline.Config, gallery string, want in
 // checkDerivatives checks each photo's one event against the configured
 // presets, and each derivative it names against the bucket: there, the
 // stated size, and decoding as its format at the size the preset makes.
-func checkDerivatives(t *testing.T, cfg pipeline.Config, gallery string, photos map[string]burstPhoto, events map[string][]pipeline.PhotoDerivatives) {
+func checkDerivatives(t *testing.T, cfg pipeline.Config, gallery string, photos map[string]burstPhoto, events map[string][]contract.PhotoDerivatives) {
 	t.Helper()
 	rc := defaultRoleConfig()
 	if err := rc.Validate(); err != nil {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/photodesk/photodesk/api"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
 
@@ -217,9 +218,9 @@ func TestAPIBoundsRequests(t *testing.T) {
 		}()
 		time.Sleep(2500 * time.Millisecond) // past ReadTimeout and WriteTimeout: the stream must still be there
 		_, js := connect(t, s.Config)
-		f := pipeline.Failure{Ref: pipeline.Ref{Gallery: "bounds-1", Photo: "late.jpg"}, Stage: "exif", Reason: "late"}
+		f := contract.Failure{Ref: contract.Ref{Gallery: "bounds-1", Photo: "late.jpg"}, Stage: "exif", Reason: "late"}
 		b, _ := json.Marshal(f)
-		if _, err := js.Publish(context.Background(), pipeline.FailedSubject("exif", "bounds-1"), b); err != nil {
+		if _, err := js.Publish(context.Background(), contract.FailedSubject("exif", "bounds-1"), b); err != nil {
 			t.Fatal(err)
 		}
 		timeout := time.After(30 * time.Second)
@@ -309,9 +310,9 @@ func TestPresignedHrefsExpire(t *testing.T) {
 	putObject(t, s.Config, "presign-1/a.jpg", photo(t, 5, nil))
 	putObject(t, s.Config, "presign-1/gallery.json", []byte(`{"headline":"h","photos":[{"file":"a.jpg","caption":"A"}]}`))
 
-	var ev *pipeline.ArticleEvent
+	var ev *contract.ArticleEvent
 	follow(t, s.Config, []string{"photodesk.article.ready.presign-1"}, 60*time.Second, func(m jetstream.Msg) {
-		ev = new(pipeline.ArticleEvent)
+		ev = new(contract.ArticleEvent)
 		mustDecode(t, m, ev)
 	}, func() bool { return ev != nil })
 	if ev == nil {
@@ -370,7 +371,7 @@ func TestGaveUpHoldsTheGallery(t *testing.T) {
 	s := devstack.ForTest(t) // ack wait 3 s, 3 deliveries
 	startRoles(t, s, "ingest", "exif", "renditions", "assembler")
 	closeDoomed, js := connect(t, s.Config)
-	cons, err := js.Consumer(context.Background(), pipeline.EventsStream, "watermark")
+	cons, err := js.Consumer(context.Background(), contract.EventsStream, "watermark")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,8 +394,8 @@ func TestGaveUpHoldsTheGallery(t *testing.T) {
 	closeDoomed() // dies holding the last one
 
 	startRoles(t, s, "watermark")
-	var held pipeline.GalleryHeld
-	follow(t, s.Config, []string{pipeline.GallerySubject(pipeline.SubjectGalleryHeld, "gaveup-1")}, 60*time.Second,
+	var held contract.GalleryHeld
+	follow(t, s.Config, []string{contract.GallerySubject(contract.SubjectGalleryHeld, "gaveup-1")}, 60*time.Second,
 		func(m jetstream.Msg) { mustDecode(t, m, &held) },
 		func() bool { return len(held.Failed) > 0 })
 	want := "gave up after 3 deliveries: no process finished it within the ack wait"
@@ -402,10 +403,10 @@ func TestGaveUpHoldsTheGallery(t *testing.T) {
 		t.Fatalf("held event %+v, want a.jpg's watermark with %q", held, want)
 	}
 	_, js2 := connect(t, s.Config)
-	if info := settle(t, js2, pipeline.EventsStream, "watermark"); info.NumAckPending != 0 {
+	if info := settle(t, js2, contract.EventsStream, "watermark"); info.NumAckPending != 0 {
 		t.Errorf("watermark consumer: %d ack pending", info.NumAckPending)
 	}
-	if n := countEvents(t, s.Config, pipeline.FailedSubject("watermark", "gaveup-1"), nil); n != 1 {
+	if n := countEvents(t, s.Config, contract.FailedSubject("watermark", "gaveup-1"), nil); n != 1 {
 		t.Errorf("%d watermark failure events, want 1", n)
 	}
 

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // runSetup is `photodesk setup`: the one-shot init of a compose project or
@@ -146,7 +147,7 @@ func runSetup(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "  %-32s proven: a canary upload reached stream %s (%d upload(s), %s)\n", "trigger", pipeline.S3EventsStream, n, time.Since(t0).Round(100*time.Millisecond))
+		fmt.Fprintf(w, "  %-32s proven: a canary upload reached stream %s (%d upload(s), %s)\n", "trigger", contract.S3EventsStream, n, time.Since(t0).Round(100*time.Millisecond))
 	}
 	fmt.Fprintf(w, "setup done in %s\n", time.Since(start).Round(100*time.Millisecond))
 	return nil

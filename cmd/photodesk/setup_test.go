@@ -14,6 +14,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
 
@@ -103,7 +104,7 @@ func TestSetupOnAFreshStack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for o := range store.ListObjects(context.Background(), cfg.OriginalsBucket, minio.ListObjectsOptions{Prefix: pipeline.ReservedPrefix, Recursive: true}) {
+	for o := range store.ListObjects(context.Background(), cfg.OriginalsBucket, minio.ListObjectsOptions{Prefix: contract.ReservedPrefix, Recursive: true}) {
 		t.Errorf("canary left %s behind (err %v)", o.Key, o.Err)
 	}
 

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/workers/assembler"
 )
 
@@ -68,7 +69,7 @@ type statusReport struct {
 	Processes     []pipeline.Process `json:"processes"`
 	PresenceError string             `json:"presence_error,omitempty"`
 	// Failures are the latest failure events, newest first.
-	Failures []pipeline.Failure `json:"failures"`
+	Failures []contract.Failure `json:"failures"`
 	// Galleries are the galleries in progress, most recently active
 	// first; GalleriesInProgress counts them all.
 	Galleries           []galleryProgress `json:"galleries"`
@@ -102,7 +103,7 @@ type galleryProgress struct {
 	Missing          []missing `json:"missing,omitempty"`
 	// Failed are the failures of the current originals, with reasons;
 	// renditions and watermark failures of listed photos hold the gallery.
-	Failed []pipeline.HeldPhoto `json:"failed,omitempty"`
+	Failed []contract.HeldPhoto `json:"failed,omitempty"`
 	// Waiting is the assembler's own list of what the record waits for.
 	Waiting []string  `json:"waiting,omitempty"`
 	Updated time.Time `json:"updated"`
@@ -116,7 +117,7 @@ type missing struct {
 }
 
 func readStatus(ctx context.Context, js jetstream.JetStream, o statusOptions) (*statusReport, error) {
-	rep := &statusReport{Processes: []pipeline.Process{}, Failures: []pipeline.Failure{}, Galleries: []galleryProgress{}}
+	rep := &statusReport{Processes: []pipeline.Process{}, Failures: []contract.Failure{}, Galleries: []galleryProgress{}}
 	ps, err := pipeline.Processes(ctx, js)
 	switch {
 	case err == nil:
@@ -172,7 +173,7 @@ func consumerInfo(ctx context.Context, js jetstream.JetStream, spec pipeline.Con
 }
 
 // failedFilter is every failure event's subject.
-const failedFilter = pipeline.SubjectFailed + ".>"
+const failedFilter = contract.SubjectFailed + ".>"
 
 // lastFailures reads the n latest failure events, newest first. Failures
 // are a sparse part of a long stream, so it neither reads the stream nor
@@ -181,12 +182,12 @@ const failedFilter = pipeline.SubjectFailed + ".>"
 // the server counts from its subject index without delivering anything),
 // steps back from the end until at least n follow, narrows that point down,
 // and reads only from there.
-func lastFailures(ctx context.Context, js jetstream.JetStream, n int) ([]pipeline.Failure, error) {
-	out := []pipeline.Failure{}
+func lastFailures(ctx context.Context, js jetstream.JetStream, n int) ([]contract.Failure, error) {
+	out := []contract.Failure{}
 	if n <= 0 {
 		return out, nil
 	}
-	stream, err := js.Stream(ctx, pipeline.EventsStream)
+	stream, err := js.Stream(ctx, contract.EventsStream)
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +246,7 @@ func lastFailures(ctx context.Context, js jetstream.JetStream, n int) ([]pipelin
 			}
 		}
 	}
-	cons, err := js.OrderedConsumer(ctx, pipeline.EventsStream, jetstream.OrderedConsumerConfig{
+	cons, err := js.OrderedConsumer(ctx, contract.EventsStream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{failedFilter}, DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: lo,
 	})
 	if err != nil {
@@ -261,7 +262,7 @@ func lastFailures(ctx context.Context, js jetstream.JetStream, n int) ([]pipelin
 		got := 0
 		for m := range b.Messages() {
 			got++
-			var f pipeline.Failure
+			var f contract.Failure
 			if json.Unmarshal(m.Data(), &f) != nil {
 				continue
 			}
@@ -385,7 +386,7 @@ func progressOf(st *assembler.State) (g galleryProgress, ok bool) {
 		var lack []string
 		for _, stage := range []string{"exif", "renditions", "watermark"} {
 			if f, failed := r.Failures[stage]; failed {
-				g.Failed = append(g.Failed, pipeline.HeldPhoto{Photo: name, Stage: stage, Reason: f.Reason})
+				g.Failed = append(g.Failed, contract.HeldPhoto{Photo: name, Stage: stage, Reason: f.Reason})
 				continue
 			}
 			if (stage == "exif" && r.Exif == nil) || (stage == "renditions" && r.Renditions == nil) || (stage == "watermark" && r.Watermarked == nil) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 	"github.com/photodesk/photodesk/workers/assembler"
 )
@@ -187,11 +188,11 @@ func TestLastFailures(t *testing.T) {
 	ctx := context.Background()
 	var failed []int // the failures' numbers, in stream order
 	for i := range 600 {
-		subject, data := pipeline.GallerySubject(pipeline.SubjectPhotoExif, "lf"), []byte(`{"gallery":"lf"}`)
+		subject, data := contract.GallerySubject(contract.SubjectPhotoExif, "lf"), []byte(`{"gallery":"lf"}`)
 		// A burst early on, then sparse ones.
 		if (i >= 40 && i < 70) || i%97 == 5 {
-			f := pipeline.Failure{Ref: pipeline.Ref{Gallery: "lf", Photo: fmt.Sprintf("p%d.jpg", i)}, Stage: "exif", Reason: fmt.Sprint(i)}
-			subject = pipeline.FailedSubject("exif", "lf")
+			f := contract.Failure{Ref: contract.Ref{Gallery: "lf", Photo: fmt.Sprintf("p%d.jpg", i)}, Stage: "exif", Reason: fmt.Sprint(i)}
+			subject = contract.FailedSubject("exif", "lf")
 			data, _ = json.Marshal(f)
 			failed = append(failed, i)
 		}
@@ -223,21 +224,21 @@ func TestProgressOf(t *testing.T) {
 	now := time.Now()
 	st := &assembler.State{Gallery: "g", Photos: map[string]*assembler.Photo{}}
 	st.ApplyManifest("m", now, &assembler.Manifest{Headline: "h", Photos: []assembler.MPhoto{{File: "a.jpg"}, {File: "b.jpg"}}}, "")
-	a := pipeline.Ref{Gallery: "g", Photo: "a.jpg", ETag: "a1"}
-	st.ApplyUploaded(pipeline.PhotoUploaded{Ref: a, UploadedAt: now}, now)
-	st.ApplyExif(pipeline.PhotoExif{Ref: a}, now)
+	a := contract.Ref{Gallery: "g", Photo: "a.jpg", ETag: "a1"}
+	st.ApplyUploaded(contract.PhotoUploaded{Ref: a, UploadedAt: now}, now)
+	st.ApplyExif(contract.PhotoExif{Ref: a}, now)
 	g, ok := progressOf(st)
 	if !ok || g.State != "waiting" || g.Manifest != "present" ||
 		strings.Join(g.pieces(), "; ") != "a.jpg: renditions, watermark; b.jpg: upload" {
 		t.Fatalf("%v %+v: %q", ok, g, g.pieces())
 	}
 
-	b := pipeline.Ref{Gallery: "g", Photo: "b.jpg", ETag: "b1"}
-	st.ApplyUploaded(pipeline.PhotoUploaded{Ref: b, UploadedAt: now}, now)
-	for _, ref := range []pipeline.Ref{a, b} {
-		st.ApplyExif(pipeline.PhotoExif{Ref: ref}, now)
+	b := contract.Ref{Gallery: "g", Photo: "b.jpg", ETag: "b1"}
+	st.ApplyUploaded(contract.PhotoUploaded{Ref: b, UploadedAt: now}, now)
+	for _, ref := range []contract.Ref{a, b} {
+		st.ApplyExif(contract.PhotoExif{Ref: ref}, now)
 		for _, role := range []string{"renditions", "watermark"} {
-			st.ApplyDerivatives(pipeline.PhotoDerivatives{Ref: ref, Role: role, Derivatives: []pipeline.Derivative{}}, now)
+			st.ApplyDerivatives(contract.PhotoDerivatives{Ref: ref, Role: role, Derivatives: []contract.Derivative{}}, now)
 		}
 	}
 	if g, ok := progressOf(st); !ok || g.State != "publishing" {
@@ -248,7 +249,7 @@ func TestProgressOf(t *testing.T) {
 		t.Fatalf("published as it stands, yet in progress: %+v", g)
 	}
 
-	up := pipeline.PhotoUploaded{Ref: a, UploadedAt: now, Reprocess: &pipeline.Reprocess{Run: "r1", Photos: 2}}
+	up := contract.PhotoUploaded{Ref: a, UploadedAt: now, Reprocess: &contract.Reprocess{Run: "r1", Photos: 2}}
 	st.ApplyUploaded(up, now)
 	st.ApplyRerun(up, []string{"watermark"}, 9)
 	g, ok = progressOf(st)

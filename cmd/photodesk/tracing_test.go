@@ -22,6 +22,7 @@ import (
 
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
 
@@ -118,22 +119,22 @@ func TestTraceFromUploadToArticle(t *testing.T) {
 			t.Errorf("%s has no traceparent: %v", m.Subject(), m.Headers())
 			return
 		}
-		var ref pipeline.Ref
+		var ref contract.Ref
 		mustDecode(t, m, &ref)
 		switch {
-		case strings.HasPrefix(kind, pipeline.SubjectFailed):
+		case strings.HasPrefix(kind, contract.SubjectFailed):
 			t.Errorf("%s: %s", m.Subject(), m.Data())
-		case kind == pipeline.SubjectArticleReady:
+		case kind == contract.SubjectArticleReady:
 			article = &m
 		case ref.Photo != "":
 			if want := uploads[ref.Photo].TraceID(); sc.TraceID() != want {
 				t.Errorf("%s for %s: trace %s, want the upload's %s", kind, ref.Photo, sc.TraceID(), want)
 			}
-			if kind == pipeline.SubjectPhotoUploaded {
+			if kind == contract.SubjectPhotoUploaded {
 				created[ref.Photo] = sc
 			}
 			seen[kind]++
-		case kind == pipeline.SubjectGallerySubmitted:
+		case kind == contract.SubjectGallerySubmitted:
 			if want := uploads["gallery.json"].TraceID(); sc.TraceID() != want {
 				t.Errorf("%s: trace %s, want the manifest upload's %s", kind, sc.TraceID(), want)
 			}
@@ -143,7 +144,7 @@ func TestTraceFromUploadToArticle(t *testing.T) {
 	if article == nil {
 		t.Fatalf("no article.ready; events seen %v", seen)
 	}
-	for _, kind := range []string{pipeline.SubjectPhotoUploaded, pipeline.SubjectPhotoExif, pipeline.SubjectPhotoRenditions, pipeline.SubjectPhotoWatermarked} {
+	for _, kind := range []string{contract.SubjectPhotoUploaded, contract.SubjectPhotoExif, contract.SubjectPhotoRenditions, contract.SubjectPhotoWatermarked} {
 		if seen[kind] != 3 {
 			t.Errorf("%d %s events checked, want 3", seen[kind], kind)
 		}

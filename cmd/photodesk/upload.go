@@ -22,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/workers/assembler"
 )
 
@@ -70,7 +71,7 @@ func runUpload(ctx context.Context, args []string) error {
 		}
 		*gallery = slugify(filepath.Base(dir))
 	}
-	if err := pipeline.ValidGalleryID(*gallery); err != nil {
+	if err := contract.ValidGalleryID(*gallery); err != nil {
 		return fmt.Errorf("%w; choose one with --gallery", err)
 	}
 
@@ -80,7 +81,7 @@ func runUpload(ctx context.Context, args []string) error {
 	refused := 0
 	var total int64
 	for _, f := range files {
-		if f.name == pipeline.ManifestName {
+		if f.name == contract.ManifestName {
 			if err := checkManifest(f.path); err != nil {
 				fmt.Fprintf(stdout, "refused  %s: %v\n", f.name, err)
 				refused++
@@ -90,7 +91,7 @@ func runUpload(ctx context.Context, args []string) error {
 			total += f.size
 			continue
 		}
-		if err := pipeline.ValidPhotoName(f.name); err != nil {
+		if err := contract.ValidPhotoName(f.name); err != nil {
 			fmt.Fprintf(stdout, "refused  %s: %v\n", f.name, err)
 			refused++
 			continue
@@ -206,7 +207,7 @@ func collect(args []string) ([]uploadFile, string, error) {
 				if !e.Type().IsRegular() || strings.HasPrefix(name, ".") {
 					continue
 				}
-				if name != pipeline.ManifestName && !photoExts[strings.ToLower(filepath.Ext(name))] {
+				if name != contract.ManifestName && !photoExts[strings.ToLower(filepath.Ext(name))] {
 					continue
 				}
 				info, err := e.Info()
@@ -216,7 +217,7 @@ func collect(args []string) ([]uploadFile, string, error) {
 				files = append(files, uploadFile{path: filepath.Join(dir, name), name: name, size: info.Size()})
 			}
 			if len(files) == 0 {
-				return nil, "", fmt.Errorf("%s holds no photos (%s) and no %s", dir, strings.Join(sortedKeys(photoExts), " "), pipeline.ManifestName)
+				return nil, "", fmt.Errorf("%s holds no photos (%s) and no %s", dir, strings.Join(sortedKeys(photoExts), " "), contract.ManifestName)
 			}
 			abs, _ := filepath.Abs(dir)
 			return files, abs, nil
@@ -264,7 +265,7 @@ func putFile(ctx context.Context, store *pipeline.Store, ann *announcer, bucket,
 		return err
 	}
 	ctype := http.DetectContentType(head[:n])
-	if f.name == pipeline.ManifestName {
+	if f.name == contract.ManifestName {
 		ctype = "application/json"
 	}
 	if f.size > 4*partSize {

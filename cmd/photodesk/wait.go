@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // waitArticle follows a gallery from since until its article is published
@@ -23,12 +24,12 @@ func waitArticle(ctx context.Context, out io.Writer, cfg pipeline.Config, galler
 	defer nc.Close()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cons, err := js.OrderedConsumer(ctx, pipeline.EventsStream, jetstream.OrderedConsumerConfig{
+	cons, err := js.OrderedConsumer(ctx, contract.EventsStream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{
-			pipeline.GallerySubject(pipeline.SubjectArticleReady, gallery),
-			pipeline.GallerySubject(pipeline.SubjectArticleUpdated, gallery),
-			pipeline.GallerySubject(pipeline.SubjectGalleryHeld, gallery),
-			pipeline.FailedSubject("assembler", gallery),
+			contract.GallerySubject(contract.SubjectArticleReady, gallery),
+			contract.GallerySubject(contract.SubjectArticleUpdated, gallery),
+			contract.GallerySubject(contract.SubjectGalleryHeld, gallery),
+			contract.FailedSubject("assembler", gallery),
 		},
 		DeliverPolicy: jetstream.DeliverByStartTimePolicy,
 		OptStartTime:  &since,
@@ -53,25 +54,25 @@ func waitArticle(ctx context.Context, out io.Writer, cfg pipeline.Config, galler
 		}
 		subj := msg.Subject()
 		switch {
-		case strings.HasPrefix(subj, pipeline.SubjectGalleryHeld+"."):
-			var h pipeline.GalleryHeld
-			if err := pipeline.Decode(subj, msg.Data(), &h); err != nil {
+		case strings.HasPrefix(subj, contract.SubjectGalleryHeld+"."):
+			var h contract.GalleryHeld
+			if err := contract.Decode(subj, msg.Data(), &h); err != nil {
 				return err
 			}
 			for _, f := range h.Failed {
 				fmt.Fprintf(out, "failed   %s in %s: %s\n", f.Photo, f.Stage, f.Reason)
 			}
 			return fmt.Errorf("gallery %s is held: %d photo(s) failed; upload them again, or leave them out of gallery.json", gallery, len(h.Failed))
-		case strings.HasPrefix(subj, pipeline.SubjectFailed+"."):
-			var f pipeline.Failure
-			if err := pipeline.Decode(subj, msg.Data(), &f); err != nil {
+		case strings.HasPrefix(subj, contract.SubjectFailed+"."):
+			var f contract.Failure
+			if err := contract.Decode(subj, msg.Data(), &f); err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "failed   %s: %s\n", pipeline.ManifestName, f.Reason)
+			fmt.Fprintf(out, "failed   %s: %s\n", contract.ManifestName, f.Reason)
 			return errors.New("the gallery's manifest was refused; fix gallery.json and upload it again")
 		default:
-			var ev pipeline.ArticleEvent
-			if err := pipeline.Decode(subj, msg.Data(), &ev); err != nil {
+			var ev contract.ArticleEvent
+			if err := contract.Decode(subj, msg.Data(), &ev); err != nil {
 				return err
 			}
 			fmt.Fprintf(out, "article ready: gallery %s version %d, %d photos\n  record   s3://%s/%s\n  preview  s3://%s/%s\n", ev.Gallery, ev.Version, ev.Photos, ev.Bucket, ev.Key, ev.Bucket, ev.PreviewKey)

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 func runWatch(ctx context.Context, args []string) error {
@@ -25,7 +26,7 @@ func runWatch(ctx context.Context, args []string) error {
 	if _, err := pipeline.ParseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := pipeline.ValidGalleryID(*gallery); err != nil {
+	if err := contract.ValidGalleryID(*gallery); err != nil {
 		return err
 	}
 	w, err := newWatcher(os.Stdout, *expect, strings.Split(*stages, ","))
@@ -47,9 +48,9 @@ func runWatch(ctx context.Context, args []string) error {
 
 // stageSubjects are the result subjects watch follows, by role.
 var stageSubjects = map[string]string{
-	"exif":       pipeline.SubjectPhotoExif,
-	"renditions": pipeline.SubjectPhotoRenditions,
-	"watermark":  pipeline.SubjectPhotoWatermarked,
+	"exif":       contract.SubjectPhotoExif,
+	"renditions": contract.SubjectPhotoRenditions,
+	"watermark":  contract.SubjectPhotoWatermarked,
 }
 
 // watcher prints one line per photo of a gallery once every stage has a
@@ -66,8 +67,8 @@ type watcher struct {
 }
 
 type photoState struct {
-	exif     *pipeline.PhotoExif
-	derivs   map[string]*pipeline.PhotoDerivatives // role -> result
+	exif     *contract.PhotoExif
+	derivs   map[string]*contract.PhotoDerivatives // role -> result
 	failures map[string]string                     // stage -> reason
 }
 
@@ -81,11 +82,11 @@ func newWatcher(out io.Writer, expect int, stages []string) (*watcher, error) {
 }
 
 func (w *watcher) run(ctx context.Context, js jetstream.JetStream, gallery string) error {
-	filters := []string{pipeline.FailedSubject("*", gallery)}
+	filters := []string{contract.FailedSubject("*", gallery)}
 	for _, st := range w.stages {
-		filters = append(filters, pipeline.GallerySubject(stageSubjects[st], gallery))
+		filters = append(filters, contract.GallerySubject(stageSubjects[st], gallery))
 	}
-	cons, err := js.OrderedConsumer(ctx, pipeline.EventsStream, jetstream.OrderedConsumerConfig{FilterSubjects: filters})
+	cons, err := js.OrderedConsumer(ctx, contract.EventsStream, jetstream.OrderedConsumerConfig{FilterSubjects: filters})
 	if err != nil {
 		return err
 	}
@@ -114,7 +115,7 @@ func (w *watcher) run(ctx context.Context, js jetstream.JetStream, gallery strin
 func (w *watcher) state(name string) *photoState {
 	p := w.photos[name]
 	if p == nil {
-		p = &photoState{derivs: map[string]*pipeline.PhotoDerivatives{}, failures: map[string]string{}}
+		p = &photoState{derivs: map[string]*contract.PhotoDerivatives{}, failures: map[string]string{}}
 		w.photos[name] = p
 	}
 	return p
@@ -124,9 +125,9 @@ func (w *watcher) state(name string) *photoState {
 func (w *watcher) add(subject string, data []byte) {
 	var name string
 	switch {
-	case strings.HasPrefix(subject, pipeline.SubjectFailed+"."):
-		var f pipeline.Failure
-		if pipeline.Decode(subject, data, &f) != nil {
+	case strings.HasPrefix(subject, contract.SubjectFailed+"."):
+		var f contract.Failure
+		if contract.Decode(subject, data, &f) != nil {
 			return
 		}
 		name = f.Photo
@@ -140,16 +141,16 @@ func (w *watcher) add(subject string, data []byte) {
 				w.state(name).failures[st] = f.Reason
 			}
 		}
-	case strings.HasPrefix(subject, pipeline.SubjectPhotoExif+"."):
-		var r pipeline.PhotoExif
-		if pipeline.Decode(subject, data, &r) != nil {
+	case strings.HasPrefix(subject, contract.SubjectPhotoExif+"."):
+		var r contract.PhotoExif
+		if contract.Decode(subject, data, &r) != nil {
 			return
 		}
 		name = r.Photo
 		w.state(name).exif = &r
 	default:
-		var r pipeline.PhotoDerivatives
-		if pipeline.Decode(subject, data, &r) != nil {
+		var r contract.PhotoDerivatives
+		if contract.Decode(subject, data, &r) != nil {
 			return
 		}
 		name = r.Photo

@@ -21,6 +21,7 @@ import (
 
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 	"github.com/photodesk/photodesk/workers/webhooks"
 )
@@ -136,7 +137,7 @@ func TestWebhooksEndToEnd(t *testing.T) {
 	}
 	defer nc.Close()
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if _, err := js.Consumer(context.Background(), pipeline.EventsStream, webhooks.ConsumerName("cms")); err == nil {
+		if _, err := js.Consumer(context.Background(), contract.EventsStream, webhooks.ConsumerName("cms")); err == nil {
 			break
 		} else if !errors.Is(err, jetstream.ErrConsumerNotFound) || time.Now().After(deadline) {
 			t.Fatalf("consumer %s: %v", webhooks.ConsumerName("cms"), err)
@@ -149,7 +150,7 @@ func TestWebhooksEndToEnd(t *testing.T) {
 	putObject(t, s.Config, "hook-1/gallery.json", []byte(`{"headline":"高清大图|钩子","photos":[{"file":"a.jpg","caption":"甲"},{"file":"b.jpg","caption":"乙"}]}`))
 
 	evs := articleEvents(t, s.Config, "hook-1", 1, 60*time.Second)
-	devstack.Settle(t, js, pipeline.EventsStream, webhooks.ConsumerName("cms"), 20*time.Second)
+	devstack.Settle(t, js, contract.EventsStream, webhooks.ConsumerName("cms"), 20*time.Second)
 	mu.Lock()
 	got := append([]request(nil), reqs...)
 	mu.Unlock()
@@ -161,7 +162,7 @@ func TestWebhooksEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%s: %v", webhooks.DeliveryHeader, err)
 	}
-	stream, err := js.Stream(context.Background(), pipeline.EventsStream)
+	stream, err := js.Stream(context.Background(), contract.EventsStream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +173,7 @@ func TestWebhooksEndToEnd(t *testing.T) {
 	if raw.Subject != "photodesk.article.ready.hook-1" || !bytes.Equal(raw.Data, last.body) {
 		t.Errorf("delivered body is not stream message %d (%s) as published", seq, raw.Subject)
 	}
-	var ev pipeline.ArticleEvent
+	var ev contract.ArticleEvent
 	if err := json.Unmarshal(last.body, &ev); err != nil || ev.Gallery != "hook-1" || ev.Version != evs[0].Version || ev.Photos != 2 || len(ev.Record) == 0 {
 		t.Errorf("delivered event: %+v, %v", ev, err)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // MinIOVersion is the pinned MinIO server build (the Makefile's
@@ -114,7 +115,7 @@ func StartMinIO(ctx context.Context, o MinIOOptions) (*MinIO, error) {
 		"MINIO_SYNC_BOOT=on",
 		"MINIO_NOTIFY_NATS_ENABLE_"+id+"=on",
 		"MINIO_NOTIFY_NATS_ADDRESS_"+id+"="+o.NATSAddr,
-		"MINIO_NOTIFY_NATS_SUBJECT_"+id+"="+pipeline.S3EventsSubject,
+		"MINIO_NOTIFY_NATS_SUBJECT_"+id+"="+contract.S3EventsSubject,
 		"MINIO_NOTIFY_NATS_JETSTREAM_"+id+"=on",
 		"MINIO_NOTIFY_NATS_QUEUE_DIR_"+id+"="+o.QueueDir,
 		"MINIO_NOTIFY_NATS_QUEUE_LIMIT_"+id+"=1000000",

@@ -13,8 +13,7 @@ import (
 	"path/filepath"
 
 	"github.com/invopop/jsonschema"
-
-	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // Events maps each schema file to the event type and its subjects.
@@ -22,13 +21,13 @@ var Events = []struct {
 	File, Title, Subjects string
 	Type                  any
 }{
-	{"photo.uploaded", "An original landed in the originals bucket (ingest)", "photodesk.photo.uploaded.<gallery>", &pipeline.PhotoUploaded{}},
-	{"gallery.submitted", "A gallery's manifest gallery.json landed or was replaced (ingest)", "photodesk.gallery.submitted.<gallery>", &pipeline.GallerySubmitted{}},
-	{"photo.exif", "A photo's capture date, camera and embedded caption (exif)", "photodesk.photo.exif.<gallery>", &pipeline.PhotoExif{}},
-	{"photo.derivatives", "What an image role wrote to the derivatives bucket for one original (renditions, watermark)", "photodesk.photo.renditions.<gallery>, photodesk.photo.watermarked.<gallery>", &pipeline.PhotoDerivatives{}},
-	{"failed", "A stage gave up on an event, with the reason (any role)", "photodesk.failed.<stage>.<gallery>", &pipeline.Failure{}},
-	{"article", "A version of a gallery's publish-ready record, with the ninjs 2.2 item (assembler)", "photodesk.article.ready.<gallery>, photodesk.article.updated.<gallery>", &pipeline.ArticleEvent{}},
-	{"gallery.held", "A gallery is not published because photos it lists failed (assembler)", "photodesk.gallery.held.<gallery>", &pipeline.GalleryHeld{}},
+	{"photo.uploaded", "An original landed in the originals bucket (ingest)", "photodesk.photo.uploaded.<gallery>", &contract.PhotoUploaded{}},
+	{"gallery.submitted", "A gallery's manifest gallery.json landed or was replaced (ingest)", "photodesk.gallery.submitted.<gallery>", &contract.GallerySubmitted{}},
+	{"photo.exif", "A photo's capture date, camera and embedded caption (exif)", "photodesk.photo.exif.<gallery>", &contract.PhotoExif{}},
+	{"photo.derivatives", "What an image role wrote to the derivatives bucket for one original (renditions, watermark)", "photodesk.photo.renditions.<gallery>, photodesk.photo.watermarked.<gallery>", &contract.PhotoDerivatives{}},
+	{"failed", "A stage gave up on an event, with the reason (any role)", "photodesk.failed.<stage>.<gallery>", &contract.Failure{}},
+	{"article", "A version of a gallery's publish-ready record, with the ninjs 2.2 item (assembler)", "photodesk.article.ready.<gallery>, photodesk.article.updated.<gallery>", &contract.ArticleEvent{}},
+	{"gallery.held", "A gallery is not published because photos it lists failed (assembler)", "photodesk.gallery.held.<gallery>", &contract.GalleryHeld{}},
 }
 
 // Generate returns each file's content by name.

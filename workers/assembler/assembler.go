@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // Config is how records are written.
@@ -98,38 +99,38 @@ func (r *Role) Worker(concurrency int) pipeline.Worker {
 }
 
 // Handle folds one event into its gallery and publishes what follows.
-func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.Output, error) {
+func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]contract.Output, error) {
 	now := r.now()
 	var apply func(*State)
 	var manifestProblem string
 	switch {
-	case strings.HasPrefix(m.Subject, pipeline.SubjectPhotoUploaded+"."):
-		ev, err := decode[pipeline.PhotoUploaded](m)
+	case strings.HasPrefix(m.Subject, contract.SubjectPhotoUploaded+"."):
+		ev, err := decode[contract.PhotoUploaded](m)
 		if err != nil {
 			return nil, err
 		}
 		stages := rerunStages(m.Header)
 		apply = func(s *State) { s.ApplyUploaded(ev, now); s.ApplyRerun(ev, stages, m.StreamSeq) }
-	case strings.HasPrefix(m.Subject, pipeline.SubjectPhotoExif+"."):
-		ev, err := decode[pipeline.PhotoExif](m)
+	case strings.HasPrefix(m.Subject, contract.SubjectPhotoExif+"."):
+		ev, err := decode[contract.PhotoExif](m)
 		if err != nil {
 			return nil, err
 		}
 		apply = func(s *State) { s.ApplyExif(ev, now) }
-	case strings.HasPrefix(m.Subject, pipeline.SubjectPhotoRenditions+"."), strings.HasPrefix(m.Subject, pipeline.SubjectPhotoWatermarked+"."):
-		ev, err := decode[pipeline.PhotoDerivatives](m)
+	case strings.HasPrefix(m.Subject, contract.SubjectPhotoRenditions+"."), strings.HasPrefix(m.Subject, contract.SubjectPhotoWatermarked+"."):
+		ev, err := decode[contract.PhotoDerivatives](m)
 		if err != nil {
 			return nil, err
 		}
 		apply = func(s *State) { s.ApplyDerivatives(ev, now) }
-	case strings.HasPrefix(m.Subject, pipeline.SubjectFailed+"."):
-		ev, err := decode[pipeline.Failure](m)
+	case strings.HasPrefix(m.Subject, contract.SubjectFailed+"."):
+		ev, err := decode[contract.Failure](m)
 		if err != nil {
 			return nil, err
 		}
 		apply = func(s *State) { s.ApplyFailure(ev, now) }
-	case strings.HasPrefix(m.Subject, pipeline.SubjectGallerySubmitted+"."):
-		ev, err := decode[pipeline.GallerySubmitted](m)
+	case strings.HasPrefix(m.Subject, contract.SubjectGallerySubmitted+"."):
+		ev, err := decode[contract.GallerySubmitted](m)
 		if err != nil {
 			return nil, err
 		}
@@ -152,7 +153,7 @@ func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.Outp
 	default:
 		return nil, pipeline.Permanentf("assembler: unexpected subject %s", m.Subject)
 	}
-	if m.Ref.Gallery == "" || pipeline.ValidGalleryID(m.Ref.Gallery) != nil {
+	if m.Ref.Gallery == "" || contract.ValidGalleryID(m.Ref.Gallery) != nil {
 		return nil, nil // not a gallery: ingest already reported it
 	}
 
@@ -160,9 +161,9 @@ func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.Outp
 	if err != nil {
 		return nil, err
 	}
-	var outs []pipeline.Output
+	var outs []contract.Output
 	if held != nil && manifestProblem == "" {
-		o, err := pipeline.JSONOutput(pipeline.GallerySubject(pipeline.SubjectGalleryHeld, st.Gallery), "held:"+st.Gallery+":"+st.HeldFor, held)
+		o, err := contract.JSONOutput(contract.GallerySubject(contract.SubjectGalleryHeld, st.Gallery), "held:"+st.Gallery+":"+st.HeldFor, held)
 		if err != nil {
 			return nil, err
 		}
@@ -192,7 +193,7 @@ func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.Outp
 // for good.
 func decode[T any](m *pipeline.Message) (T, error) {
 	var v T
-	if err := pipeline.Decode(m.Subject, m.Data, &v); err != nil {
+	if err := contract.Decode(m.Subject, m.Data, &v); err != nil {
 		return v, pipeline.Permanent(err)
 	}
 	return v, nil
@@ -211,7 +212,7 @@ func (r *Role) now() time.Time {
 // reserved version should be published again (a redelivery after a crash);
 // held is the held event to publish, for a new set of failures and again
 // on a redelivery.
-func (r *Role) update(ctx context.Context, gallery string, apply func(*State), redelivered bool) (st *State, rd Readiness, pub *Publication, republish bool, held *pipeline.GalleryHeld, err error) {
+func (r *Role) update(ctx context.Context, gallery string, apply func(*State), redelivered bool) (st *State, rd Readiness, pub *Publication, republish bool, held *contract.GalleryHeld, err error) {
 	for attempt := 0; attempt < 50; attempt++ {
 		st, rev, err := r.load(ctx, gallery)
 		if err != nil {
@@ -227,7 +228,7 @@ func (r *Role) update(ctx context.Context, gallery string, apply func(*State), r
 			// repeat of one that got through).
 			if fp := FailureFingerprint(rd.Failed); fp != st.HeldFor || redelivered {
 				st.HeldFor = fp
-				held = &pipeline.GalleryHeld{Gallery: gallery, Failed: rd.Failed, HeldAt: r.now()}
+				held = &contract.GalleryHeld{Gallery: gallery, Failed: rd.Failed, HeldAt: r.now()}
 			}
 		} else {
 			st.HeldFor = ""

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/photodesk/photodesk/internal/schematest"
-	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // TestManifestRulesMatchSchema: ParseManifest and schemas/gallery.schema.json
@@ -59,11 +59,11 @@ func events(t *testing.T) []func(*State, time.Time) {
 	at := func(d time.Duration) time.Time { return t0.Add(d) }
 	day := func(d int) *time.Time { x := time.Date(2026, 7, d, 9, 0, 0, 0, time.UTC); return &x }
 	m := &Manifest{Headline: "h", Photos: []MPhoto{{File: "b.jpg", Caption: "B"}, {File: "a.jpg", Caption: "A"}}}
-	ref := func(p, etag string) pipeline.Ref {
-		return pipeline.Ref{Gallery: "g", Photo: p, Bucket: "originals", Key: "g/" + p, ETag: etag}
+	ref := func(p, etag string) contract.Ref {
+		return contract.Ref{Gallery: "g", Photo: p, Bucket: "originals", Key: "g/" + p, ETag: etag}
 	}
-	derivs := func(p, etag, role string) pipeline.PhotoDerivatives {
-		return pipeline.PhotoDerivatives{Ref: ref(p, etag), Role: role, Derivatives: []pipeline.Derivative{{Preset: "large", Format: "jpeg", Key: "g/" + p + "/large.jpg", ETag: etag + role}}}
+	derivs := func(p, etag, role string) contract.PhotoDerivatives {
+		return contract.PhotoDerivatives{Ref: ref(p, etag), Role: role, Derivatives: []contract.Derivative{{Preset: "large", Format: "jpeg", Key: "g/" + p + "/large.jpg", ETag: etag + role}}}
 	}
 	var evs []func(*State, time.Time)
 	evs = append(evs, func(s *State, now time.Time) { s.ApplyManifest("m1", at(0), m, "") })
@@ -75,10 +75,10 @@ func events(t *testing.T) []func(*State, time.Time) {
 		p := p
 		evs = append(evs,
 			func(s *State, now time.Time) {
-				s.ApplyUploaded(pipeline.PhotoUploaded{Ref: ref(p.name, p.etag), UploadedAt: at(p.up)}, now)
+				s.ApplyUploaded(contract.PhotoUploaded{Ref: ref(p.name, p.etag), UploadedAt: at(p.up)}, now)
 			},
 			func(s *State, now time.Time) {
-				s.ApplyExif(pipeline.PhotoExif{Ref: ref(p.name, p.etag), Exif: pipeline.ExifData{CapturedAt: day(p.day)}}, now)
+				s.ApplyExif(contract.PhotoExif{Ref: ref(p.name, p.etag), Exif: contract.ExifData{CapturedAt: day(p.day)}}, now)
 			},
 			func(s *State, now time.Time) { s.ApplyDerivatives(derivs(p.name, p.etag, "renditions"), now) },
 			func(s *State, now time.Time) { s.ApplyDerivatives(derivs(p.name, p.etag, "watermark"), now) },
@@ -129,17 +129,17 @@ func TestStateHoldsOnFailure(t *testing.T) {
 	for _, ev := range events(t) {
 		ev(s, now)
 	}
-	s.ApplyFailure(pipeline.Failure{Ref: pipeline.Ref{Gallery: "g", Photo: "a.jpg", ETag: "a1"}, Stage: "exif", Reason: "corrupt EXIF"}, now)
+	s.ApplyFailure(contract.Failure{Ref: contract.Ref{Gallery: "g", Photo: "a.jpg", ETag: "a1"}, Stage: "exif", Reason: "corrupt EXIF"}, now)
 	if rd := s.Evaluate(); !rd.Ready {
 		t.Fatalf("an exif failure held the gallery: %+v", rd)
 	}
-	s.ApplyFailure(pipeline.Failure{Ref: pipeline.Ref{Gallery: "g", Photo: "a.jpg", ETag: "a1"}, Stage: "renditions", Reason: "bad input: cannot decode the jpeg"}, now)
+	s.ApplyFailure(contract.Failure{Ref: contract.Ref{Gallery: "g", Photo: "a.jpg", ETag: "a1"}, Stage: "renditions", Reason: "bad input: cannot decode the jpeg"}, now)
 	rd := s.Evaluate()
 	if rd.Ready || len(rd.Failed) != 1 || rd.Failed[0].Photo != "a.jpg" || rd.Failed[0].Stage != "renditions" || !strings.Contains(rd.Failed[0].Reason, "cannot decode") {
 		t.Fatalf("after a renditions failure: %+v", rd)
 	}
 	// A replacement upload releases it once processed.
-	s.ApplyUploaded(pipeline.PhotoUploaded{Ref: pipeline.Ref{Gallery: "g", Photo: "a.jpg", ETag: "a2"}, UploadedAt: time.Date(2026, 7, 29, 0, 0, 0, 0, time.UTC)}, now)
+	s.ApplyUploaded(contract.PhotoUploaded{Ref: contract.Ref{Gallery: "g", Photo: "a.jpg", ETag: "a2"}, UploadedAt: time.Date(2026, 7, 29, 0, 0, 0, 0, time.UTC)}, now)
 	if rd := s.Evaluate(); len(rd.Failed) != 0 || rd.Ready {
 		t.Fatalf("after a replacement: %+v", rd)
 	}
@@ -197,11 +197,11 @@ func TestStateOrderWithoutList(t *testing.T) {
 		name string
 		at   *time.Time
 	}{{"z.jpg", day(28)}, {"b.jpg", day(29)}, {"a.jpg", day(29)}, {"c.jpg", nil}, {"y.jpg", day(27)}} {
-		ref := pipeline.Ref{Gallery: "g", Photo: p.name, ETag: "e-" + p.name}
-		s.ApplyUploaded(pipeline.PhotoUploaded{Ref: ref, UploadedAt: now}, now)
-		s.ApplyExif(pipeline.PhotoExif{Ref: ref, Exif: pipeline.ExifData{CapturedAt: p.at}}, now)
-		s.ApplyDerivatives(pipeline.PhotoDerivatives{Ref: ref, Role: "renditions", Derivatives: []pipeline.Derivative{}}, now)
-		s.ApplyDerivatives(pipeline.PhotoDerivatives{Ref: ref, Role: "watermark", Derivatives: []pipeline.Derivative{}}, now)
+		ref := contract.Ref{Gallery: "g", Photo: p.name, ETag: "e-" + p.name}
+		s.ApplyUploaded(contract.PhotoUploaded{Ref: ref, UploadedAt: now}, now)
+		s.ApplyExif(contract.PhotoExif{Ref: ref, Exif: contract.ExifData{CapturedAt: p.at}}, now)
+		s.ApplyDerivatives(contract.PhotoDerivatives{Ref: ref, Role: "renditions", Derivatives: []contract.Derivative{}}, now)
+		s.ApplyDerivatives(contract.PhotoDerivatives{Ref: ref, Role: "watermark", Derivatives: []contract.Derivative{}}, now)
 	}
 	rd := s.Evaluate()
 	var got []string
@@ -213,14 +213,14 @@ func TestStateOrderWithoutList(t *testing.T) {
 	}
 	// A replaced photo changes the fingerprint: a new version follows.
 	fp := s.Fingerprint(rd)
-	ref := pipeline.Ref{Gallery: "g", Photo: "a.jpg", ETag: "e2"}
-	s.ApplyUploaded(pipeline.PhotoUploaded{Ref: ref, UploadedAt: now.Add(time.Minute)}, now)
+	ref := contract.Ref{Gallery: "g", Photo: "a.jpg", ETag: "e2"}
+	s.ApplyUploaded(contract.PhotoUploaded{Ref: ref, UploadedAt: now.Add(time.Minute)}, now)
 	if s.Evaluate().Ready {
 		t.Fatal("ready before the replacement is processed")
 	}
-	s.ApplyExif(pipeline.PhotoExif{Ref: ref, Exif: pipeline.ExifData{CapturedAt: day(29)}}, now)
-	s.ApplyDerivatives(pipeline.PhotoDerivatives{Ref: ref, Role: "renditions", Derivatives: []pipeline.Derivative{{Key: "k", ETag: "new"}}}, now)
-	s.ApplyDerivatives(pipeline.PhotoDerivatives{Ref: ref, Role: "watermark", Derivatives: []pipeline.Derivative{}}, now)
+	s.ApplyExif(contract.PhotoExif{Ref: ref, Exif: contract.ExifData{CapturedAt: day(29)}}, now)
+	s.ApplyDerivatives(contract.PhotoDerivatives{Ref: ref, Role: "renditions", Derivatives: []contract.Derivative{{Key: "k", ETag: "new"}}}, now)
+	s.ApplyDerivatives(contract.PhotoDerivatives{Ref: ref, Role: "watermark", Derivatives: []contract.Derivative{}}, now)
 	if rd := s.Evaluate(); !rd.Ready || s.Fingerprint(rd) == fp {
 		t.Fatalf("after replacing a.jpg: ready %v, fingerprint unchanged %v", rd.Ready, s.Fingerprint(rd) == fp)
 	}
@@ -235,19 +235,19 @@ func TestFigureSources(t *testing.T) {
 	r.Cfg.PublicBaseURL = "https://img.example.com/d/"
 	at := time.Date(2026, 7, 28, 2, 0, 0, 0, time.UTC)
 	res := &Result{
-		Exif:        &pipeline.ExifData{CapturedAt: &at, DateSource: "DateTimeOriginal", ZoneSource: "newsroom-zone", Caption: "嵌入的说明", Byline: "王伟伟", Artist: "CAMERA OWNER"},
-		Renditions:  []pipeline.Derivative{{Preset: "thumb", Format: "jpeg", Key: "g/a b.jpg/thumb.jpg", ContentType: "image/jpeg", Width: 320, Height: 213, Size: 9}},
-		Watermarked: []pipeline.Derivative{{Preset: "large", Format: "jpeg", Key: "g/a b.jpg/large.wm.jpg", ContentType: "image/jpeg", Width: 2048, Height: 1365, Size: 99, Watermarked: true}},
+		Exif:        &contract.ExifData{CapturedAt: &at, DateSource: "DateTimeOriginal", ZoneSource: "newsroom-zone", Caption: "嵌入的说明", Byline: "王伟伟", Artist: "CAMERA OWNER"},
+		Renditions:  []contract.Derivative{{Preset: "thumb", Format: "jpeg", Key: "g/a b.jpg/thumb.jpg", ContentType: "image/jpeg", Width: 320, Height: 213, Size: 9}},
+		Watermarked: []contract.Derivative{{Preset: "large", Format: "jpeg", Key: "g/a b.jpg/large.wm.jpg", ContentType: "image/jpeg", Width: 2048, Height: 1365, Size: 99, Watermarked: true}},
 	}
 	photo := &Photo{ETag: "e", Caption: "元数据说明"}
 	for _, c := range []struct {
 		listed      MPhoto
-		exif        pipeline.ExifData
+		exif        contract.ExifData
 		caption, by string
 	}{
 		{MPhoto{File: "a b.jpg", Caption: "清单说明", Byline: "张三"}, *res.Exif, "7月28日,清单说明", "张三"},
 		{MPhoto{File: "a b.jpg"}, *res.Exif, "7月28日,嵌入的说明", "王伟伟"},
-		{MPhoto{File: "a b.jpg"}, pipeline.ExifData{CapturedAt: &at, Artist: "李四"}, "7月28日,元数据说明", "李四"},
+		{MPhoto{File: "a b.jpg"}, contract.ExifData{CapturedAt: &at, Artist: "李四"}, "7月28日,元数据说明", "李四"},
 	} {
 		x := c.exif
 		rr := *res

@@ -8,7 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // FuzzParseManifest: no input panics the parser; what it accepts is
@@ -44,7 +44,7 @@ func FuzzParseManifest(f *testing.F) {
 				t.Fatalf("accepted %q twice", p.File)
 			}
 			seen[p.File] = true
-			if err := pipeline.ValidPhotoName(p.File); err != nil {
+			if err := contract.ValidPhotoName(p.File); err != nil {
 				t.Fatalf("accepted photo name %q: %v", p.File, err)
 			}
 		}

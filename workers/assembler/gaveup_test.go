@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // TestStateGaveUpHoldsUntilALateResult: a stage JetStream gave up on (a
@@ -15,19 +15,19 @@ import (
 // holding it.
 func TestStateGaveUpHoldsUntilALateResult(t *testing.T) {
 	now := time.Now()
-	ref := pipeline.Ref{Gallery: "g", Photo: "a.jpg", Bucket: "originals", Key: "g/a.jpg", ETag: "e1"}
-	gaveUp := pipeline.Failure{Ref: ref, Stage: "watermark", Attempts: 3, EventSeq: 7,
+	ref := contract.Ref{Gallery: "g", Photo: "a.jpg", Bucket: "originals", Key: "g/a.jpg", ETag: "e1"}
+	gaveUp := contract.Failure{Ref: ref, Stage: "watermark", Attempts: 3, EventSeq: 7,
 		Reason: "gave up after 3 deliveries: no process finished it within the ack wait (a process died, stalled or stopped holding it)"}
 	bad := gaveUp
 	bad.Permanent, bad.Reason = true, "bad input: cannot decode the jpeg"
-	derivs := func(role string) pipeline.PhotoDerivatives {
-		return pipeline.PhotoDerivatives{Ref: ref, Role: role, Derivatives: []pipeline.Derivative{{Preset: "large", Format: "jpeg", Key: "g/a.jpg/large." + role, ETag: role}}}
+	derivs := func(role string) contract.PhotoDerivatives {
+		return contract.PhotoDerivatives{Ref: ref, Role: role, Derivatives: []contract.Derivative{{Preset: "large", Format: "jpeg", Key: "g/a.jpg/large." + role, ETag: role}}}
 	}
 	state := func() *State {
 		s := newState("g")
 		s.ApplyManifest("m", now, &Manifest{Headline: "h", Photos: []MPhoto{{File: "a.jpg"}}}, "")
-		s.ApplyUploaded(pipeline.PhotoUploaded{Ref: ref, UploadedAt: now}, now)
-		s.ApplyExif(pipeline.PhotoExif{Ref: ref}, now)
+		s.ApplyUploaded(contract.PhotoUploaded{Ref: ref, UploadedAt: now}, now)
+		s.ApplyExif(contract.PhotoExif{Ref: ref}, now)
 		s.ApplyDerivatives(derivs("renditions"), now)
 		return s
 	}

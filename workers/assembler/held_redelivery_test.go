@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
 
@@ -30,23 +31,23 @@ func TestHeldAgainOnRedelivery(t *testing.T) {
 	now := time.Date(2026, 7, 28, 2, 0, 0, 0, time.UTC)
 	st := newState("g")
 	st.ApplyManifest("m1", now, &Manifest{Headline: "h", Photos: []MPhoto{{File: "a.jpg"}, {File: "b.jpg"}}}, "")
-	ref := pipeline.Ref{Gallery: "g", Photo: "a.jpg", Bucket: "originals", Key: "g/a.jpg", ETag: "a1"}
-	st.ApplyUploaded(pipeline.PhotoUploaded{Ref: ref, UploadedAt: now}, now)
+	ref := contract.Ref{Gallery: "g", Photo: "a.jpg", Bucket: "originals", Key: "g/a.jpg", ETag: "a1"}
+	st.ApplyUploaded(contract.PhotoUploaded{Ref: ref, UploadedAt: now}, now)
 	b, _ := json.Marshal(st)
 	if _, err := kv.Create(ctx, "g", b); err != nil {
 		t.Fatal(err)
 	}
 	r := &Role{KV: kv, Zone: time.UTC, Cfg: DefaultConfig(), Now: func() time.Time { return now }}
-	data, _ := json.Marshal(pipeline.Failure{Ref: ref, Stage: "renditions", Reason: "bad input: cannot decode the jpeg", Permanent: true, Attempts: 1})
+	data, _ := json.Marshal(contract.Failure{Ref: ref, Stage: "renditions", Reason: "bad input: cannot decode the jpeg", Permanent: true, Attempts: 1})
 	msg := func(attempt int) *pipeline.Message {
 		return &pipeline.Message{
-			Subject: pipeline.FailedSubject("renditions", "g"), Data: data, Attempt: attempt, StreamSeq: 7,
+			Subject: contract.FailedSubject("renditions", "g"), Data: data, Attempt: attempt, StreamSeq: 7,
 			Ref: ref, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		}
 	}
-	heldOut := func(outs []pipeline.Output) *pipeline.Output {
+	heldOut := func(outs []contract.Output) *contract.Output {
 		for i, o := range outs {
-			if o.Subject == pipeline.GallerySubject(pipeline.SubjectGalleryHeld, "g") {
+			if o.Subject == contract.GallerySubject(contract.SubjectGalleryHeld, "g") {
 				return &outs[i]
 			}
 		}

@@ -6,7 +6,7 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // TestManifestReasonsForThePhotographer: manifests that are not what the
@@ -55,17 +55,17 @@ func TestRecordTextIsPrintable(t *testing.T) {
 	}
 	s := newState("g")
 	s.ApplyManifest("m", now, m, "")
-	captions := map[string]pipeline.ExifData{
+	captions := map[string]contract.ExifData{
 		"a.jpg": {CapturedAt: &now},
 		"b.jpg": {CapturedAt: &now, Caption: "嵌入\u009b31m的\u0000说明", Byline: "\u001b王五"},
 		"c.jpg": {CapturedAt: &now},
 	}
 	for _, name := range []string{"a.jpg", "b.jpg", "c.jpg"} {
-		ref := pipeline.Ref{Gallery: "g", Photo: name, ETag: "e-" + name}
-		s.ApplyUploaded(pipeline.PhotoUploaded{Ref: ref, UploadedAt: now, Metadata: map[string]string{"caption": "元数据\u001b[1m说明"}}, now)
-		s.ApplyExif(pipeline.PhotoExif{Ref: ref, Exif: captions[name]}, now)
-		s.ApplyDerivatives(pipeline.PhotoDerivatives{Ref: ref, Role: "renditions", Derivatives: []pipeline.Derivative{}}, now)
-		s.ApplyDerivatives(pipeline.PhotoDerivatives{Ref: ref, Role: "watermark", Derivatives: []pipeline.Derivative{}}, now)
+		ref := contract.Ref{Gallery: "g", Photo: name, ETag: "e-" + name}
+		s.ApplyUploaded(contract.PhotoUploaded{Ref: ref, UploadedAt: now, Metadata: map[string]string{"caption": "元数据\u001b[1m说明"}}, now)
+		s.ApplyExif(contract.PhotoExif{Ref: ref, Exif: captions[name]}, now)
+		s.ApplyDerivatives(contract.PhotoDerivatives{Ref: ref, Role: "renditions", Derivatives: []contract.Derivative{}}, now)
+		s.ApplyDerivatives(contract.PhotoDerivatives{Ref: ref, Role: "watermark", Derivatives: []contract.Derivative{}}, now)
 	}
 	rd := s.Evaluate()
 	if !rd.Ready {

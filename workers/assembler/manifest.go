@@ -11,7 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // Manifest is a gallery's gallery.json (schemas/gallery.schema.json).
@@ -166,7 +166,7 @@ func (m *Manifest) check() error {
 	}
 	seen := map[string]int{}
 	for i, p := range m.Photos {
-		if err := pipeline.ValidPhotoName(p.File); err != nil {
+		if err := contract.ValidPhotoName(p.File); err != nil {
 			return fmt.Errorf("gallery.json: photo %d: %v", i+1, err) // err names the file
 		}
 		if j, dup := seen[p.File]; dup {

@@ -9,8 +9,7 @@ import (
 	"strings"
 
 	"github.com/minio/minio-go/v7"
-
-	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // Keys of a gallery's record in the articles bucket.
@@ -19,14 +18,14 @@ func previewKey(gallery string) string { return gallery + "/index.html" }
 
 // publish writes the record and the preview, and returns the event that
 // announces them (article.ready for version 1, article.updated after).
-func (r *Role) publish(ctx context.Context, st *State, rd Readiness, pub *Publication) (pipeline.Output, error) {
+func (r *Role) publish(ctx context.Context, st *State, rd Readiness, pub *Publication) (contract.Output, error) {
 	a, err := r.article(ctx, st, rd, pub)
 	if err != nil {
-		return pipeline.Output{}, err
+		return contract.Output{}, err
 	}
 	record, preview, err := a.Render()
 	if err != nil {
-		return pipeline.Output{}, fmt.Errorf("render record: %w", err)
+		return contract.Output{}, fmt.Errorf("render record: %w", err)
 	}
 	// Each version is kept under its own name; the plain names are the
 	// current version, unless a newer one got there first.
@@ -39,29 +38,29 @@ func (r *Role) publish(ctx context.Context, st *State, rd Readiness, pub *Public
 		{vdir + "index.html", "text/html; charset=utf-8", preview},
 	} {
 		if err := r.put(ctx, o.key, o.ctype, o.body); err != nil {
-			return pipeline.Output{}, err
+			return contract.Output{}, err
 		}
 	}
 	if cur, _, err := r.load(ctx, st.Gallery); err != nil {
-		return pipeline.Output{}, err
+		return contract.Output{}, err
 	} else if cur.Published == nil || cur.Published.Version <= pub.Version {
 		if err := r.put(ctx, recordKey(st.Gallery), "application/json", record); err != nil {
-			return pipeline.Output{}, err
+			return contract.Output{}, err
 		}
 		if err := r.put(ctx, previewKey(st.Gallery), "text/html; charset=utf-8", preview); err != nil {
-			return pipeline.Output{}, err
+			return contract.Output{}, err
 		}
 	}
-	ev := pipeline.ArticleEvent{
+	ev := contract.ArticleEvent{
 		Gallery: st.Gallery, Version: pub.Version, FirstCreated: pub.FirstCreated, VersionCreated: pub.VersionCreated,
 		Bucket: r.ArticlesBucket, Key: recordKey(st.Gallery), PreviewKey: previewKey(st.Gallery),
 		Photos: len(a.Figures), Record: json.RawMessage(record),
 	}
-	subject := pipeline.SubjectArticleReady
+	subject := contract.SubjectArticleReady
 	if pub.Version > 1 {
-		subject = pipeline.SubjectArticleUpdated
+		subject = contract.SubjectArticleUpdated
 	}
-	return pipeline.JSONOutput(pipeline.GallerySubject(subject, st.Gallery), fmt.Sprintf("article:%s:v%d", st.Gallery, pub.Version), ev)
+	return contract.JSONOutput(contract.GallerySubject(subject, st.Gallery), fmt.Sprintf("article:%s:v%d", st.Gallery, pub.Version), ev)
 }
 
 func (r *Role) put(ctx context.Context, key, ctype string, body []byte) error {
@@ -104,7 +103,7 @@ func (r *Role) article(ctx context.Context, st *State, rd Readiness, pub *Public
 func (r *Role) figure(ctx context.Context, e Entry) (Figure, error) {
 	x := e.Current.Exif
 	if x == nil {
-		x = &pipeline.ExifData{}
+		x = &contract.ExifData{}
 	}
 	text := firstOf(textBlock(e.Listed.Caption), textBlock(x.Caption), textBlock(e.Photo.Caption))
 	caption, _ := Caption(text, x.CapturedAt, r.Zone, r.Cfg.DateFormat)
@@ -112,7 +111,7 @@ func (r *Role) figure(ctx context.Context, e Entry) (Figure, error) {
 		Name: e.Name, Caption: caption, By: firstOf(textLine(e.Listed.Byline), textLine(x.Byline), textLine(x.Artist)),
 		CapturedAt: x.CapturedAt, ETag: e.Photo.ETag, DateSource: dateNote(e, x),
 	}
-	all := append(append([]pipeline.Derivative(nil), e.Current.Renditions...), e.Current.Watermarked...)
+	all := append(append([]contract.Derivative(nil), e.Current.Renditions...), e.Current.Watermarked...)
 	for _, d := range all {
 		href, err := r.href(ctx, d)
 		if err != nil {
@@ -131,7 +130,7 @@ func (r *Role) figure(ctx context.Context, e Entry) (Figure, error) {
 }
 
 // dateNote says where the caption's date came from, for editors.
-func dateNote(e Entry, x *pipeline.ExifData) string {
+func dateNote(e Entry, x *contract.ExifData) string {
 	if _, failed := e.Current.Failures["exif"]; failed {
 		return "capture date unknown: EXIF could not be read"
 	}
@@ -142,7 +141,7 @@ func dateNote(e Entry, x *pipeline.ExifData) string {
 }
 
 // href is where a newsroom system fetches a derivative.
-func (r *Role) href(ctx context.Context, d pipeline.Derivative) (string, error) {
+func (r *Role) href(ctx context.Context, d contract.Derivative) (string, error) {
 	if r.Cfg.PublicBaseURL != "" {
 		parts := strings.Split(d.Key, "/")
 		for i, p := range parts {

@@ -9,7 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // Ninjs is the subset of an IPTC ninjs 2.2 item photodesk writes: the
@@ -222,7 +222,7 @@ func plainText(a *Article) string {
 }
 
 // renditionName is "<preset>-<format>", "-watermarked" for marked copies.
-func renditionName(d pipeline.Derivative) string {
+func renditionName(d contract.Derivative) string {
 	if d.Watermarked {
 		return d.Preset + "-watermarked-" + d.Format
 	}

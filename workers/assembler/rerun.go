@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // Rerun is a `photodesk reprocess` run of the gallery that has not finished.
@@ -70,7 +71,7 @@ func (s *State) rerun(id string) *Rerun {
 // ApplyRerun records that a reprocess run announced a photo (a
 // photo.uploaded event with Reprocess set, at stream sequence seq) to
 // stages. ApplyUploaded has folded the event in first.
-func (s *State) ApplyRerun(ev pipeline.PhotoUploaded, stages []string, seq uint64) {
+func (s *State) ApplyRerun(ev contract.PhotoUploaded, stages []string, seq uint64) {
 	if ev.Reprocess == nil {
 		return
 	}
@@ -105,7 +106,7 @@ func (s *State) answered(run, photo, stage, etag string) {
 
 // failedRerun folds a stage's failure into the run, when it is the failure
 // of the run's own event for the photo.
-func (s *State) failedRerun(f pipeline.Failure) {
+func (s *State) failedRerun(f contract.Failure) {
 	if s.Rerun == nil {
 		return
 	}

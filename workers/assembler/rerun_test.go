@@ -9,8 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-
-	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // published is a gallery of three photos with every result in, as the
@@ -20,11 +19,11 @@ func published(t *testing.T, now time.Time) *State {
 	s := newState("g")
 	s.ApplyManifest("m1", now, &Manifest{Headline: "h"}, "")
 	for _, p := range []string{"a.jpg", "b.jpg", "c.jpg"} {
-		ref := pipeline.Ref{Gallery: "g", Photo: p, Bucket: "originals", Key: "g/" + p, ETag: p + "-1"}
-		s.ApplyUploaded(pipeline.PhotoUploaded{Ref: ref, UploadedAt: now}, now)
-		s.ApplyExif(pipeline.PhotoExif{Ref: ref}, now)
+		ref := contract.Ref{Gallery: "g", Photo: p, Bucket: "originals", Key: "g/" + p, ETag: p + "-1"}
+		s.ApplyUploaded(contract.PhotoUploaded{Ref: ref, UploadedAt: now}, now)
+		s.ApplyExif(contract.PhotoExif{Ref: ref}, now)
 		for _, role := range []string{"renditions", "watermark"} {
-			s.ApplyDerivatives(pipeline.PhotoDerivatives{Ref: ref, Role: role, Derivatives: []pipeline.Derivative{{Key: "g/" + p + "/large." + role, ETag: role + "-1"}}}, now)
+			s.ApplyDerivatives(contract.PhotoDerivatives{Ref: ref, Role: role, Derivatives: []contract.Derivative{{Key: "g/" + p + "/large." + role, ETag: role + "-1"}}}, now)
 		}
 	}
 	if rd := s.Evaluate(); !rd.Ready {
@@ -52,14 +51,14 @@ func roundTrip(t *testing.T, s *State) *State {
 func rerunEvents(run, etag string, now time.Time) []func(*State) {
 	var evs []func(*State)
 	for i, p := range []string{"a.jpg", "b.jpg", "c.jpg"} {
-		ref := pipeline.Ref{Gallery: "g", Photo: p, Bucket: "originals", Key: "g/" + p, ETag: p + "-1"}
-		up := pipeline.PhotoUploaded{Ref: ref, UploadedAt: now.Add(-time.Hour), Reprocess: &pipeline.Reprocess{Run: run, Photos: 3}}
+		ref := contract.Ref{Gallery: "g", Photo: p, Bucket: "originals", Key: "g/" + p, ETag: p + "-1"}
+		up := contract.PhotoUploaded{Ref: ref, UploadedAt: now.Add(-time.Hour), Reprocess: &contract.Reprocess{Run: run, Photos: 3}}
 		seq := uint64(100 + i)
 		evs = append(evs,
 			func(s *State) { s.ApplyUploaded(up, now); s.ApplyRerun(up, []string{"watermark"}, seq) },
 			func(s *State) {
-				s.ApplyDerivatives(pipeline.PhotoDerivatives{Ref: ref, Role: "watermark", Run: run,
-					Derivatives: []pipeline.Derivative{{Key: "g/" + p + "/large.watermark", ETag: etag}}}, now)
+				s.ApplyDerivatives(contract.PhotoDerivatives{Ref: ref, Role: "watermark", Run: run,
+					Derivatives: []contract.Derivative{{Key: "g/" + p + "/large.watermark", ETag: etag}}}, now)
 			})
 	}
 	return evs
@@ -110,7 +109,7 @@ func TestRerunAnswers(t *testing.T) {
 	now := time.Date(2026, 7, 28, 2, 0, 0, 0, time.UTC)
 	evs := rerunEvents("r2", "watermark-2", now)
 	fail := func(s *State, seq uint64) {
-		s.ApplyFailure(pipeline.Failure{Ref: pipeline.Ref{Gallery: "g", Photo: "c.jpg", ETag: "c.jpg-1"}, Stage: "watermark", Reason: "bad input: broken", EventSeq: seq}, now)
+		s.ApplyFailure(contract.Failure{Ref: contract.Ref{Gallery: "g", Photo: "c.jpg", ETag: "c.jpg-1"}, Stage: "watermark", Reason: "bad input: broken", EventSeq: seq}, now)
 	}
 
 	// c.jpg's watermark fails: before or after its event is folded in.
@@ -150,7 +149,7 @@ func TestRerunAnswers(t *testing.T) {
 	if s.Rerun == nil {
 		t.Fatal("run finished without b.jpg's answer")
 	}
-	s.ApplyUploaded(pipeline.PhotoUploaded{Ref: pipeline.Ref{Gallery: "g", Photo: "b.jpg", ETag: "b.jpg-2"}, UploadedAt: now.Add(time.Minute)}, now)
+	s.ApplyUploaded(contract.PhotoUploaded{Ref: contract.Ref{Gallery: "g", Photo: "b.jpg", ETag: "b.jpg-2"}, UploadedAt: now.Add(time.Minute)}, now)
 	if s.Rerun != nil {
 		t.Fatalf("run waits for a replaced photo: %v", s.Evaluate().Waiting)
 	}
@@ -185,7 +184,7 @@ func TestRerunStages(t *testing.T) {
 	} {
 		hdr := nats.Header{}
 		if h != "" {
-			hdr.Set(pipeline.RolesHeader, h)
+			hdr.Set(contract.RolesHeader, h)
 		}
 		if got := strings.Join(rerunStages(hdr), " "); got != want {
 			t.Errorf("%q: stages %q, want %q", h, got, want)
@@ -198,7 +197,7 @@ func TestRerunStages(t *testing.T) {
 func TestPublicHrefNamesTheVersion(t *testing.T) {
 	r := &Role{Cfg: DefaultConfig()}
 	r.Cfg.PublicBaseURL = "https://img.example.com/d"
-	got, err := r.href(t.Context(), pipeline.Derivative{Key: "g/a b.jpg/large.wm.jpg", ETag: "0a1b"})
+	got, err := r.href(t.Context(), contract.Derivative{Key: "g/a b.jpg/large.wm.jpg", ETag: "0a1b"})
 	if err != nil || got != "https://img.example.com/d/g/a%20b.jpg/large.wm.jpg?v=0a1b" {
 		t.Errorf("href %q, %v", got, err)
 	}

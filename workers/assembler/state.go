@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // State is one gallery as the assembler knows it, kept in the KV bucket.
@@ -46,11 +46,11 @@ type Photo struct {
 
 // Result is what the stages said about one version of a photo.
 type Result struct {
-	Exif        *pipeline.ExifData          `json:"exif,omitempty"`
-	Renditions  []pipeline.Derivative       `json:"renditions,omitempty"`
-	Watermarked []pipeline.Derivative       `json:"watermarked,omitempty"`
-	Source      *pipeline.ImageSource       `json:"source,omitempty"`
-	Failures    map[string]pipeline.Failure `json:"failures,omitempty"`
+	Exif        *contract.ExifData          `json:"exif,omitempty"`
+	Renditions  []contract.Derivative       `json:"renditions,omitempty"`
+	Watermarked []contract.Derivative       `json:"watermarked,omitempty"`
+	Source      *contract.ImageSource       `json:"source,omitempty"`
+	Failures    map[string]contract.Failure `json:"failures,omitempty"`
 	// Seen orders results for pruning.
 	Seen time.Time `json:"seen"`
 }
@@ -104,7 +104,7 @@ func (p *Photo) result(etag string, now time.Time) *Result {
 func etagOf(e string) string { return strings.Trim(e, `"`) }
 
 // ApplyUploaded records a new original; the newest upload of a name wins.
-func (s *State) ApplyUploaded(ev pipeline.PhotoUploaded, now time.Time) {
+func (s *State) ApplyUploaded(ev contract.PhotoUploaded, now time.Time) {
 	p := s.photo(ev.Photo)
 	etag := etagOf(ev.ETag)
 	if p.ETag == "" || ev.UploadedAt.After(p.UploadedAt) || (ev.UploadedAt.Equal(p.UploadedAt) && etag > p.ETag) {
@@ -116,7 +116,7 @@ func (s *State) ApplyUploaded(ev pipeline.PhotoUploaded, now time.Time) {
 }
 
 // ApplyExif records the exif role's result.
-func (s *State) ApplyExif(ev pipeline.PhotoExif, now time.Time) {
+func (s *State) ApplyExif(ev contract.PhotoExif, now time.Time) {
 	x := ev.Exif
 	r := s.photo(ev.Photo).result(etagOf(ev.ETag), now)
 	r.Exif = &x
@@ -125,7 +125,7 @@ func (s *State) ApplyExif(ev pipeline.PhotoExif, now time.Time) {
 }
 
 // ApplyDerivatives records a renditions or watermark result.
-func (s *State) ApplyDerivatives(ev pipeline.PhotoDerivatives, now time.Time) {
+func (s *State) ApplyDerivatives(ev contract.PhotoDerivatives, now time.Time) {
 	r := s.photo(ev.Photo).result(etagOf(ev.ETag), now)
 	src := ev.Source
 	r.Source = &src
@@ -139,13 +139,13 @@ func (s *State) ApplyDerivatives(ev pipeline.PhotoDerivatives, now time.Time) {
 }
 
 // ApplyFailure records a stage's failure of one photo version.
-func (s *State) ApplyFailure(f pipeline.Failure, now time.Time) {
+func (s *State) ApplyFailure(f contract.Failure, now time.Time) {
 	if f.Photo == "" {
 		return // not a photo of this gallery's shape
 	}
 	r := s.photo(f.Photo).result(etagOf(f.ETag), now)
 	if r.Failures == nil {
-		r.Failures = map[string]pipeline.Failure{}
+		r.Failures = map[string]contract.Failure{}
 	}
 	r.Failures[f.Stage] = f
 	s.failedRerun(f)
@@ -185,7 +185,7 @@ type Readiness struct {
 	Ready   bool
 	Entries []Entry
 	Waiting []string // "01.jpg: renditions", for logs and status
-	Failed  []pipeline.HeldPhoto
+	Failed  []contract.HeldPhoto
 }
 
 // holdingStages are the stages whose failure holds a gallery: without its
@@ -201,12 +201,12 @@ func (s *State) Evaluate() Readiness {
 	if s.Manifest == nil {
 		rd.Waiting = append(rd.Waiting, "gallery.json")
 		if s.ManifestError != "" {
-			rd.Failed = append(rd.Failed, pipeline.HeldPhoto{Photo: pipeline.ManifestName, Stage: "assembler", Reason: s.ManifestError})
+			rd.Failed = append(rd.Failed, contract.HeldPhoto{Photo: contract.ManifestName, Stage: "assembler", Reason: s.ManifestError})
 		}
 		return rd
 	}
 	if s.ManifestError != "" {
-		rd.Failed = append(rd.Failed, pipeline.HeldPhoto{Photo: pipeline.ManifestName, Stage: "assembler", Reason: s.ManifestError})
+		rd.Failed = append(rd.Failed, contract.HeldPhoto{Photo: contract.ManifestName, Stage: "assembler", Reason: s.ManifestError})
 		return rd
 	}
 	listed := s.Manifest.Photos
@@ -226,7 +226,7 @@ func (s *State) Evaluate() Readiness {
 		failed := false
 		for _, st := range holdingStages {
 			if f, ok := r.Failures[st]; ok {
-				rd.Failed = append(rd.Failed, pipeline.HeldPhoto{Photo: mp.File, Stage: st, Reason: f.Reason})
+				rd.Failed = append(rd.Failed, contract.HeldPhoto{Photo: mp.File, Stage: st, Reason: f.Reason})
 				failed = true
 			}
 		}
@@ -281,7 +281,7 @@ func (s *State) Fingerprint(rd Readiness) string {
 	fmt.Fprintf(h, "manifest %s\n", s.ManifestETag)
 	for _, e := range rd.Entries {
 		fmt.Fprintf(h, "photo %s %s\n", e.Name, e.Photo.ETag)
-		for _, d := range append(append([]pipeline.Derivative(nil), e.Current.Renditions...), e.Current.Watermarked...) {
+		for _, d := range append(append([]contract.Derivative(nil), e.Current.Renditions...), e.Current.Watermarked...) {
 			fmt.Fprintf(h, " %s %s\n", d.Key, d.ETag)
 		}
 	}
@@ -289,7 +289,7 @@ func (s *State) Fingerprint(rd Readiness) string {
 }
 
 // FailureFingerprint identifies a set of failures, so each is reported once.
-func FailureFingerprint(failed []pipeline.HeldPhoto) string {
+func FailureFingerprint(failed []contract.HeldPhoto) string {
 	h := sha256.New()
 	for _, f := range failed {
 		fmt.Fprintf(h, "%s|%s|%s\n", f.Photo, f.Stage, f.Reason)

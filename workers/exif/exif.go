@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/workers/photometa"
 )
 
@@ -26,9 +27,9 @@ func (r *Role) Worker(concurrency int) pipeline.Worker {
 }
 
 // Handle reads one photo's EXIF and publishes photo.exif.
-func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.Output, error) {
-	var ev pipeline.PhotoUploaded
-	if err := pipeline.Decode(m.Subject, m.Data, &ev); err != nil {
+func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]contract.Output, error) {
+	var ev contract.PhotoUploaded
+	if err := contract.Decode(m.Subject, m.Data, &ev); err != nil {
 		return nil, pipeline.Permanent(err)
 	}
 	head := photometa.NewHeadReader(func(off, n int64) ([]byte, error) {
@@ -45,7 +46,7 @@ func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.Outp
 	case err != nil:
 		return nil, err
 	}
-	res := pipeline.PhotoExif{Ref: ev.Ref, Exif: data(x), BytesRead: head.Fetched()}
+	res := contract.PhotoExif{Ref: ev.Ref, Exif: data(x), BytesRead: head.Fetched()}
 	m.Log.Info("exif read", "captured_at", res.Exif.CapturedAt, "date_source", res.Exif.DateSource,
 		"caption_source", res.Exif.CaptionSource, "byline_source", res.Exif.BylineSource, "bytes_read", res.BytesRead)
 	if ev.Reprocess != nil {
@@ -57,16 +58,16 @@ func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.Outp
 	if err != nil {
 		return nil, err
 	}
-	out, err := pipeline.JSONOutput(pipeline.GallerySubject(pipeline.SubjectPhotoExif, ev.Gallery), pipeline.ResultMsgID("exif", ev.Ref, res.Run, string(facts)), res)
+	out, err := contract.JSONOutput(contract.GallerySubject(contract.SubjectPhotoExif, ev.Gallery), contract.ResultMsgID("exif", ev.Ref, res.Run, string(facts)), res)
 	if err != nil {
 		return nil, err
 	}
-	return []pipeline.Output{out}, nil
+	return []contract.Output{out}, nil
 }
 
 // data maps the reader's result onto the event schema.
-func data(x *photometa.Exif) pipeline.ExifData {
-	d := pipeline.ExifData{
+func data(x *photometa.Exif) contract.ExifData {
+	d := contract.ExifData{
 		Format: x.Format, Present: x.Present, CapturedAt: x.CapturedAt,
 		DateSource: x.DateSource, ZoneSource: x.ZoneSource,
 		Make: x.Make, Model: x.Model, Artist: x.Artist, Copyright: x.Copyright,
@@ -76,7 +77,7 @@ func data(x *photometa.Exif) pipeline.ExifData {
 		Byline: x.Byline, BylineSource: x.BylineSource,
 	}
 	if x.GPS != nil {
-		d.GPS = &pipeline.GPS{Lat: x.GPS.Lat, Lon: x.GPS.Lon, Alt: x.GPS.Alt}
+		d.GPS = &contract.GPS{Lat: x.GPS.Lat, Lon: x.GPS.Lon, Alt: x.GPS.Alt}
 	}
 	return d
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 	"github.com/photodesk/photodesk/workers/exif"
 )
@@ -27,13 +28,13 @@ func TestHandleAgainstRealMinIO(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	put := func(key string, body []byte) pipeline.PhotoUploaded {
+	put := func(key string, body []byte) contract.PhotoUploaded {
 		t.Helper()
 		info, err := store.PutObject(ctx, s.Config.OriginalsBucket, key, bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return pipeline.PhotoUploaded{Ref: pipeline.Ref{Gallery: "g", Photo: key[2:], Bucket: s.Config.OriginalsBucket, Key: key, ETag: info.ETag}, Size: info.Size}
+		return contract.PhotoUploaded{Ref: contract.Ref{Gallery: "g", Photo: key[2:], Bucket: s.Config.OriginalsBucket, Key: key, ETag: info.ETag}, Size: info.Size}
 	}
 	big, err := fixture.JPEG(fixture.Scene(2400, 1600, 7), 95, &fixture.EXIF{DateTimeOriginal: "2026:07:28 09:30:00", Make: "Canon", ImageDescription: "EXIF description", Artist: "EXIF Artist"})
 	if err != nil {
@@ -50,7 +51,7 @@ func TestHandleAgainstRealMinIO(t *testing.T) {
 	}
 	zone, _ := time.LoadLocation("Asia/Shanghai")
 	role := &exif.Role{Store: store, Zone: zone}
-	handle := func(ev pipeline.PhotoUploaded) ([]pipeline.Output, error) {
+	handle := func(ev contract.PhotoUploaded) ([]contract.Output, error) {
 		data, _ := json.Marshal(ev)
 		return role.Handle(ctx, &pipeline.Message{Subject: "photodesk.photo.uploaded.g", Data: data, Ref: ev.Ref, Log: slog.New(slog.DiscardHandler)})
 	}
@@ -60,7 +61,7 @@ func TestHandleAgainstRealMinIO(t *testing.T) {
 	if err != nil || len(outs) != 1 {
 		t.Fatalf("outs %v, err %v", outs, err)
 	}
-	var res pipeline.PhotoExif
+	var res contract.PhotoExif
 	if err := json.Unmarshal(outs[0].Data, &res); err != nil {
 		t.Fatal(err)
 	}
@@ -94,9 +95,9 @@ func TestHandleAgainstRealMinIO(t *testing.T) {
 		t.Errorf("redelivery: %v, Msg-Id %v, want %s", err, again, outs[0].MsgID)
 	}
 	rev := ev
-	rev.Reprocess = &pipeline.Reprocess{Run: "r1", Photos: 1}
+	rev.Reprocess = &contract.Reprocess{Run: "r1", Photos: 1}
 	rerun, err := handle(rev)
-	var rres pipeline.PhotoExif
+	var rres contract.PhotoExif
 	if err != nil || len(rerun) != 1 || json.Unmarshal(rerun[0].Data, &rres) != nil || rres.Run != "r1" || rerun[0].MsgID == outs[0].MsgID {
 		t.Errorf("reprocess run: %v, %+v; want run r1 and a Msg-Id other than %s", err, rerun, outs[0].MsgID)
 	}

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // specVersion changes when the rendering code changes what it writes, so
@@ -86,7 +87,7 @@ func (d *Deriver) Worker(concurrency int) pipeline.Worker {
 	return pipeline.Worker{Role: d.Role, Handler: d.Handle, Concurrency: concurrency}
 }
 
-func (d *Deriver) plans(ev pipeline.PhotoUploaded) []plan {
+func (d *Deriver) plans(ev contract.PhotoUploaded) []plan {
 	var out []plan
 	for _, p := range d.Presets {
 		for _, f := range p.Formats {
@@ -121,9 +122,9 @@ const (
 )
 
 // Handle makes the derivatives of one photo.uploaded event.
-func (d *Deriver) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.Output, error) {
-	var ev pipeline.PhotoUploaded
-	if err := pipeline.Decode(m.Subject, m.Data, &ev); err != nil {
+func (d *Deriver) Handle(ctx context.Context, m *pipeline.Message) ([]contract.Output, error) {
+	var ev contract.PhotoUploaded
+	if err := contract.Decode(m.Subject, m.Data, &ev); err != nil {
 		return nil, pipeline.Permanent(err)
 	}
 	if d.Limits.MaxBytes > 0 && ev.Size > d.Limits.MaxBytes {
@@ -131,7 +132,7 @@ func (d *Deriver) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.O
 	}
 	etag := strings.Trim(ev.ETag, `"`)
 	plans := d.plans(ev)
-	res := pipeline.PhotoDerivatives{Ref: ev.Ref, Role: d.Role, Derivatives: make([]pipeline.Derivative, len(plans))}
+	res := contract.PhotoDerivatives{Ref: ev.Ref, Role: d.Role, Derivatives: make([]contract.Derivative, len(plans))}
 
 	// A redelivery finds its work done: reuse what matches, make the rest.
 	// A first delivery of an upload has nothing to find (derivative keys
@@ -156,7 +157,7 @@ func (d *Deriver) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.O
 			sw, _ := strconv.Atoi(meta[metaSourceWidth])
 			sh, _ := strconv.Atoi(meta[metaSourceHeight])
 			ss, _ := strconv.ParseInt(meta[metaSourceSize], 10, 64)
-			res.Source = pipeline.ImageSource{Format: meta[metaSourceFormat], Width: sw, Height: sh, Size: ss}
+			res.Source = contract.ImageSource{Format: meta[metaSourceFormat], Width: sw, Height: sh, Size: ss}
 			continue
 		}
 		missing[p.preset.Name] = append(missing[p.preset.Name], i)
@@ -184,7 +185,7 @@ func (d *Deriver) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.O
 		case err != nil:
 			return nil, classify(err)
 		}
-		res.Source = pipeline.ImageSource{Format: src.Format, Width: src.Width, Height: src.Height, Size: src.Size()}
+		res.Source = contract.ImageSource{Format: src.Format, Width: src.Width, Height: src.Height, Size: src.Size()}
 		srcMeta := map[string]string{
 			metaSourceETag: etag, metaSourceFormat: src.Format, metaSourceSize: strconv.FormatInt(src.Size(), 10),
 			metaSourceWidth: strconv.Itoa(src.Width), metaSourceHeight: strconv.Itoa(src.Height),
@@ -244,16 +245,16 @@ func (d *Deriver) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.O
 	for i, dv := range res.Derivatives {
 		made[i] = dv.Key + "@" + dv.ETag
 	}
-	out, err := pipeline.JSONOutput(pipeline.GallerySubject(d.Subject, ev.Gallery), pipeline.ResultMsgID(d.Role, ev.Ref, res.Run, made...), res)
+	out, err := contract.JSONOutput(contract.GallerySubject(d.Subject, ev.Gallery), contract.ResultMsgID(d.Role, ev.Ref, res.Run, made...), res)
 	if err != nil {
 		return nil, err
 	}
-	return []pipeline.Output{out}, nil
+	return []contract.Output{out}, nil
 }
 
 // source downloads and opens the original, or takes it with its decode
 // from the other image role of this process (Shared).
-func (d *Deriver) source(ctx context.Context, ev pipeline.PhotoUploaded) (*Source, error) {
+func (d *Deriver) source(ctx context.Context, ev contract.PhotoUploaded) (*Source, error) {
 	open := func() (*Source, error) {
 		sctx, span := stepSpan(ctx, "download", attribute.Int64("photodesk.bytes", ev.Size))
 		data, err := d.Store.Get(sctx, ev.Bucket, ev.Key, ev.ETag, d.Limits.MaxBytes)
@@ -317,15 +318,15 @@ func RenderSet(ctx context.Context, src *Source, jobs []Job, opts Options, done 
 	return nil
 }
 
-func (d *Deriver) derivative(p plan, w, h int, size int64, etag string, reused bool) pipeline.Derivative {
-	return pipeline.Derivative{
+func (d *Deriver) derivative(p plan, w, h int, size int64, etag string, reused bool) contract.Derivative {
+	return contract.Derivative{
 		Preset: p.preset.Name, Format: string(p.format), Bucket: d.Bucket, Key: p.key,
 		ContentType: p.format.ContentType(), Width: w, Height: h, Size: size,
 		ETag: strings.Trim(etag, `"`), Watermarked: p.preset.Watermark && d.Options.Mark != nil, Reused: reused,
 	}
 }
 
-func countMade(ds []pipeline.Derivative) int {
+func countMade(ds []contract.Derivative) int {
 	n := 0
 	for _, d := range ds {
 		if !d.Reused {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
 
@@ -30,10 +31,10 @@ func TestSharedDecodeWithoutTheOtherRole(t *testing.T) {
 	shared.ttl = 2 * time.Second
 	log := slog.New(slog.DiscardHandler)
 	presets := defaultPresets(t)
-	d := NewDeriver(Deriver{Role: "renditions", Subject: pipeline.SubjectPhotoRenditions, Store: store, Bucket: s.Config.DerivativesBucket,
+	d := NewDeriver(Deriver{Role: "renditions", Subject: contract.SubjectPhotoRenditions, Store: store, Bucket: s.Config.DerivativesBucket,
 		Presets: presets, Limits: noLimits, Options: Options{WebPEffort: 2}, Shared: shared}, log)
 	// The other role joins, as in a process running both, but never handles.
-	NewDeriver(Deriver{Role: "watermark", Subject: pipeline.SubjectPhotoWatermarked, Store: store, Bucket: s.Config.DerivativesBucket,
+	NewDeriver(Deriver{Role: "watermark", Subject: contract.SubjectPhotoWatermarked, Store: store, Bucket: s.Config.DerivativesBucket,
 		Presets: presets[2:], Limits: noLimits, Suffix: ".wm", Shared: shared}, log)
 
 	photo, err := fixture.JPEG(fixture.Scene(1200, 800, 3), 85, nil)
@@ -47,13 +48,13 @@ func TestSharedDecodeWithoutTheOtherRole(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ev := pipeline.PhotoUploaded{Ref: pipeline.Ref{Gallery: "alone", Photo: key[len("alone/"):], Bucket: s.Config.OriginalsBucket, Key: key, ETag: info.ETag}, Size: info.Size}
+		ev := contract.PhotoUploaded{Ref: contract.Ref{Gallery: "alone", Photo: key[len("alone/"):], Bucket: s.Config.OriginalsBucket, Key: key, ETag: info.ETag}, Size: info.Size}
 		data, _ := json.Marshal(ev)
-		outs, err := d.Handle(ctx, &pipeline.Message{Subject: pipeline.GallerySubject(pipeline.SubjectPhotoUploaded, "alone"), Data: data, Ref: ev.Ref, Attempt: 1, Log: log})
+		outs, err := d.Handle(ctx, &pipeline.Message{Subject: contract.GallerySubject(contract.SubjectPhotoUploaded, "alone"), Data: data, Ref: ev.Ref, Attempt: 1, Log: log})
 		if err != nil || len(outs) != 1 {
 			t.Fatalf("%s: %v %v", key, outs, err)
 		}
-		var res pipeline.PhotoDerivatives
+		var res contract.PhotoDerivatives
 		if err := json.Unmarshal(outs[0].Data, &res); err != nil || len(res.Derivatives) != 6 || !strings.HasPrefix(res.Derivatives[0].Key, key+"/") {
 			t.Fatalf("%s: %+v %v", key, res, err)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 	"github.com/photodesk/photodesk/workers/imaging"
 	"github.com/photodesk/photodesk/workers/renditions"
@@ -44,29 +45,29 @@ func TestSharedDecode(t *testing.T) {
 		}
 		return []*imaging.Deriver{renditions.New(cfg, store, s.Config.DerivativesBucket, shared, log), w}
 	}
-	put := func(key string, body []byte) pipeline.PhotoUploaded {
+	put := func(key string, body []byte) contract.PhotoUploaded {
 		t.Helper()
 		info, err := store.PutObject(ctx, s.Config.OriginalsBucket, key, bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		g, p, _ := strings.Cut(key, "/")
-		return pipeline.PhotoUploaded{Ref: pipeline.Ref{Gallery: g, Photo: p, Bucket: s.Config.OriginalsBucket, Key: key, ETag: info.ETag}, Size: info.Size}
+		return contract.PhotoUploaded{Ref: contract.Ref{Gallery: g, Photo: p, Bucket: s.Config.OriginalsBucket, Key: key, ETag: info.ETag}, Size: info.Size}
 	}
 	// handleBoth runs every role on ev at once; it returns each role's
 	// derivatives (key → bytes) or error.
-	handleBoth := func(ds []*imaging.Deriver, ev pipeline.PhotoUploaded) ([]map[string][]byte, []error) {
+	handleBoth := func(ds []*imaging.Deriver, ev contract.PhotoUploaded) ([]map[string][]byte, []error) {
 		data, _ := json.Marshal(ev)
 		outs := make([]map[string][]byte, len(ds))
 		errs := make([]error, len(ds))
 		var wg sync.WaitGroup
 		for i, d := range ds {
 			wg.Go(func() {
-				o, err := d.Handle(ctx, &pipeline.Message{Subject: pipeline.GallerySubject(pipeline.SubjectPhotoUploaded, ev.Gallery), Data: data, Ref: ev.Ref, Attempt: 1, Log: log})
+				o, err := d.Handle(ctx, &pipeline.Message{Subject: contract.GallerySubject(contract.SubjectPhotoUploaded, ev.Gallery), Data: data, Ref: ev.Ref, Attempt: 1, Log: log})
 				if errs[i] = err; err != nil {
 					return
 				}
-				var res pipeline.PhotoDerivatives
+				var res contract.PhotoDerivatives
 				if err := json.Unmarshal(o[0].Data, &res); err != nil {
 					errs[i] = err
 					return

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // Role is the ingest role.
@@ -26,15 +27,15 @@ func (r *Role) Worker(concurrency int) pipeline.Worker {
 }
 
 // Describe names the object an S3 event is about, for logs and failures.
-func Describe(_ string, data []byte) pipeline.Ref {
+func Describe(_ string, data []byte) contract.Ref {
 	ups, err := ParseS3Event(data)
 	if err != nil || len(ups) == 0 {
-		return pipeline.Ref{}
+		return contract.Ref{}
 	}
-	ref := pipeline.Ref{Bucket: ups[0].Bucket, Key: ups[0].Key, ETag: ups[0].ETag}
-	if g, name, err := pipeline.SplitKey(ups[0].Key); err == nil {
+	ref := contract.Ref{Bucket: ups[0].Bucket, Key: ups[0].Key, ETag: ups[0].ETag}
+	if g, name, err := contract.SplitKey(ups[0].Key); err == nil {
 		ref.Gallery, ref.Photo = g, name
-	} else if g, _, ok := strings.Cut(ups[0].Key, "/"); ok && pipeline.ValidGalleryID(g) == nil {
+	} else if g, _, ok := strings.Cut(ups[0].Key, "/"); ok && contract.ValidGalleryID(g) == nil {
 		ref.Gallery = g
 	}
 	return ref
@@ -42,18 +43,18 @@ func Describe(_ string, data []byte) pipeline.Ref {
 
 // Handle publishes one event per created object. An object outside the
 // <gallery-id>/<file> shape fails for good, with the reason.
-func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.Output, error) {
+func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]contract.Output, error) {
 	ups, err := ParseS3Event(m.Data)
 	if err != nil {
 		return nil, pipeline.Permanent(err)
 	}
-	var outs []pipeline.Output
+	var outs []contract.Output
 	for _, u := range ups {
 		if !u.IsCreation() {
 			m.Log.Debug("not a new object; ignored", "event", u.EventName, "key", u.Key)
 			continue
 		}
-		if strings.HasPrefix(u.Key, pipeline.ReservedPrefix) {
+		if strings.HasPrefix(u.Key, contract.ReservedPrefix) {
 			m.Log.Debug("photodesk's own object; ignored", "key", u.Key)
 			continue
 		}
@@ -79,8 +80,8 @@ func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]pipeline.Outp
 }
 
 // event is the photodesk event for one upload.
-func event(u Upload) (pipeline.Output, error) {
-	return pipeline.OriginalEvent(pipeline.Original{
+func event(u Upload) (contract.Output, error) {
+	return contract.OriginalEvent(contract.Original{
 		Bucket: u.Bucket, Key: u.Key, ETag: u.ETag, Size: u.Size, ContentType: u.ContentType,
 		VersionID: u.VersionID, Metadata: u.Metadata, At: u.EventTime,
 	})

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 func readEvent(t testing.TB, name string) []byte {
@@ -115,10 +116,10 @@ func TestIsCreation(t *testing.T) {
 	}
 }
 
-func handle(t *testing.T, data []byte) ([]pipeline.Output, error) {
+func handle(t *testing.T, data []byte) ([]contract.Output, error) {
 	t.Helper()
 	r := &Role{Bucket: "originals"}
-	m := &pipeline.Message{Subject: pipeline.S3EventsSubject, Data: data, Log: slog.New(slog.DiscardHandler)}
+	m := &pipeline.Message{Subject: contract.S3EventsSubject, Data: data, Log: slog.New(slog.DiscardHandler)}
 	m.Ref = Describe(m.Subject, data)
 	return r.Handle(context.Background(), m)
 }
@@ -132,7 +133,7 @@ func TestHandlePhotoAndManifest(t *testing.T) {
 	if o.Subject != "photodesk.photo.uploaded.summer-expo" || o.MsgID != "uploaded:originals/summer-expo/01-opening.jpg@415290769594460e2e485922904f345d" {
 		t.Errorf("subject %s, msg id %s", o.Subject, o.MsgID)
 	}
-	var ev pipeline.PhotoUploaded
+	var ev contract.PhotoUploaded
 	if err := json.Unmarshal(o.Data, &ev); err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +212,7 @@ func FuzzParseS3Event(f *testing.F) {
 			}
 			// Whatever parses must also go through the handler without panicking.
 			if _, err := event(u); err == nil {
-				if _, _, err := pipeline.SplitKey(u.Key); err != nil {
+				if _, _, err := contract.SplitKey(u.Key); err != nil {
 					t.Fatalf("event accepted key %q that SplitKey refuses", u.Key)
 				}
 			}

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 	"github.com/photodesk/photodesk/workers/ingest"
 )
@@ -49,7 +50,7 @@ func TestRealMinIONotification(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	cons, err := js.OrderedConsumer(ctx, pipeline.S3EventsStream, jetstream.OrderedConsumerConfig{})
+	cons, err := js.OrderedConsumer(ctx, contract.S3EventsStream, jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

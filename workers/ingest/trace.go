@@ -6,6 +6,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // continueUpload puts out in the uploader's trace when the object's user
@@ -14,7 +15,7 @@ import (
 // making the event, a child of the upload span and linked both ways with
 // this job's span, which MinIO's event could not parent. Without one, out
 // stays in the job's own trace, as the runtime publishes it.
-func continueUpload(ctx context.Context, u Upload, out *pipeline.Output) {
+func continueUpload(ctx context.Context, u Upload, out *contract.Output) {
 	up := trace.SpanContextFromContext(pipeline.ExtractMetadata(context.Background(), u.Metadata))
 	if !up.IsValid() {
 		return

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -16,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 	"github.com/photodesk/photodesk/workers/ingest"
 )
@@ -51,11 +53,11 @@ func TestIngestContinuesUploadTrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	cons, err := js.OrderedConsumer(ctx, pipeline.S3EventsStream, jetstream.OrderedConsumerConfig{})
+	cons, err := js.OrderedConsumer(ctx, contract.S3EventsStream, jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	outs := map[string]pipeline.Output{}
+	outs := map[string]contract.Output{}
 	var jobSpans []trace.SpanContext
 	for deadline := time.Now().Add(20 * time.Second); len(outs) < 2 && time.Now().Before(deadline); {
 		b, err := cons.Fetch(2, jetstream.FetchMaxWait(500*time.Millisecond))
@@ -71,8 +73,8 @@ func TestIngestContinuesUploadTrace(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, o := range os {
-				var r pipeline.Ref
-				_ = pipeline.Decode(o.Subject, o.Data, &r)
+				var r contract.Ref
+				_ = contract.Decode(o.Subject, o.Data, &r)
 				outs[r.Photo] = o
 				jobSpans = append(jobSpans, job.SpanContext())
 			}
@@ -86,7 +88,7 @@ func TestIngestContinuesUploadTrace(t *testing.T) {
 	// the upload's trace, in a span of ingest's own.
 	sc := trace.SpanContextFromContext(pipeline.ExtractHeader(ctx, a.Header))
 	if sc.TraceID() != upload.SpanContext().TraceID() || sc.SpanID() == upload.SpanContext().SpanID() {
-		t.Fatalf("a.jpg event traceparent %q, want trace %s in a new span", a.Header.Get("traceparent"), upload.SpanContext().TraceID())
+		t.Fatalf("a.jpg event traceparent %q, want trace %s in a new span", nats.Header(a.Header).Get("traceparent"), upload.SpanContext().TraceID())
 	}
 	spans := map[trace.SpanID]tracetest.SpanStub{}
 	for _, st := range exp.GetSpans() {
@@ -105,7 +107,7 @@ func TestIngestContinuesUploadTrace(t *testing.T) {
 	if !linked {
 		t.Error("the job's span has no link to the upload")
 	}
-	if p, ok := outs["plain.jpg"]; !ok || p.Header.Get("traceparent") != "" {
+	if p, ok := outs["plain.jpg"]; !ok || nats.Header(p.Header).Get("traceparent") != "" {
 		t.Errorf("plain.jpg: event %v with header %v, want no trace context from ingest", ok, p.Header)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/workers/imaging"
 )
 
@@ -14,7 +15,7 @@ import (
 func New(cfg imaging.Config, store *pipeline.Store, bucket string, shared *imaging.Decodes, log *slog.Logger) *imaging.Deriver {
 	return imaging.NewDeriver(imaging.Deriver{
 		Role:    "renditions",
-		Subject: pipeline.SubjectPhotoRenditions,
+		Subject: contract.SubjectPhotoRenditions,
 		Store:   store,
 		Bucket:  bucket,
 		Presets: cfg.Presets,

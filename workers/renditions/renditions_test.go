@@ -12,6 +12,7 @@ import (
 
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 	"github.com/photodesk/photodesk/workers/imaging"
 	"github.com/photodesk/photodesk/workers/renditions"
@@ -34,27 +35,27 @@ func TestHandleAgainstRealMinIO(t *testing.T) {
 	}
 	role := renditions.New(cfg, store, s.Config.DerivativesBucket, nil, slog.New(slog.DiscardHandler))
 
-	put := func(key string, body []byte) pipeline.PhotoUploaded {
+	put := func(key string, body []byte) contract.PhotoUploaded {
 		t.Helper()
 		info, err := store.PutObject(ctx, s.Config.OriginalsBucket, key, bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		g, p, _ := strings.Cut(key, "/")
-		return pipeline.PhotoUploaded{Ref: pipeline.Ref{Gallery: g, Photo: p, Bucket: s.Config.OriginalsBucket, Key: key, ETag: info.ETag}, Size: info.Size}
+		return contract.PhotoUploaded{Ref: contract.Ref{Gallery: g, Photo: p, Bucket: s.Config.OriginalsBucket, Key: key, ETag: info.ETag}, Size: info.Size}
 	}
 	var lastID string            // the last result's Nats-Msg-Id
 	attempts := map[string]int{} // deliveries so far, by ETag
-	handle := func(ev pipeline.PhotoUploaded) (pipeline.PhotoDerivatives, error) {
+	handle := func(ev contract.PhotoUploaded) (contract.PhotoDerivatives, error) {
 		t.Helper()
 		data, _ := json.Marshal(ev)
 		attempts[ev.ETag]++
-		outs, err := role.Handle(ctx, &pipeline.Message{Subject: pipeline.GallerySubject(pipeline.SubjectPhotoUploaded, ev.Gallery), Data: data, Ref: ev.Ref, Attempt: attempts[ev.ETag], Log: slog.New(slog.DiscardHandler)})
-		var res pipeline.PhotoDerivatives
+		outs, err := role.Handle(ctx, &pipeline.Message{Subject: contract.GallerySubject(contract.SubjectPhotoUploaded, ev.Gallery), Data: data, Ref: ev.Ref, Attempt: attempts[ev.ETag], Log: slog.New(slog.DiscardHandler)})
+		var res contract.PhotoDerivatives
 		if err != nil {
 			return res, err
 		}
-		if len(outs) != 1 || outs[0].Subject != "photodesk.photo.renditions."+ev.Gallery || !strings.HasPrefix(outs[0].MsgID, pipeline.MsgID("renditions", ev.Ref)+"#") {
+		if len(outs) != 1 || outs[0].Subject != "photodesk.photo.renditions."+ev.Gallery || !strings.HasPrefix(outs[0].MsgID, contract.MsgID("renditions", ev.Ref)+"#") {
 			t.Fatalf("outputs %+v", outs)
 		}
 		lastID = outs[0].MsgID
@@ -173,7 +174,7 @@ func mustSmall(t *testing.T) []byte {
 	return b
 }
 
-func msg(t *testing.T, ev pipeline.PhotoUploaded) *pipeline.Message {
+func msg(t *testing.T, ev contract.PhotoUploaded) *pipeline.Message {
 	data, _ := json.Marshal(ev)
-	return &pipeline.Message{Subject: pipeline.GallerySubject(pipeline.SubjectPhotoUploaded, ev.Gallery), Data: data, Ref: ev.Ref, Log: slog.New(slog.DiscardHandler)}
+	return &pipeline.Message{Subject: contract.GallerySubject(contract.SubjectPhotoUploaded, ev.Gallery), Data: data, Ref: ev.Ref, Log: slog.New(slog.DiscardHandler)}
 }

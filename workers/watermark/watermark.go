@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/workers/imaging"
 )
 
@@ -23,7 +24,7 @@ func New(cfg imaging.Config, store *pipeline.Store, bucket string, shared *imagi
 	}
 	return imaging.NewDeriver(imaging.Deriver{
 		Role:    "watermark",
-		Subject: pipeline.SubjectPhotoWatermarked,
+		Subject: contract.SubjectPhotoWatermarked,
 		Store:   store,
 		Bucket:  bucket,
 		Presets: cfg.Marked(),

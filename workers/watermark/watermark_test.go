@@ -12,6 +12,7 @@ import (
 
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 	"github.com/photodesk/photodesk/workers/imaging"
 	"github.com/photodesk/photodesk/workers/watermark"
@@ -43,7 +44,7 @@ func TestHandleAgainstRealMinIO(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := pipeline.PhotoUploaded{Ref: pipeline.Ref{Gallery: "expo", Photo: "a.jpg", Bucket: s.Config.OriginalsBucket, Key: "expo/a.jpg", ETag: info.ETag}, Size: info.Size}
+	ev := contract.PhotoUploaded{Ref: contract.Ref{Gallery: "expo", Photo: "a.jpg", Bucket: s.Config.OriginalsBucket, Key: "expo/a.jpg", ETag: info.ETag}, Size: info.Size}
 	data, _ := json.Marshal(ev)
 	outs, err := role.Handle(ctx, &pipeline.Message{Subject: "photodesk.photo.uploaded.expo", Data: data, Ref: ev.Ref, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -52,7 +53,7 @@ func TestHandleAgainstRealMinIO(t *testing.T) {
 	if len(outs) != 1 || outs[0].Subject != "photodesk.photo.watermarked.expo" {
 		t.Fatalf("outputs %+v", outs)
 	}
-	var res pipeline.PhotoDerivatives
+	var res contract.PhotoDerivatives
 	if err := json.Unmarshal(outs[0].Data, &res); err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // Role is the name of the role.
@@ -38,7 +39,7 @@ const (
 )
 
 // Subjects are the events every endpoint receives.
-var Subjects = []string{pipeline.SubjectArticleReady + ".>", pipeline.SubjectArticleUpdated + ".>"}
+var Subjects = []string{contract.SubjectArticleReady + ".>", contract.SubjectArticleUpdated + ".>"}
 
 // ConsumerName is the durable consumer of endpoint name on the PHOTODESK
 // stream.
@@ -108,13 +109,13 @@ func (d *Deliverer) Ensure(ctx context.Context) (map[string]jetstream.Consumer, 
 	out := map[string]jetstream.Consumer{}
 	for _, e := range d.Cfg.Endpoints {
 		cc := d.ConsumerConfig(e)
-		if c, err := d.JS.Consumer(ctx, pipeline.EventsStream, cc.Durable); err == nil {
+		if c, err := d.JS.Consumer(ctx, contract.EventsStream, cc.Durable); err == nil {
 			old := c.CachedInfo().Config
 			cc.DeliverPolicy, cc.OptStartSeq, cc.OptStartTime = old.DeliverPolicy, old.OptStartSeq, old.OptStartTime
 		} else if !errors.Is(err, jetstream.ErrConsumerNotFound) {
 			return nil, fmt.Errorf("webhook consumer %s: %w", cc.Durable, err)
 		}
-		c, err := d.JS.CreateOrUpdateConsumer(ctx, pipeline.EventsStream, cc)
+		c, err := d.JS.CreateOrUpdateConsumer(ctx, contract.EventsStream, cc)
 		if err != nil {
 			return nil, fmt.Errorf("webhook consumer %s: %w", cc.Durable, err)
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 	"github.com/photodesk/photodesk/workers/webhooks"
 )
@@ -138,17 +139,17 @@ func (e *env) publish(t *testing.T, gallery string, version int) published {
 	t.Helper()
 	rec := fmt.Sprintf(`{"uri":"urn:photodesk:gallery:%s","type":"composite","version":"%d","headlines":[{"role":"main","value":"高清大图|%s"}]}`, gallery, version, gallery)
 	now := time.Date(2026, 7, 31, 8, 0, version, 0, time.UTC)
-	ev := pipeline.ArticleEvent{
+	ev := contract.ArticleEvent{
 		Gallery: gallery, Version: version, FirstCreated: now, VersionCreated: now,
 		Bucket: "articles", Key: gallery + "/article.json", PreviewKey: gallery + "/index.html", Photos: 3,
 		Record: json.RawMessage(rec),
 	}
-	subject, event := pipeline.SubjectArticleReady, "article.ready"
+	subject, event := contract.SubjectArticleReady, "article.ready"
 	if version > 1 {
-		subject, event = pipeline.SubjectArticleUpdated, "article.updated"
+		subject, event = contract.SubjectArticleUpdated, "article.updated"
 	}
 	id := fmt.Sprintf("article:%s:v%d", gallery, version)
-	out, err := pipeline.JSONOutput(pipeline.GallerySubject(subject, gallery), id, ev)
+	out, err := contract.JSONOutput(contract.GallerySubject(subject, gallery), id, ev)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,7 +365,7 @@ func (e *env) check(t *testing.T, r *receiver, want []published) {
 		_, n := r.count()
 		return n >= len(want)
 	})
-	devstack.Settle(t, e.js, pipeline.EventsStream, webhooks.ConsumerName(r.name), 5*time.Second)
+	devstack.Settle(t, e.js, contract.EventsStream, webhooks.ConsumerName(r.name), 5*time.Second)
 	time.Sleep(100 * time.Millisecond) // anything extra would show now
 	got := r.delivered()
 	r.mu.Lock()
@@ -482,7 +483,7 @@ func TestRestartMidOutage(t *testing.T) {
 	}
 	// Released, not left to time out: a pull gets it at once (well within
 	// the AckWait the last InProgress bought), as its second delivery.
-	c, err := e.js.Consumer(context.Background(), pipeline.EventsStream, webhooks.ConsumerName("cms"))
+	c, err := e.js.Consumer(context.Background(), contract.EventsStream, webhooks.ConsumerName("cms"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -562,7 +563,7 @@ func TestStartNewOrAll(t *testing.T) {
 	if _, err := dAgain.Ensure(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	info := devstack.Settle(t, e.js, pipeline.EventsStream, webhooks.ConsumerName("fresh"), time.Second)
+	info := devstack.Settle(t, e.js, contract.EventsStream, webhooks.ConsumerName("fresh"), time.Second)
 	if info.Config.DeliverPolicy != jetstream.DeliverNewPolicy || info.Config.MaxAckPending != 1 || info.Config.MaxDeliver != -1 {
 		t.Errorf("consumer config after restart: %+v", info.Config)
 	}
@@ -577,7 +578,7 @@ func TestNoEndpoints(t *testing.T) {
 	if !strings.Contains(e.logs.String(), "no webhook endpoints configured") {
 		t.Errorf("logs:\n%s", e.logs.String())
 	}
-	stream, err := e.js.Stream(context.Background(), pipeline.EventsStream)
+	stream, err := e.js.Stream(context.Background(), contract.EventsStream)
 	if err != nil {
 		t.Fatal(err)
 	}

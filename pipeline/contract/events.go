@@ -1,65 +1,11 @@
-package pipeline
+package contract
 
 import (
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"regexp"
 	"strings"
 	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
-
-// Streams. S3Events holds MinIO's bucket notifications as MinIO wrote them;
-// Events holds everything photodesk itself publishes. Both keep history so
-// a new consumer, or a newsroom system, can replay it.
-const (
-	S3EventsStream = "S3_EVENTS"
-	EventsStream   = "PHOTODESK"
-
-	// S3EventsSubject is where MinIO publishes notifications for the
-	// originals bucket.
-	S3EventsSubject = "photodesk.s3.originals"
-)
-
-// Subjects photodesk publishes. The last token is the gallery id (a slug, so
-// always a valid token), letting a subscriber follow one gallery.
-const (
-	SubjectPhotoUploaded    = "photodesk.photo.uploaded"
-	SubjectGallerySubmitted = "photodesk.gallery.submitted"
-	SubjectPhotoExif        = "photodesk.photo.exif"
-	SubjectPhotoRenditions  = "photodesk.photo.renditions"
-	SubjectPhotoWatermarked = "photodesk.photo.watermarked"
-	SubjectFailed           = "photodesk.failed" // photodesk.failed.<stage>.<gallery>
-)
-
-// EventsSubjects are the subjects of EventsStream.
-var EventsSubjects = []string{"photodesk.photo.>", "photodesk.gallery.>", "photodesk.article.>", "photodesk.failed.>"}
-
-// ReservedPrefix starts the originals keys photodesk writes for itself
-// (the notification canary); ingest ignores them.
-const ReservedPrefix = ".photodesk/"
-
-// ManifestName is the gallery manifest's object name inside a gallery.
-const ManifestName = "gallery.json"
-
-// GallerySubject is subject prefix + "." + gallery.
-func GallerySubject(prefix, gallery string) string {
-	if gallery == "" {
-		gallery = "_"
-	}
-	return prefix + "." + gallery
-}
-
-// FailedSubject is the subject of a failure event for stage and gallery.
-func FailedSubject(stage, gallery string) string {
-	return GallerySubject(SubjectFailed+"."+stage, gallery)
-}
 
 // Ref names the photo (or manifest) an event is about. Every photodesk event
 // embeds it, so logs and failure events can always say which photo.
@@ -132,33 +78,6 @@ func OriginalEvent(o Original) (Output, error) {
 		})
 }
 
-// AnnounceUpload publishes the event of an upload just stored at bucket/key: the
-// event ingest makes of MinIO's notification, with the same Nats-Msg-Id,
-// so the notification (MinIO's queue store sends it up to 3 s later) is
-// dropped as a duplicate and the pipeline starts that much sooner. The
-// notification stays the durable path: an upload whose announcement fails
-// only waits for it; so while NATS is away it does not try (the uploader
-// would wait for nothing), and returns nil. Its producer span is a child of
-// ctx's (the upload's).
-func AnnounceUpload(ctx context.Context, js jetstream.JetStream, store *Store, bucket, key string) error {
-	if js.Conn().Status() != nats.CONNECTED {
-		return nil
-	}
-	o, err := store.Original(ctx, bucket, key)
-	if err != nil {
-		return fmt.Errorf("announce %s: %w", key, err)
-	}
-	out, err := OriginalEvent(o)
-	if err != nil {
-		return err
-	}
-	sctx, span := StartCreateSpan(ctx, out, bucket, key)
-	_, err = js.PublishMsg(sctx, &nats.Msg{Subject: out.Subject, Data: out.Data, Header: InjectHeader(sctx, out.Header)},
-		jetstream.WithMsgID(out.MsgID))
-	EndSpan(span, err)
-	return err
-}
-
 // GallerySubmitted says a gallery's manifest landed (or was replaced).
 type GallerySubmitted struct {
 	Ref
@@ -177,76 +96,6 @@ type Failure struct {
 	EventSubject string    `json:"event_subject"`
 	EventSeq     uint64    `json:"event_seq"`
 	FailedAt     time.Time `json:"failed_at"`
-}
-
-// MsgID is the Nats-Msg-Id of an event derived from one object version, so
-// that a redelivered or duplicated input publishes no second event.
-func MsgID(kind string, r Ref) string {
-	return kind + ":" + r.Bucket + "/" + r.Key + "@" + r.ETag
-}
-
-// ResultMsgID is the Nats-Msg-Id of a role's result for one object version:
-// MsgID followed by a short hash of the reprocess run it answers (if any)
-// and of what the result says (content: derivative keys and ETags, the EXIF
-// facts). A redelivered input that finds the same result publishes nothing
-// twice; a reprocess run's result, or a changed one (new watermark text, new
-// presets), is published even within the duplicate window.
-func ResultMsgID(kind string, r Ref, run string, content ...string) string {
-	h := sha256.New()
-	io.WriteString(h, run)
-	for _, c := range content {
-		io.WriteString(h, "\x00"+c)
-	}
-	return MsgID(kind, r) + "#" + hex.EncodeToString(h.Sum(nil)[:8])
-}
-
-var (
-	gallerySlug = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$`)
-	photoName   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-)
-
-// ValidGalleryID checks a gallery id: 1-64 lower-case letters, digits and
-// inner hyphens, so it is safe as a path segment and a subject token.
-func ValidGalleryID(id string) error {
-	if !gallerySlug.MatchString(id) || strings.Contains(id, "--") {
-		return fmt.Errorf("gallery id %q is not a slug (1-64 of a-z, 0-9 and single inner hyphens)", clip(id, 80))
-	}
-	return nil
-}
-
-// ValidPhotoName checks a photo's file name inside a gallery: 1-128 of
-// letters, digits, '.', '_' and '-', starting with a letter or digit, no "..".
-func ValidPhotoName(name string) error {
-	if !photoName.MatchString(name) || strings.Contains(name, "..") {
-		return fmt.Errorf("photo name %q is not safe (1-128 of A-Z, a-z, 0-9, '.', '_', '-', starting with a letter or digit, no \"..\")", clip(name, 80))
-	}
-	return nil
-}
-
-// SplitKey splits an originals key "<gallery>/<name>" and checks both parts.
-func SplitKey(key string) (gallery, name string, err error) {
-	gallery, name, ok := strings.Cut(key, "/")
-	if !ok || gallery == "" || name == "" {
-		return "", "", fmt.Errorf("object %q is not of the form <gallery-id>/<file>", clip(key, 120))
-	}
-	if strings.Contains(name, "/") {
-		return "", "", fmt.Errorf("object %q is nested: a gallery holds files, not folders", clip(key, 120))
-	}
-	if err := ValidGalleryID(gallery); err != nil {
-		return "", "", err
-	}
-	if err := ValidPhotoName(name); err != nil {
-		return "", "", err
-	}
-	return gallery, name, nil
-}
-
-// Decode unmarshals an event, with an error that names the subject.
-func Decode(subject string, data []byte, v any) error {
-	if err := json.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("decode %s: %w", subject, err)
-	}
-	return nil
 }
 
 // PhotoExif is the exif role's result for one photo.
@@ -337,4 +186,35 @@ type Derivative struct {
 	// Reused says the object was already there for this source ETag and
 	// settings (a redelivery), so it was not made again.
 	Reused bool `json:"reused,omitempty"`
+}
+
+// ArticleEvent announces one version of a gallery's publish-ready record.
+type ArticleEvent struct {
+	Gallery        string    `json:"gallery"`
+	Version        int       `json:"version"`
+	FirstCreated   time.Time `json:"firstcreated"`
+	VersionCreated time.Time `json:"versioncreated"`
+	// Bucket, Key and PreviewKey locate the record (ninjs JSON) and its
+	// HTML preview in the articles bucket.
+	Bucket     string `json:"bucket"`
+	Key        string `json:"key"`
+	PreviewKey string `json:"preview_key"`
+	Photos     int    `json:"photos"`
+	// Record is the ninjs 2.2 item itself, so a subscriber needs nothing
+	// else.
+	Record json.RawMessage `json:"record"`
+}
+
+// GalleryHeld says why a gallery is not published.
+type GalleryHeld struct {
+	Gallery string      `json:"gallery"`
+	Failed  []HeldPhoto `json:"failed"`
+	HeldAt  time.Time   `json:"held_at"`
+}
+
+// HeldPhoto is one listed photo that failed, with the stage and reason.
+type HeldPhoto struct {
+	Photo  string `json:"photo"`
+	Stage  string `json:"stage"`
+	Reason string `json:"reason"`
 }
