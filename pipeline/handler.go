@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"strings"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
@@ -22,6 +22,22 @@ type Message struct {
 	StreamSeq uint64       // the event's sequence in its stream
 	Ref       contract.Ref // what the event is about (Worker.Describe)
 	Log       *slog.Logger
+
+	msg     jetstream.Msg      // the delivery, for KeepAlive; nil outside the runtime
+	settled []func(settlement) // told how the runtime settled the delivery
+}
+
+// onSettled has f told how the runtime settled m, once it has: metrics
+// and the job's span cover publishing and acking, which happen after the
+// chain returns.
+func (m *Message) onSettled(f func(settlement)) { m.settled = append(m.settled, f) }
+
+// settle tells the onSettled functions, the last registered first, as
+// deferred calls would run.
+func (m *Message) settle(s settlement) {
+	for i := len(m.settled) - 1; i >= 0; i-- {
+		m.settled[i](s)
+	}
 }
 
 // ForRole reports whether an event with header h is addressed to role.
@@ -75,20 +91,6 @@ func Permanentf(format string, a ...any) error { return Permanent(fmt.Errorf(for
 func IsPermanent(err error) bool {
 	var p permanentError
 	return errors.As(err, &p)
-}
-
-// Recover turns a panic in a handler into a permanent failure: a panic on an
-// input happens again on every redelivery, and the process must go on.
-func Recover(next Handler) Handler {
-	return func(ctx context.Context, m *Message) (outs []contract.Output, err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				m.Log.Error("handler panicked", "panic", r, "stack", string(debug.Stack()))
-				outs, err = nil, Permanentf("internal error: handler panicked: %v", r)
-			}
-		}()
-		return next(ctx, m)
-	}
 }
 
 // describeJSON reads the Ref every photodesk event embeds.
