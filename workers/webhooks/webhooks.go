@@ -161,26 +161,9 @@ func (d *Deliverer) Run(ctx context.Context) error {
 // serve pulls endpoint e's events one at a time and delivers each.
 func (d *Deliverer) serve(ctx context.Context, log *slog.Logger, e Endpoint, cons jetstream.Consumer) {
 	ackWait := cons.CachedInfo().Config.AckWait
-	for ctx.Err() == nil {
-		fctx, cancel := context.WithTimeout(ctx, d.PollWait)
-		batch, err := cons.Fetch(1, jetstream.FetchContext(fctx))
-		if err != nil {
-			cancel()
-			if ctx.Err() == nil {
-				log.Warn("pull failed; retrying", "err", err)
-				sleep(ctx, time.Second)
-			}
-			continue
-		}
-		for jm := range batch.Messages() {
-			d.deliver(ctx, log, e, jm, ackWait)
-		}
-		cancel()
-		if err := batch.Error(); err != nil && !pipeline.IsPollEnd(err) && ctx.Err() == nil {
-			log.Warn("pull ended with error", "err", err)
-			sleep(ctx, time.Second)
-		}
-	}
+	pipeline.Pull(ctx, cons, pipeline.PullOptions{Wait: d.PollWait, Log: log}, func(jm jetstream.Msg) {
+		d.deliver(ctx, log, e, jm, ackWait)
+	})
 }
 
 // deliver POSTs one event until the endpoint takes it, then acks it; at
