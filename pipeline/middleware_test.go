@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -116,7 +114,7 @@ func TestRoleFilterSkipsOtherRolesEvents(t *testing.T) {
 	h := func(context.Context, *Message) ([]contract.Output, error) { called++; return nil, nil }
 	skipped := value(jobsTotal.WithLabelValues("exif", "skipped"))
 	m := testMessage(1)
-	m.Header = nats.Header{contract.RolesHeader: []string{"renditions, watermark"}}
+	m.Header = map[string][]string{contract.RolesHeader: []string{"renditions, watermark"}}
 	if _, err := RoleFilter("exif")(h)(context.Background(), m); !errors.Is(err, errSkipped) || called != 0 {
 		t.Errorf("exif: err %v, handler called %d times", err, called)
 	}
@@ -170,7 +168,7 @@ func TestReleaseAtShutdown(t *testing.T) {
 func TestRecoverMakesPanicsPermanent(t *testing.T) {
 	h := Recover(func(context.Context, *Message) ([]contract.Output, error) { panic("boom") })
 	outs, err := h(context.Background(), testMessage(1))
-	if outs != nil || !IsPermanent(err) || !strings.Contains(err.Error(), "boom") {
+	if outs != nil || !IsPermanent(err) || err.Error() != "internal error: handler panicked: boom" {
 		t.Errorf("%v %v", outs, err)
 	}
 }
