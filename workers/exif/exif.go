@@ -9,9 +9,9 @@ import (
 	"errors"
 	"time"
 
+	"github.com/photodesk/photodesk/internal/photometa"
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/contract"
-	"github.com/photodesk/photodesk/workers/photometa"
 )
 
 // Role is the exif role.

@@ -5,9 +5,9 @@ package renditions
 import (
 	"log/slog"
 
+	"github.com/photodesk/photodesk/internal/imaging"
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/contract"
-	"github.com/photodesk/photodesk/workers/imaging"
 )
 
 // New builds the role; cfg must have been validated. shared is nil unless

@@ -1,5 +1,5 @@
-// Package mark renders the newsroom's text watermark into an RGBA overlay
-// that the imaging workers composite onto photos with libvips.
+// Package textdraw draws text into an RGBA overlay: the newsroom's
+// watermark, which internal/imaging composites onto photos with libvips.
 //
 // The overlay is white glyphs over a soft black halo, so it reads on bright
 // skies and night shots alike. The default font (Droid Sans Fallback) is
@@ -8,7 +8,7 @@
 // rasterised with golang.org/x/image/vector; the halo and the compositing
 // are integer arithmetic. The same text, font and arguments always give the
 // same bytes.
-package mark
+package textdraw
 
 import (
 	_ "embed"

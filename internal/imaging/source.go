@@ -8,7 +8,7 @@ import (
 
 	"github.com/davidbyttow/govips/v2/vips"
 
-	"github.com/photodesk/photodesk/workers/photometa"
+	"github.com/photodesk/photodesk/internal/photometa"
 )
 
 // Limits bound what Open accepts.
