@@ -45,6 +45,13 @@ func NewMark(cfg WatermarkConfig) (*Mark, error) {
 	return &Mark{cfg: cfg, marker: m, overlays: map[int][]byte{}}, nil
 }
 
+// Fingerprint names the mark's settings, for the spec of what it marks:
+// a change of text, font or placement makes marked derivatives again.
+func (k *Mark) Fingerprint() string {
+	c := k.cfg
+	return fmt.Sprintf("wm|%s|%s|%g|%s|%g|%g", c.Text, c.Font, c.Size, c.Position, c.Margin, c.Opacity)
+}
+
 // overlay returns the text rendered at em size px, as PNG.
 func (k *Mark) overlay(px int) ([]byte, error) {
 	k.mu.Lock()
