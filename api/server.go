@@ -24,10 +24,10 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/photodesk/photodesk/internal/photometa"
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/workers/assembler"
-	"github.com/photodesk/photodesk/workers/photometa"
 )
 
 // RegistryKV holds who created each gallery through the API.

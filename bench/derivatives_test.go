@@ -20,8 +20,8 @@ import (
 
 	"github.com/davidbyttow/govips/v2/vips"
 
-	"github.com/photodesk/photodesk/workers/imaging"
-	"github.com/photodesk/photodesk/workers/imaging/mark"
+	"github.com/photodesk/photodesk/internal/imaging"
+	"github.com/photodesk/photodesk/internal/textdraw"
 )
 
 // output is one Render call of one role: a preset in each of its formats,
@@ -107,11 +107,11 @@ func setupDerivatives(b *testing.B) *derivSetup {
 	// corner. These are the PNGs the role composites (it caches them per
 	// size in the process, so they are not part of the per-photo cost
 	// there either).
-	font, err := mark.LoadFont(cfg.Watermark.Font)
+	font, err := textdraw.LoadFont(cfg.Watermark.Font)
 	if err != nil {
 		b.Fatal(err)
 	}
-	mr, err := mark.New(cfg.Watermark.Text, font)
+	mr, err := textdraw.New(cfg.Watermark.Text, font)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -25,10 +25,10 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/photodesk/photodesk/internal/imaging"
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/workers/assembler"
-	"github.com/photodesk/photodesk/workers/imaging"
 )
 
 // BenchmarkEndToEnd is the end-to-end figure: a gallery of 24 MP

@@ -3,7 +3,7 @@ package main
 import (
 	"testing"
 
-	"github.com/photodesk/photodesk/workers/imaging"
+	"github.com/photodesk/photodesk/internal/imaging"
 )
 
 func TestGoMemoryLimit(t *testing.T) {

@@ -14,10 +14,10 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/photodesk/photodesk/internal/imaging"
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/workers/assembler"
 	"github.com/photodesk/photodesk/workers/exif"
-	"github.com/photodesk/photodesk/workers/imaging"
 	"github.com/photodesk/photodesk/workers/ingest"
 	"github.com/photodesk/photodesk/workers/renditions"
 	"github.com/photodesk/photodesk/workers/watermark"

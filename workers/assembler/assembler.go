@@ -12,10 +12,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/minio/minio-go/v7"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/pipeline"
@@ -81,10 +83,28 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// Store is what the assembler needs of the object store (*pipeline.Store):
+// the manifest's bytes, somewhere to write the record, and links to
+// derivatives.
+type Store interface {
+	Get(ctx context.Context, bucket, key, etag string, max int64) ([]byte, error)
+	PutObject(ctx context.Context, bucket, key string, r io.Reader, size int64, opts minio.PutObjectOptions) (minio.UploadInfo, error)
+	PresignedGetObject(ctx context.Context, bucket, key string, expires time.Duration, params url.Values) (*url.URL, error)
+}
+
+// KV is what the assembler needs of the galleries bucket
+// (jetstream.KeyValue): read a gallery's state, and write it back only over
+// the revision it read.
+type KV interface {
+	Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error)
+	Create(ctx context.Context, key string, value []byte, opts ...jetstream.KVCreateOpt) (uint64, error)
+	Update(ctx context.Context, key string, value []byte, revision uint64) (uint64, error)
+}
+
 // Role is the assembler.
 type Role struct {
-	KV                jetstream.KeyValue
-	Store             *pipeline.Store
+	KV                KV
+	Store             Store
 	ArticlesBucket    string
 	DerivativesBucket string
 	Zone              *time.Location

@@ -9,14 +9,21 @@ import (
 	"errors"
 	"time"
 
+	"github.com/photodesk/photodesk/internal/photometa"
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/contract"
-	"github.com/photodesk/photodesk/workers/photometa"
 )
+
+// Store is what the role reads originals through (*pipeline.Store): a
+// range of one version of an object, failing with pipeline.ErrSuperseded
+// once that version is gone.
+type Store interface {
+	ReadRange(ctx context.Context, bucket, key, etag string, off, length int64) ([]byte, error)
+}
 
 // Role is the exif role.
 type Role struct {
-	Store *pipeline.Store
+	Store Store
 	// Zone is the newsroom's time zone, for EXIF times without an offset.
 	Zone *time.Location
 }

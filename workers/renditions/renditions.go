@@ -5,15 +5,15 @@ package renditions
 import (
 	"log/slog"
 
-	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/internal/imaging"
 	"github.com/photodesk/photodesk/pipeline/contract"
-	"github.com/photodesk/photodesk/workers/imaging"
+	"github.com/photodesk/photodesk/workers/derive"
 )
 
 // New builds the role; cfg must have been validated. shared is nil unless
 // the process also runs the watermark role.
-func New(cfg imaging.Config, store *pipeline.Store, bucket string, shared *imaging.Decodes, log *slog.Logger) *imaging.Deriver {
-	return imaging.NewDeriver(imaging.Deriver{
+func New(cfg imaging.Config, store derive.Store, bucket string, shared *imaging.Decodes, log *slog.Logger) *derive.Deriver {
+	return derive.NewDeriver(derive.Deriver{
 		Role:    "renditions",
 		Subject: contract.SubjectPhotoRenditions,
 		Store:   store,

@@ -11,10 +11,10 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/photodesk/photodesk/internal/fixture"
+	"github.com/photodesk/photodesk/internal/imaging"
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
-	"github.com/photodesk/photodesk/workers/imaging"
 	"github.com/photodesk/photodesk/workers/renditions"
 )
 

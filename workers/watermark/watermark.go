@@ -6,15 +6,15 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/internal/imaging"
 	"github.com/photodesk/photodesk/pipeline/contract"
-	"github.com/photodesk/photodesk/workers/imaging"
+	"github.com/photodesk/photodesk/workers/derive"
 )
 
 // New builds the role; cfg must have been validated. A font that lacks a
 // glyph of the text is an error here, at start-up, never a box in a photo.
 // shared is nil unless the process also runs the renditions role.
-func New(cfg imaging.Config, store *pipeline.Store, bucket string, shared *imaging.Decodes, log *slog.Logger) (*imaging.Deriver, error) {
+func New(cfg imaging.Config, store derive.Store, bucket string, shared *imaging.Decodes, log *slog.Logger) (*derive.Deriver, error) {
 	if len(cfg.Marked()) == 0 {
 		return nil, fmt.Errorf("watermark role: no preset is marked wm and watermark-full is off; nothing to make")
 	}
@@ -22,7 +22,7 @@ func New(cfg imaging.Config, store *pipeline.Store, bucket string, shared *imagi
 	if err != nil {
 		return nil, err
 	}
-	return imaging.NewDeriver(imaging.Deriver{
+	return derive.NewDeriver(derive.Deriver{
 		Role:    "watermark",
 		Subject: contract.SubjectPhotoWatermarked,
 		Store:   store,

@@ -1,7 +1,8 @@
-package imaging
+package imaging_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -12,13 +13,15 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/photodesk/photodesk/internal/fixture"
+	"github.com/photodesk/photodesk/internal/imaging"
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
+	"github.com/photodesk/photodesk/workers/derive"
 )
 
 // TestSharedDecodeWithoutTheOtherRole: when the other role never comes for
-// a photo (its event went to another process), at most maxShared decodes
+// a photo (its event went to another process), at most MaxShared decodes
 // wait for it, later photos are decoded alone, and every photo is still
 // made; the waiting decodes go at their TTL.
 func TestSharedDecodeWithoutTheOtherRole(t *testing.T) {
@@ -27,21 +30,25 @@ func TestSharedDecodeWithoutTheOtherRole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shared := NewDecodes()
-	shared.ttl = 2 * time.Second
+	ctx := context.Background()
+	shared := imaging.NewDecodes()
+	shared.SetTTL(2 * time.Second)
 	log := slog.New(slog.DiscardHandler)
-	presets := defaultPresets(t)
-	d := NewDeriver(Deriver{Role: "renditions", Subject: contract.SubjectPhotoRenditions, Store: store, Bucket: s.Config.DerivativesBucket,
-		Presets: presets, Limits: noLimits, Options: Options{WebPEffort: 2}, Shared: shared}, log)
+	presets, err := imaging.ParsePresets(imaging.DefaultPresets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := derive.NewDeriver(derive.Deriver{Role: "renditions", Subject: contract.SubjectPhotoRenditions, Store: store, Bucket: s.Config.DerivativesBucket,
+		Presets: presets, Limits: imaging.NoLimits, Options: imaging.Options{WebPEffort: 2}, Shared: shared}, log)
 	// The other role joins, as in a process running both, but never handles.
-	NewDeriver(Deriver{Role: "watermark", Subject: contract.SubjectPhotoWatermarked, Store: store, Bucket: s.Config.DerivativesBucket,
-		Presets: presets[2:], Limits: noLimits, Suffix: ".wm", Shared: shared}, log)
+	derive.NewDeriver(derive.Deriver{Role: "watermark", Subject: contract.SubjectPhotoWatermarked, Store: store, Bucket: s.Config.DerivativesBucket,
+		Presets: presets[2:], Limits: imaging.NoLimits, Suffix: ".wm", Shared: shared}, log)
 
 	photo, err := fixture.JPEG(fixture.Scene(1200, 800, 3), 85, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := maxShared + 2
+	n := imaging.MaxShared + 2
 	for i := range n {
 		key := fmt.Sprintf("alone/%02d.jpg", i)
 		info, err := store.PutObject(ctx, s.Config.OriginalsBucket, key, bytes.NewReader(photo), int64(len(photo)), minio.PutObjectOptions{})
@@ -59,8 +66,8 @@ func TestSharedDecodeWithoutTheOtherRole(t *testing.T) {
 			t.Fatalf("%s: %+v %v", key, res, err)
 		}
 	}
-	if decoded, taken, waiting := shared.Stats(); decoded != maxShared || taken != 0 || waiting != maxShared {
-		t.Errorf("after %d photos: %d decodes made to share, %d taken, %d waiting; want %d, 0, %d", n, decoded, taken, waiting, maxShared, maxShared)
+	if decoded, taken, waiting := shared.Stats(); decoded != imaging.MaxShared || taken != 0 || waiting != imaging.MaxShared {
+		t.Errorf("after %d photos: %d decodes made to share, %d taken, %d waiting; want %d, 0, %d", n, decoded, taken, waiting, imaging.MaxShared, imaging.MaxShared)
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		if _, _, waiting := shared.Stats(); waiting == 0 {

@@ -1,3 +1,8 @@
+// Package imaging is the image work of the image roles, on libvips: the
+// checks before decoding, the render steps, the presets and their
+// configuration, decodes shared between the roles of one process, and
+// compositing the watermark (its text comes from internal/textdraw). What
+// to make, reuse and announce is the roles' (workers/derive).
 package imaging
 
 import (

@@ -57,13 +57,13 @@ type shared struct {
 	timer   *time.Timer
 }
 
-// NewDecodes is for a process whose image roles share decodes; each role's
-// Deriver joins it (Deriver.Shared) before the first job.
+// NewDecodes is for a process whose image roles share decodes; each role
+// joins it (Join) before its first job.
 func NewDecodes() *Decodes { return &Decodes{entries: map[string]*shared{}, ttl: sharedTTL} }
 
-// join registers a role's presets: the shared decode is as large as the
+// Join registers a role's presets: the shared decode is as large as the
 // largest preset up to a kept decode's edge.
-func (s *Decodes) join(presets []Preset) {
+func (s *Decodes) Join(presets []Preset) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.users++
@@ -79,6 +79,17 @@ func (s *Decodes) join(presets []Preset) {
 
 // errNotShared: decode on your own (no room, or only one role joined).
 var errNotShared = errors.New("not shared")
+
+// Take returns the photo's Source, with the decode shared with the other
+// role of this process where it can, and otherwise from open alone. key
+// names the original's version (bucket/key@etag).
+func (s *Decodes) Take(ctx context.Context, key string, open func() (*Source, error)) (*Source, error) {
+	src, err := s.take(ctx, key, open)
+	if errors.Is(err, errNotShared) {
+		return open()
+	}
+	return src, err
+}
 
 // take returns the photo's Source with the shared decode kept in it, for
 // the caller alone (RenderSet closes it). The first role to ask opens and
@@ -146,7 +157,7 @@ func (s *Decodes) decode(ctx context.Context, open func() (*Source, error)) (*So
 	if err != nil {
 		return nil, err
 	}
-	_, span := stepSpan(ctx, "image.render", attribute.String("photodesk.preset", "shared"))
+	_, span := StepSpan(ctx, "image.render", attribute.String("photodesk.preset", "shared"))
 	_, err = src.Render(ctx, Preset{Name: "shared", Size: s.size}, nil, Options{KeepDecode: true})
 	pipeline.EndSpan(span, err)
 	if err != nil {

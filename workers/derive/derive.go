@@ -1,22 +1,21 @@
-package imaging
+// Package derive is the handler both image roles run; renditions and
+// watermark are two configurations of it.
+package derive
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
-	"slices"
 	"strconv"
 	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/photodesk/photodesk/internal/imaging"
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/contract"
 )
@@ -25,6 +24,14 @@ import (
 // derivatives made by an older build are made again.
 const specVersion = "1"
 
+// Store is what a Deriver needs of the object store (*pipeline.Store):
+// the original's bytes, a derivative's metadata, and somewhere to put one.
+type Store interface {
+	Get(ctx context.Context, bucket, key, etag string, max int64) ([]byte, error)
+	Meta(ctx context.Context, bucket, key string) (meta map[string]string, etag string, size int64, ok bool, err error)
+	Put(ctx context.Context, bucket, key string, data []byte, contentType string, meta map[string]string) (string, error)
+}
+
 // Deriver is what both image roles do for one uploaded original: plan its
 // derivatives, skip those already stored for this source ETag and these
 // settings, decode the original once per preset for the rest, store them,
@@ -32,37 +39,37 @@ const specVersion = "1"
 type Deriver struct {
 	Role    string // "renditions" or "watermark"; names failures and the event
 	Subject string // event subject prefix
-	Store   *pipeline.Store
+	Store   Store
 	Bucket  string // derivatives bucket
-	Presets []Preset
-	Limits  Limits
-	Options Options
+	Presets []imaging.Preset
+	Limits  imaging.Limits
+	Options imaging.Options
 	// Suffix goes between the preset name and the extension in keys
 	// (".wm" for watermarked copies), so the roles never share a key.
 	Suffix string
 	// Shared, when the process runs both image roles, shares each
 	// original's decode between them.
-	Shared *Decodes
+	Shared *imaging.Decodes
 	// settings is the part of every spec fingerprint outside the preset.
 	settings string
 }
 
 // Plan is one derivative a Deriver will make or reuse.
 type plan struct {
-	preset Preset
-	format Format
+	preset imaging.Preset
+	format imaging.Format
 	key    string
 	spec   string
 }
 
 // NewDeriver drops the formats this libvips cannot write, saying so once.
 func NewDeriver(d Deriver, log *slog.Logger) *Deriver {
-	Start(log)
-	var ps []Preset
+	imaging.Start(log)
+	var ps []imaging.Preset
 	for _, p := range d.Presets {
-		var fs []Format
+		var fs []imaging.Format
 		for _, f := range p.Formats {
-			if CanWrite(f) {
+			if imaging.CanWrite(f) {
 				fs = append(fs, f)
 			} else if log != nil {
 				log.Warn("this libvips cannot write the format; preset made without it", "role", d.Role, "preset", p.Name, "format", f)
@@ -73,11 +80,10 @@ func NewDeriver(d Deriver, log *slog.Logger) *Deriver {
 	}
 	d.Presets = ps
 	if d.Shared != nil {
-		d.Shared.join(ps)
+		d.Shared.Join(ps)
 	}
 	if d.Options.Mark != nil {
-		c := d.Options.Mark.cfg
-		d.settings = fmt.Sprintf("wm|%s|%s|%g|%s|%g|%g", c.Text, c.Font, c.Size, c.Position, c.Margin, c.Opacity)
+		d.settings = d.Options.Mark.Fingerprint()
 	}
 	return &d
 }
@@ -93,9 +99,9 @@ func (d *Deriver) plans(ev contract.PhotoUploaded) []plan {
 		for _, f := range p.Formats {
 			s := fmt.Sprintf("v%s|%s|%d|%d|%s|%s", specVersion, p.Name, p.Size, p.Quality, f, d.settings)
 			switch f {
-			case AVIF:
+			case imaging.AVIF:
 				s += "|effort" + strconv.Itoa(d.Options.AVIFEffort)
-			case WebP:
+			case imaging.WebP:
 				s += "|effort" + strconv.Itoa(d.Options.WebPEffort)
 			}
 			sum := sha256.Sum256([]byte(s))
@@ -127,8 +133,8 @@ func (d *Deriver) Handle(ctx context.Context, m *pipeline.Message) ([]contract.O
 	if err := contract.Decode(m.Subject, m.Data, &ev); err != nil {
 		return nil, pipeline.Permanent(err)
 	}
-	if d.Limits.MaxBytes > 0 && ev.Size > d.Limits.MaxBytes {
-		return nil, pipeline.Permanentf("the file is %s, over the %s limit", mib(ev.Size), mib(d.Limits.MaxBytes))
+	if problem := d.Limits.OverSize(ev.Size); problem != "" {
+		return nil, pipeline.Permanentf("%s", problem)
 	}
 	etag := strings.Trim(ev.ETag, `"`)
 	plans := d.plans(ev)
@@ -190,10 +196,10 @@ func (d *Deriver) Handle(ctx context.Context, m *pipeline.Message) ([]contract.O
 			metaSourceETag: etag, metaSourceFormat: src.Format, metaSourceSize: strconv.FormatInt(src.Size(), 10),
 			metaSourceWidth: strconv.Itoa(src.Width), metaSourceHeight: strconv.Itoa(src.Height),
 		}
-		var jobs []Job
+		var jobs []imaging.Job
 		for _, p := range d.Presets {
 			if idx := missing[p.Name]; len(idx) > 0 {
-				j := Job{Preset: p}
+				j := imaging.Job{Preset: p}
 				for _, i := range idx {
 					j.Formats = append(j.Formats, plans[i].format)
 				}
@@ -205,7 +211,7 @@ func (d *Deriver) Handle(ctx context.Context, m *pipeline.Message) ([]contract.O
 		// in the pipeline beyond the image work (BenchmarkPipeline).
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(storesAtOnce)
-		err = RenderSet(gctx, src, jobs, d.Options, func(j Job, out []Result) error {
+		err = imaging.RenderSet(gctx, src, jobs, d.Options, func(j imaging.Job, out []imaging.Result) error {
 			idx := missing[j.Preset.Name]
 			for k, r := range out {
 				i, pl := idx[k], plans[idx[k]]
@@ -214,7 +220,7 @@ func (d *Deriver) Handle(ctx context.Context, m *pipeline.Message) ([]contract.O
 					meta[k] = v
 				}
 				g.Go(func() error {
-					sctx, span := stepSpan(gctx, "store", attribute.String("photodesk.key", pl.key), attribute.Int("photodesk.bytes", len(r.Data)))
+					sctx, span := imaging.StepSpan(gctx, "store", attribute.String("photodesk.key", pl.key), attribute.Int("photodesk.bytes", len(r.Data)))
 					oetag, err := d.Store.Put(sctx, d.Bucket, pl.key, r.Data, r.Format.ContentType(), meta)
 					pipeline.EndSpan(span, err)
 					if err != nil {
@@ -254,69 +260,27 @@ func (d *Deriver) Handle(ctx context.Context, m *pipeline.Message) ([]contract.O
 
 // source downloads and opens the original, or takes it with its decode
 // from the other image role of this process (Shared).
-func (d *Deriver) source(ctx context.Context, ev contract.PhotoUploaded) (*Source, error) {
-	open := func() (*Source, error) {
-		sctx, span := stepSpan(ctx, "download", attribute.Int64("photodesk.bytes", ev.Size))
+func (d *Deriver) source(ctx context.Context, ev contract.PhotoUploaded) (*imaging.Source, error) {
+	open := func() (*imaging.Source, error) {
+		sctx, span := imaging.StepSpan(ctx, "download", attribute.Int64("photodesk.bytes", ev.Size))
 		data, err := d.Store.Get(sctx, ev.Bucket, ev.Key, ev.ETag, d.Limits.MaxBytes)
 		pipeline.EndSpan(span, err)
 		if err != nil {
 			return nil, err
 		}
-		_, span = stepSpan(ctx, "image.open")
-		src, err := Open(data, d.Limits)
+		_, span = imaging.StepSpan(ctx, "image.open")
+		src, err := imaging.Open(data, d.Limits)
 		pipeline.EndSpan(span, err)
 		return src, err
 	}
 	if d.Shared == nil {
 		return open()
 	}
-	src, err := d.Shared.take(ctx, ev.Bucket+"/"+ev.Key+"@"+strings.Trim(ev.ETag, `"`), open)
-	if errors.Is(err, errNotShared) {
-		return open()
-	}
-	return src, err
+	return d.Shared.Take(ctx, ev.Bucket+"/"+ev.Key+"@"+strings.Trim(ev.ETag, `"`), open)
 }
 
 // storesAtOnce bounds one job's PUTs in flight.
 const storesAtOnce = 4
-
-// Job is one preset to render in some of its formats.
-type Job struct {
-	Preset  Preset
-	Formats []Format
-}
-
-// RenderSet renders jobs from src, largest preset first (size 0, the
-// original's, before all), so that each smaller preset resizes the decode
-// kept from a larger one instead of decoding the original again. Each
-// job's results go to done before the next job starts, so only one
-// preset's encodings are held at a time. It releases the kept decode
-// (src.Close) when it returns.
-func RenderSet(ctx context.Context, src *Source, jobs []Job, opts Options, done func(Job, []Result) error) error {
-	defer src.Close()
-	long := func(j Job) int {
-		if j.Preset.Size <= 0 {
-			return math.MaxInt
-		}
-		return j.Preset.Size
-	}
-	jobs = slices.Clone(jobs)
-	slices.SortStableFunc(jobs, func(a, b Job) int { return cmp.Compare(long(b), long(a)) })
-	for n, j := range jobs {
-		o := opts
-		o.KeepDecode = n < len(jobs)-1
-		_, span := stepSpan(ctx, "image.render", attribute.String("photodesk.preset", j.Preset.Name))
-		out, err := src.Render(ctx, j.Preset, j.Formats, o)
-		pipeline.EndSpan(span, err)
-		if err != nil {
-			return err
-		}
-		if err := done(j, out); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 func (d *Deriver) derivative(p plan, w, h int, size int64, etag string, reused bool) contract.Derivative {
 	return contract.Derivative{
@@ -336,16 +300,9 @@ func countMade(ds []contract.Derivative) int {
 	return n
 }
 
-// stepSpan starts the span of one step of a job: "download", "store", or
-// image work ("image.open", "image.render"), which the benchmarks subtract
-// from a photo's time in the pipeline to find the pipeline's own share.
-func stepSpan(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
-	return pipeline.Tracer().Start(ctx, name, trace.WithAttributes(attrs...))
-}
-
 // classify makes a photo's own fault permanent; anything else may pass.
 func classify(err error) error {
-	if errors.Is(err, ErrBadInput) {
+	if errors.Is(err, imaging.ErrBadInput) {
 		return pipeline.Permanent(err)
 	}
 	return err

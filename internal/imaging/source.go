@@ -8,7 +8,7 @@ import (
 
 	"github.com/davidbyttow/govips/v2/vips"
 
-	"github.com/photodesk/photodesk/workers/photometa"
+	"github.com/photodesk/photodesk/internal/photometa"
 )
 
 // Limits bound what Open accepts.
@@ -58,8 +58,8 @@ func Open(data []byte, lim Limits) (*Source, error) {
 	if len(data) == 0 {
 		return nil, badInput("the file is empty")
 	}
-	if lim.MaxBytes > 0 && int64(len(data)) > lim.MaxBytes {
-		return nil, badInput("the file is %s, over the %s limit", mib(int64(len(data))), mib(lim.MaxBytes))
+	if problem := lim.OverSize(int64(len(data))); problem != "" {
+		return nil, badInput("%s", problem)
 	}
 	format := photometa.Sniff(data[:min(len(data), 64)])
 	if format == "" {
@@ -101,6 +101,15 @@ func Open(data []byte, lim Limits) (*Source, error) {
 
 // Size is the original's length in bytes.
 func (s *Source) Size() int64 { return s.size }
+
+// OverSize says why an original of n bytes is over the limit, or "" if
+// it is not; the image roles check an event's size before downloading.
+func (l Limits) OverSize(n int64) string {
+	if l.MaxBytes > 0 && n > l.MaxBytes {
+		return fmt.Sprintf("the file is %s, over the %s limit", mib(n), mib(l.MaxBytes))
+	}
+	return ""
+}
 
 func mib(n int64) string {
 	if n < 1<<20 {

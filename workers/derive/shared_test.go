@@ -1,4 +1,4 @@
-package imaging_test
+package derive_test
 
 import (
 	"bytes"
@@ -13,10 +13,11 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/photodesk/photodesk/internal/fixture"
+	"github.com/photodesk/photodesk/internal/imaging"
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
-	"github.com/photodesk/photodesk/workers/imaging"
+	"github.com/photodesk/photodesk/workers/derive"
 	"github.com/photodesk/photodesk/workers/renditions"
 	"github.com/photodesk/photodesk/workers/watermark"
 )
@@ -38,12 +39,12 @@ func TestSharedDecode(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	roles := func(shared *imaging.Decodes) []*imaging.Deriver {
+	roles := func(shared *imaging.Decodes) []*derive.Deriver {
 		w, err := watermark.New(cfg, store, s.Config.DerivativesBucket, shared, log)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return []*imaging.Deriver{renditions.New(cfg, store, s.Config.DerivativesBucket, shared, log), w}
+		return []*derive.Deriver{renditions.New(cfg, store, s.Config.DerivativesBucket, shared, log), w}
 	}
 	put := func(key string, body []byte) contract.PhotoUploaded {
 		t.Helper()
@@ -56,7 +57,7 @@ func TestSharedDecode(t *testing.T) {
 	}
 	// handleBoth runs every role on ev at once; it returns each role's
 	// derivatives (key → bytes) or error.
-	handleBoth := func(ds []*imaging.Deriver, ev contract.PhotoUploaded) ([]map[string][]byte, []error) {
+	handleBoth := func(ds []*derive.Deriver, ev contract.PhotoUploaded) ([]map[string][]byte, []error) {
 		data, _ := json.Marshal(ev)
 		outs := make([]map[string][]byte, len(ds))
 		errs := make([]error, len(ds))

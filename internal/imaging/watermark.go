@@ -9,7 +9,7 @@ import (
 
 	"github.com/davidbyttow/govips/v2/vips"
 
-	"github.com/photodesk/photodesk/workers/imaging/mark"
+	"github.com/photodesk/photodesk/internal/textdraw"
 )
 
 var positions = map[string][2]float64{
@@ -23,7 +23,7 @@ var positions = map[string][2]float64{
 // and composited by libvips.
 type Mark struct {
 	cfg    WatermarkConfig
-	marker *mark.Marker
+	marker *textdraw.Marker
 
 	mu       sync.Mutex
 	overlays map[int][]byte // PNG of the text by em size in pixels
@@ -31,11 +31,11 @@ type Mark struct {
 
 // NewMark loads the font and checks that it has every glyph of the text.
 func NewMark(cfg WatermarkConfig) (*Mark, error) {
-	font, err := mark.LoadFont(cfg.Font)
+	font, err := textdraw.LoadFont(cfg.Font)
 	if err != nil {
 		return nil, fmt.Errorf("watermark font: %w", err)
 	}
-	m, err := mark.New(cfg.Text, font)
+	m, err := textdraw.New(cfg.Text, font)
 	if err != nil {
 		return nil, fmt.Errorf("watermark: %w", err)
 	}
@@ -43,6 +43,13 @@ func NewMark(cfg WatermarkConfig) (*Mark, error) {
 		return nil, fmt.Errorf("watermark position %q unknown", cfg.Position)
 	}
 	return &Mark{cfg: cfg, marker: m, overlays: map[int][]byte{}}, nil
+}
+
+// Fingerprint names the mark's settings, for the spec of what it marks:
+// a change of text, font or placement makes marked derivatives again.
+func (k *Mark) Fingerprint() string {
+	c := k.cfg
+	return fmt.Sprintf("wm|%s|%s|%g|%s|%g|%g", c.Text, c.Font, c.Size, c.Position, c.Margin, c.Opacity)
 }
 
 // overlay returns the text rendered at em size px, as PNG.

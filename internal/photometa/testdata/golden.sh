@@ -4,7 +4,7 @@
 # the shared camera corpus. TestGoldenCameras compares Extract with it; it
 # never runs exiftool itself.
 #
-#   workers/photometa/testdata/golden.sh [corpus-dir]
+#   internal/photometa/testdata/golden.sh [corpus-dir]
 #
 # corpus-dir defaults to /work/shared/corpus/cameras as seen from this repo
 # (../shared/corpus/cameras from the repository root).
