@@ -21,6 +21,7 @@ import (
 
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/contract"
+	"github.com/photodesk/photodesk/pipeline/gallery"
 	"github.com/photodesk/photodesk/workers/assembler"
 )
 
@@ -556,8 +557,8 @@ func consumers(ctx context.Context, js jetstream.JetStream) ([]consumerState, er
 }
 
 // decodeState reads the assembler's state of a gallery from its KV entry.
-func decodeState(b []byte) (*assembler.State, error) {
-	var st assembler.State
+func decodeState(b []byte) (*gallery.State, error) {
+	var st gallery.State
 	if err := json.Unmarshal(b, &st); err != nil {
 		return nil, err
 	}
