@@ -111,7 +111,13 @@ func (o *Options) defaults() error {
 		o.ChaosUntil = 0.6
 	}
 	if o.Procs == nil {
-		o.Procs = map[string]int{"ingest": 1, "exif": 2, "renditions": 2, "watermark": 2, "assembler": 2}
+		// Two processes of every role, so a kill leaves one working; one
+		// ingest.
+		o.Procs = map[string]int{}
+		for _, st := range contract.Stages {
+			o.Procs[st.Name] = 2
+		}
+		o.Procs[contract.StageIngest] = 1
 	}
 	if o.Log == nil {
 		o.Log = io.Discard
@@ -400,8 +406,7 @@ func (r *run) startStack(ctx context.Context) error {
 }
 
 func (r *run) startWorkers(ctx context.Context) error {
-	roles := []string{"ingest", "exif", "renditions", "watermark", "assembler"}
-	for _, role := range roles {
+	for _, role := range contract.StageNames(contract.Stages) {
 		for i := range r.o.Procs[role] {
 			addr, err := freeAddr()
 			if err != nil {

@@ -29,7 +29,7 @@ import (
 type tally struct {
 	uploaded  map[string]int            // "<gallery>/<photo>@<etag>" -> photo.uploaded events
 	submitted map[string]int            // "<gallery>@<etag>" -> gallery.submitted events
-	results   map[string]map[string]int // exif, renditions, watermark -> "<gallery>/<photo>@<etag>" -> events
+	results   map[string]map[string]int // photo stage -> "<gallery>/<photo>@<etag>" -> events
 	failures  []contract.Failure
 	held      map[string][]contract.GalleryHeld
 	articles  map[string]map[int]int // gallery -> version -> article.ready/updated events
@@ -81,8 +81,11 @@ func readStream(ctx context.Context, js jetstream.JetStream, stream string, take
 func collect(ctx context.Context, js jetstream.JetStream) (*tally, error) {
 	t := &tally{
 		uploaded: map[string]int{}, submitted: map[string]int{},
-		results: map[string]map[string]int{"exif": {}, "renditions": {}, "watermark": {}},
+		results: map[string]map[string]int{},
 		held:    map[string][]contract.GalleryHeld{}, articles: map[string]map[int]int{},
+	}
+	for _, st := range contract.PhotoStages() {
+		t.results[st.Name] = map[string]int{}
 	}
 	var bad []string
 	err := readStream(ctx, js, contract.EventsStream, func(m jetstream.Msg) {
@@ -108,16 +111,12 @@ func collect(ctx context.Context, js jetstream.JetStream) (*tally, error) {
 		case strings.HasPrefix(subj, contract.SubjectPhotoExif+"."):
 			var ev contract.PhotoExif
 			if decode(&ev) {
-				t.results["exif"][photoKey(ev.Ref)]++
+				t.results[contract.StageExif][photoKey(ev.Ref)]++
 			}
 		case strings.HasPrefix(subj, contract.SubjectPhotoRenditions+"."), strings.HasPrefix(subj, contract.SubjectPhotoWatermarked+"."):
 			var ev contract.PhotoDerivatives
 			if decode(&ev) {
-				role := "renditions"
-				if strings.HasPrefix(subj, contract.SubjectPhotoWatermarked+".") {
-					role = "watermark"
-				}
-				t.results[role][photoKey(ev.Ref)]++
+				t.results[resultStage(subj)][photoKey(ev.Ref)]++
 			}
 		case strings.HasPrefix(subj, contract.SubjectFailed+"."):
 			var f contract.Failure
@@ -182,6 +181,16 @@ func s3Keys(ctx context.Context, js jetstream.JetStream) (map[string]int, error)
 	return keys, nil
 }
 
+// resultStage is the photo stage whose result subj is.
+func resultStage(subj string) string {
+	for _, st := range contract.PhotoStages() {
+		if strings.HasPrefix(subj, st.Result+".") {
+			return st.Name
+		}
+	}
+	return ""
+}
+
 func photoKey(r contract.Ref) string {
 	return r.Gallery + "/" + r.Photo + "@" + strings.Trim(r.ETag, `"`)
 }
@@ -190,8 +199,8 @@ func photoKey(r contract.Ref) string {
 // kind, and words its reason must contain. The exif role reads only the
 // head of a file, so it reads a truncated JPEG's date and says nothing.
 var expectedFailures = map[string]map[string][]string{
-	brokenTruncated: {"renditions": {"bad input", "jpeg"}, "watermark": {"bad input", "jpeg"}},
-	brokenText:      {"exif": {"not"}, "renditions": {"bad input", "not"}, "watermark": {"bad input", "not"}},
+	brokenTruncated: {contract.StageRenditions: {"bad input", "jpeg"}, contract.StageWatermark: {"bad input", "jpeg"}},
+	brokenText:      {contract.StageExif: {"not"}, contract.StageRenditions: {"bad input", "not"}, contract.StageWatermark: {"bad input", "not"}},
 }
 
 // checker gathers problems, counting what is lost (photos and manifests
@@ -263,7 +272,7 @@ func checkEvents(gs []*galleryPlan, t *tally) (*checker, []*galleryPlan) {
 			c.count(p.key(), "photo.uploaded "+pk, t.uploaded[pk])
 			fs := failuresOf[p.key()]
 			if p.Broken == "" {
-				for _, role := range []string{"exif", "renditions", "watermark"} {
+				for _, role := range contract.StageNames(contract.PhotoStages()) {
 					c.count(p.key(), role+" result "+pk, t.results[role][pk])
 				}
 				continue
