@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/contract"
+	"github.com/photodesk/photodesk/pipeline/gallery"
 )
 
 // outcomes counts the galleries that have their outcome on the stream:
@@ -106,4 +108,13 @@ func (r *run) waiting(ctx context.Context) string {
 		out = append(out, fmt.Sprintf("MinIO queue dir: %d events", n))
 	}
 	return strings.Join(out, "; ")
+}
+
+// decodeState reads the assembler's state of a gallery from its KV entry.
+func decodeState(b []byte) (*gallery.State, error) {
+	var st gallery.State
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, err
+	}
+	return &st, nil
 }

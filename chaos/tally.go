@@ -13,7 +13,6 @@ import (
 
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/contract"
-	"github.com/photodesk/photodesk/pipeline/gallery"
 )
 
 // tally is everything the run left on the streams.
@@ -251,13 +250,4 @@ func consumers(ctx context.Context, js jetstream.JetStream) ([]consumerState, er
 		}
 	}
 	return out, nil
-}
-
-// decodeState reads the assembler's state of a gallery from its KV entry.
-func decodeState(b []byte) (*gallery.State, error) {
-	var st gallery.State
-	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, err
-	}
-	return &st, nil
 }
