@@ -27,7 +27,7 @@ import (
 	"github.com/photodesk/photodesk/internal/photometa"
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/contract"
-	"github.com/photodesk/photodesk/workers/assembler"
+	"github.com/photodesk/photodesk/pipeline/gallery"
 )
 
 // RegistryKV holds who created each gallery through the API.
@@ -299,7 +299,7 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, id string) 
 		bodyError(w, err, "gallery.json", maxManifestBody)
 		return
 	}
-	if _, err := assembler.ParseManifest(data); err != nil {
+	if _, err := gallery.ParseManifest(data); err != nil {
 		writeError(w, http.StatusUnprocessableEntity, "bad_manifest", err.Error())
 		return
 	}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
@@ -16,7 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/pipeline/contract"
-	"github.com/photodesk/photodesk/workers/assembler"
+	"github.com/photodesk/photodesk/pipeline/gallery"
 )
 
 // PhotoStatus is one photo's progress through the stages.
@@ -29,18 +28,18 @@ type PhotoStatus struct {
 
 // GalleryStatus is what GET /v1/galleries/{id} answers.
 type GalleryStatus struct {
-	Gallery       string                 `json:"gallery"`
-	Manifest      string                 `json:"manifest"` // missing, valid or invalid
-	ManifestError string                 `json:"manifest_error,omitempty"`
-	Ready         bool                   `json:"ready"`
-	Published     *assembler.Publication `json:"published,omitempty"`
-	Waiting       []string               `json:"waiting,omitempty"`
-	Failed        []contract.HeldPhoto   `json:"failed,omitempty"`
-	Photos        []PhotoStatus          `json:"photos"`
+	Gallery       string               `json:"gallery"`
+	Manifest      string               `json:"manifest"` // missing, valid or invalid
+	ManifestError string               `json:"manifest_error,omitempty"`
+	Ready         bool                 `json:"ready"`
+	Published     *gallery.Publication `json:"published,omitempty"`
+	Waiting       []string             `json:"waiting,omitempty"`
+	Failed        []contract.HeldPhoto `json:"failed,omitempty"`
+	Photos        []PhotoStatus        `json:"photos"`
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request, id string) {
-	st := &assembler.State{Gallery: id}
+	st := &gallery.State{Gallery: id}
 	e, err := s.state.Get(r.Context(), id)
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
@@ -64,30 +63,26 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, id string) {
 		rd := st.Evaluate()
 		out.Ready, out.Waiting, out.Failed = rd.Ready, rd.Waiting, rd.Failed
 	}
-	for name, p := range st.Photos {
-		ps := PhotoStatus{Name: name, ETag: p.ETag, Stages: map[string]string{"exif": "pending", "renditions": "pending", "watermark": "pending"}}
-		if res := p.Results[p.ETag]; res != nil {
-			if res.Exif != nil {
-				ps.Stages["exif"] = "done"
-			}
-			if res.Renditions != nil {
-				ps.Stages["renditions"] = "done"
-			}
-			if res.Watermarked != nil {
-				ps.Stages["watermark"] = "done"
-			}
-			for stage, f := range res.Failures {
-				ps.Stages[stage] = "failed"
-				if ps.Failures == nil {
-					ps.Failures = map[string]string{}
-				}
-				ps.Failures[stage] = f.Reason
-			}
-		}
-		out.Photos = append(out.Photos, ps)
+	for _, name := range st.PhotoNames() {
+		out.Photos = append(out.Photos, photoStatus(st.PhotoProgress(gallery.MPhoto{File: name})))
 	}
-	sort.Slice(out.Photos, func(i, j int) bool { return out.Photos[i].Name < out.Photos[j].Name })
 	writeJSON(w, http.StatusOK, out)
+}
+
+// photoStatus is a photo's line of the answer: every photo stage, and
+// any other stage that failed it.
+func photoStatus(pp gallery.PhotoProgress) PhotoStatus {
+	ps := PhotoStatus{Name: pp.Name, ETag: pp.Photo.ETag, Stages: map[string]string{}}
+	for _, sp := range append(pp.Stages, pp.Other...) {
+		ps.Stages[sp.Stage.Name] = sp.State
+		if sp.State == gallery.Failed {
+			if ps.Failures == nil {
+				ps.Failures = map[string]string{}
+			}
+			ps.Failures[sp.Stage.Name] = sp.Reason
+		}
+	}
+	return ps
 }
 
 func (s *Server) article(w http.ResponseWriter, r *http.Request, id string) {

@@ -28,6 +28,7 @@ import (
 	"github.com/photodesk/photodesk/internal/imaging"
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/contract"
+	"github.com/photodesk/photodesk/pipeline/gallery"
 	"github.com/photodesk/photodesk/workers/assembler"
 )
 
@@ -111,7 +112,7 @@ func benchEndToEnd(b *testing.B, n, seeds int, via string) {
 		ctx             = context.Background()
 		names, manifest = e2eGalleryFiles(n, seeds)
 	)
-	if _, err := assembler.ParseManifest(manifest); err != nil {
+	if _, err := gallery.ParseManifest(manifest); err != nil {
 		b.Fatalf("the benchmark's own gallery.json: %v", err)
 	}
 	for b.Loop() {
@@ -194,9 +195,9 @@ func benchEndToEnd(b *testing.B, n, seeds int, via string) {
 // e2eGalleryFiles names the n photos and makes the gallery's manifest: the
 // photos in order, a caption each (the assembler prefixes the day taken).
 func e2eGalleryFiles(n, seeds int) ([]string, []byte) {
-	m := assembler.Manifest{
+	m := gallery.Manifest{
 		Headline: fmt.Sprintf("基准测试|端到端 %d 张照片的图集", n),
-		Byline:   assembler.Bylines{"Zhang Wei"},
+		Byline:   gallery.Bylines{"Zhang Wei"},
 		Source:   "工人日报",
 		Language: "zh-CN",
 		Dateline: "北京",
@@ -205,7 +206,7 @@ func e2eGalleryFiles(n, seeds int) ([]string, []byte) {
 	for i := range n {
 		name := fmt.Sprintf("%02d-scene%d.jpg", i+1, i%seeds+1)
 		names = append(names, name)
-		m.Photos = append(m.Photos, assembler.MPhoto{File: name, Caption: e2eCaption(i)})
+		m.Photos = append(m.Photos, gallery.MPhoto{File: name, Caption: e2eCaption(i)})
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {

@@ -18,13 +18,10 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -33,7 +30,6 @@ import (
 
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/contract"
-	"github.com/photodesk/photodesk/pipeline/devstack"
 )
 
 // Options shape a run. Zero values take the defaults of the short run.
@@ -111,7 +107,13 @@ func (o *Options) defaults() error {
 		o.ChaosUntil = 0.6
 	}
 	if o.Procs == nil {
-		o.Procs = map[string]int{"ingest": 1, "exif": 2, "renditions": 2, "watermark": 2, "assembler": 2}
+		// Two processes of every role, so a kill leaves one working; one
+		// ingest.
+		o.Procs = map[string]int{}
+		for _, st := range contract.Stages {
+			o.Procs[st.Name] = 2
+		}
+		o.Procs[contract.StageIngest] = 1
 	}
 	if o.Log == nil {
 		o.Log = io.Discard
@@ -330,321 +332,4 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	r.report.Lost, r.report.Duplicates, r.report.UnexpectedFailures = c.lost(), c.dups, c.unexpected
 	r.report.Problems = append(r.report.Problems, c.problems...)
 	return r.report, nil
-}
-
-// startStack starts NATS and MinIO, and sets up what `photodesk setup`
-// would: streams, consumers (with this run's ack wait and max deliver),
-// buckets, the notification, and a proven trigger.
-func (r *run) startStack(ctx context.Context) error {
-	o := r.o
-	if err := os.MkdirAll(filepath.Join(o.Dir, "logs"), 0o755); err != nil {
-		return err
-	}
-	if o.Binary == "" {
-		r.logf("building photodesk")
-		bin, err := buildPhotodesk(ctx, o.Dir)
-		if err != nil {
-			return err
-		}
-		r.o.Binary = bin
-	}
-	natsLog, err := os.Create(filepath.Join(o.Dir, "logs", "nats.log"))
-	if err != nil {
-		return err
-	}
-	r.nats = &natsProc{self: o.Self, storeDir: filepath.Join(o.Dir, "nats"), addr: "127.0.0.1:0", log: natsLog}
-	if err := r.nats.start(ctx); err != nil {
-		return err
-	}
-	cfg := pipeline.DefaultConfig()
-	cfg.NATSURL = r.nats.url()
-	cfg.AckWait, cfg.MaxDeliver = o.AckWait, o.MaxDeliver
-	r.nc, r.js, err = pipeline.Connect(cfg, "photodesk-chaos")
-	if err != nil {
-		return err
-	}
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := pipeline.EnsureStreams(sctx, r.js, cfg); err != nil {
-		return fmt.Errorf("set up streams: %w", err)
-	}
-
-	minioLog, err := os.Create(filepath.Join(o.Dir, "logs", "minio.log"))
-	if err != nil {
-		return err
-	}
-	r.minio = &minioProc{opts: devstack.MinIOOptions{
-		DataDir: filepath.Join(o.Dir, "minio"), QueueDir: filepath.Join(o.Dir, "minio-queue"), Addr: "127.0.0.1:0",
-		AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, NATSAddr: r.nats.addr, Output: minioLog,
-	}}
-	if err := r.minio.start(ctx); err != nil {
-		return err
-	}
-	cfg.S3Endpoint = r.minio.opts.Addr
-	r.cfg = cfg
-	if r.store, err = pipeline.NewStore(cfg); err != nil {
-		return err
-	}
-	if err := r.store.EnsureBuckets(sctx); err != nil {
-		return err
-	}
-	if err := r.store.EnsureNotificationWait(sctx, "", 30*time.Second); err != nil {
-		return err
-	}
-	if _, err := r.store.ProveTrigger(ctx, r.js, "", 90*time.Second, nil); err != nil {
-		return err
-	}
-	r.logf("NATS on %s, MinIO on %s: streams, consumers (ack wait %s, max deliver %d), buckets and the proven trigger are set up",
-		r.nats.addr, r.minio.opts.Addr, o.AckWait, o.MaxDeliver)
-	return nil
-}
-
-func (r *run) startWorkers(ctx context.Context) error {
-	roles := []string{"ingest", "exif", "renditions", "watermark", "assembler"}
-	for _, role := range roles {
-		for i := range r.o.Procs[role] {
-			addr, err := freeAddr()
-			if err != nil {
-				return err
-			}
-			name := fmt.Sprintf("%s-%d", role, i+1)
-			w := &worker{
-				role: role, name: name, logPath: filepath.Join(r.o.Dir, "logs", name+".log"), httpAddr: addr, done: make(chan struct{}),
-				args: []string{"worker", "--role", role, "--http", addr, "--setup=false",
-					"--nats", r.cfg.NATSURL, "--s3-endpoint", r.cfg.S3Endpoint,
-					"--ack-wait", r.o.AckWait.String(), "--max-deliver", fmt.Sprint(r.o.MaxDeliver), "--concurrency", "2"},
-			}
-			r.workers = append(r.workers, w)
-			go w.supervise(ctx, r.o.Binary, func() time.Duration { return r.restarts.between(200*time.Millisecond, 2*time.Second) }, r.logf)
-		}
-	}
-	r.logf("started %d worker processes: %v", len(r.workers), r.o.Procs)
-	return nil
-}
-
-// Kinds of fault.
-const (
-	faultKill  = "kill"
-	faultNATS  = "nats"
-	faultMinIO = "minio"
-)
-
-// chaos injects faults at random moments until the uploads are done, each
-// kind has happened, and enough galleries have their outcome (or ChaosMax
-// has passed).
-func (r *run) chaos(ctx context.Context, began time.Time, upDone <-chan error) error {
-	// The first faults are one of each kind, in a random order; then
-	// kills are three times as likely as either restart.
-	first := []string{faultKill, faultNATS, faultMinIO}
-	r.faults.mu.Lock()
-	r.faults.r.Shuffle(len(first), func(i, j int) { first[i], first[j] = first[j], first[i] })
-	r.faults.mu.Unlock()
-	uploaded := false
-	for n := 0; ; n++ {
-		sleepCtx(ctx, r.faults.between(r.o.GapMin, r.o.GapMax))
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if !uploaded {
-			select {
-			case err := <-upDone:
-				if err != nil {
-					return err
-				}
-				uploaded = true
-				r.logf("uploads done")
-			default:
-			}
-		}
-		if uploaded && n >= len(first) {
-			done := r.outcomes(ctx)
-			if float64(done) >= r.o.ChaosUntil*float64(len(r.galleries)) || time.Since(began) > r.o.ChaosMax {
-				return nil
-			}
-		}
-		kind := faultKill
-		if n < len(first) {
-			kind = first[n]
-		} else if x := r.faults.float(); x < 0.2 {
-			kind = faultNATS
-		} else if x < 0.4 {
-			kind = faultMinIO
-		}
-		if err := r.fault(ctx, kind); err != nil {
-			return err
-		}
-	}
-}
-
-func (r *run) fault(ctx context.Context, kind string) error {
-	sig, how := syscall.SIGTERM, "restart"
-	if r.o.Hard {
-		sig, how = syscall.SIGKILL, "kill and restart"
-	}
-	switch kind {
-	case faultKill:
-		// One process, or now and then every process of a role; half the
-		// time one that is in the middle of a job, if any is.
-		var busy []*worker
-		for _, w := range r.workers {
-			if w.inFlight() > 0 {
-				busy = append(busy, w)
-			}
-		}
-		// Always the same draws, whatever is busy, so a seed replays the
-		// driver's other choices.
-		w, preferBusy, which, all := r.workers[r.faults.intN(len(r.workers))], r.faults.intN(2) == 0, r.faults.float(), r.faults.intN(4) == 0
-		if preferBusy && len(busy) > 0 {
-			w = busy[int(which*float64(len(busy)))]
-		}
-		var killed []string
-		for _, x := range r.workers {
-			if (x == w || (all && x.role == w.role)) && x.kill() {
-				killed = append(killed, x.name)
-			}
-		}
-		r.report.Kills += len(killed)
-		r.logf("SIGKILL %v (%d of %d processes busy)", killed, len(busy), len(r.workers))
-	case faultNATS:
-		down := r.faults.between(500*time.Millisecond, 4*time.Second)
-		r.logf("NATS: %s (down for %s)", how, down.Round(time.Millisecond))
-		r.nats.stop(sig)
-		sleepCtx(ctx, down)
-		if err := r.nats.start(ctx); err != nil {
-			return fmt.Errorf("restart NATS: %w", err)
-		}
-		r.report.NATSRestarts++
-		r.logf("NATS: up again")
-	case faultMinIO:
-		// Up to 8 s: longer than minio-go's own retries of a PUT.
-		down := r.faults.between(500*time.Millisecond, 8*time.Second)
-		r.logf("MinIO: %s (down for %s)", how, down.Round(time.Millisecond))
-		if err := r.minio.stop(r.o.Hard); err != nil {
-			r.logf("MinIO stop: %v", err)
-		}
-		sleepCtx(ctx, down)
-		if err := r.minio.start(ctx); err != nil {
-			return fmt.Errorf("restart MinIO: %w", err)
-		}
-		r.report.MinIORestarts++
-		r.logf("MinIO: up again")
-	}
-	return nil
-}
-
-// outcomes counts the galleries that have their outcome on the stream:
-// an article event, or a held event for those meant to be held.
-func (r *run) outcomes(ctx context.Context) int {
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	s, err := r.js.Stream(cctx, contract.EventsStream)
-	if err != nil {
-		return 0
-	}
-	count := func(prefix string) map[string]uint64 {
-		info, err := s.Info(cctx, jetstream.WithSubjectFilter(prefix+".>"))
-		if err != nil {
-			return nil
-		}
-		return info.State.Subjects
-	}
-	ready, held := count(contract.SubjectArticleReady), count(contract.SubjectGalleryHeld)
-	n := 0
-	for _, g := range r.galleries {
-		subj, m := contract.GallerySubject(contract.SubjectArticleReady, g.ID), ready
-		if g.Held {
-			subj, m = contract.GallerySubject(contract.SubjectGalleryHeld, g.ID), held
-		}
-		if m[subj] > 0 {
-			n++
-		}
-	}
-	return n
-}
-
-// settle waits until every gallery has its outcome, every durable consumer
-// is idle and MinIO's queue dir is empty, three checks in a row a second
-// apart, or Settle passes.
-func (r *run) settle(ctx context.Context) bool {
-	calm := 0
-	for deadline := time.Now().Add(r.o.Settle); time.Now().Before(deadline); sleepCtx(ctx, time.Second) {
-		if ctx.Err() != nil {
-			return false
-		}
-		ok := r.outcomes(ctx) == len(r.galleries) && r.minio.queued() == 0
-		if ok {
-			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			cs, err := consumers(cctx, r.js)
-			cancel()
-			ok = err == nil
-			for _, c := range cs {
-				if c.Pending != 0 || c.AckPending != 0 {
-					ok = false
-				}
-			}
-		}
-		if !ok {
-			calm = 0
-			continue
-		}
-		if calm++; calm == 3 {
-			return true
-		}
-	}
-	return false
-}
-
-// waiting says, for a run that did not settle, what each unfinished
-// gallery waits for (the assembler's own view) and which consumers are busy.
-func (r *run) waiting(ctx context.Context) string {
-	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	var out []string
-	if kv, err := r.js.KeyValue(cctx, pipeline.GalleriesKV); err == nil {
-		for _, g := range r.galleries {
-			e, err := kv.Get(cctx, g.ID)
-			if err != nil {
-				out = append(out, g.ID+": no state ("+err.Error()+")")
-				continue
-			}
-			if st, err := decodeState(e.Value()); err == nil {
-				rd := st.Evaluate()
-				if st.Published == nil && !(g.Held && len(rd.Failed) > 0) {
-					out = append(out, fmt.Sprintf("%s waits for %v (failed %v)", g.ID, rd.Waiting, rd.Failed))
-				}
-			}
-		}
-	}
-	if cs, err := consumers(cctx, r.js); err == nil {
-		for _, c := range cs {
-			if c.Pending != 0 || c.AckPending != 0 {
-				out = append(out, fmt.Sprintf("consumer %s: %d pending, %d unacked", c.Name, c.Pending, c.AckPending))
-			}
-		}
-	}
-	if n := r.minio.queued(); n > 0 {
-		out = append(out, fmt.Sprintf("MinIO queue dir: %d events", n))
-	}
-	return strings.Join(out, "; ")
-}
-
-// shutdown stops the workers (SIGTERM), then MinIO, then NATS.
-func (r *run) shutdown() {
-	var wg sync.WaitGroup
-	for _, w := range r.workers {
-		wg.Add(1)
-		go func() { defer wg.Done(); w.stop() }()
-	}
-	// The supervisors no longer restart anything: Run cancelled their
-	// context (a later defer) before this runs.
-	wg.Wait()
-	if r.nc != nil {
-		r.nc.Close()
-	}
-	if r.minio != nil {
-		_ = r.minio.stop(false)
-	}
-	if r.nats != nil {
-		r.nats.stop(syscall.SIGTERM)
-	}
 }

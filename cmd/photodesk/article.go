@@ -17,6 +17,7 @@ import (
 
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/contract"
+	"github.com/photodesk/photodesk/pipeline/gallery"
 	"github.com/photodesk/photodesk/workers/assembler"
 )
 
@@ -113,7 +114,7 @@ func printArticle(ctx context.Context, out io.Writer, cfg pipeline.Config, galle
 }
 
 // waitingFor reads the assembler's state to say what is missing.
-func waitingFor(ctx context.Context, cfg pipeline.Config, gallery string) string {
+func waitingFor(ctx context.Context, cfg pipeline.Config, id string) string {
 	nc, js, err := pipeline.Connect(cfg, "photodesk-article")
 	if err != nil {
 		return ""
@@ -123,14 +124,14 @@ func waitingFor(ctx context.Context, cfg pipeline.Config, gallery string) string
 	if err != nil {
 		return ""
 	}
-	e, err := kv.Get(ctx, gallery)
+	e, err := kv.Get(ctx, id)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return ": nothing of it has been seen"
 	}
 	if err != nil {
 		return ""
 	}
-	var st assembler.State
+	var st gallery.State
 	if json.Unmarshal(e.Value(), &st) != nil {
 		return ""
 	}

@@ -21,10 +21,11 @@ import (
 	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
-// reprocessRoles are the roles reprocess can address: those that act on
-// photo.uploaded (ingest reads MinIO's notifications, which reprocess goes
-// around; webhooks follows the assembler's article events).
-var reprocessRoles = []string{"exif", "renditions", "watermark", "assembler"}
+// reprocessRoles are the roles reprocess can address (contract.Stage.
+// Reprocess): those that act on photo.uploaded (ingest reads MinIO's
+// notifications, which reprocess goes around; webhooks follows the
+// assembler's article events).
+var reprocessRoles = contract.StageNames(contract.ReprocessStages())
 
 // runReprocess re-announces a gallery's (or every gallery's) existing
 // originals to the roles, as their uploads were, so the roles run again:
@@ -106,7 +107,7 @@ func newRunID(now time.Time) string {
 func reprocess(ctx context.Context, out io.Writer, js jetstream.JetStream, store *pipeline.Store, bucket string, o reprocessOptions) (reprocessSummary, error) {
 	sum := reprocessSummary{Run: newRunID(time.Now())}
 	rp := &reprocessor{js: js, store: store, bucket: bucket, run: sum.Run, out: out,
-		limit: rate.NewLimiter(rate.Inf, 1), manifest: len(o.roles) == 0 || slices.Contains(o.roles, "assembler")}
+		limit: rate.NewLimiter(rate.Inf, 1), manifest: len(o.roles) == 0 || slices.Contains(o.roles, contract.StageAssembler)}
 	if o.rate > 0 {
 		rp.limit = rate.NewLimiter(rate.Limit(o.rate), 1)
 	}
@@ -114,8 +115,8 @@ func reprocess(ctx context.Context, out io.Writer, js jetstream.JetStream, store
 		// The assembler always hears of the run: it waits for every
 		// photo's new results and then publishes one new version.
 		rs := o.roles
-		if !slices.Contains(rs, "assembler") {
-			rs = append(slices.Clone(rs), "assembler")
+		if !slices.Contains(rs, contract.StageAssembler) {
+			rs = append(slices.Clone(rs), contract.StageAssembler)
 		}
 		rp.roles = strings.Join(rs, ",")
 	}

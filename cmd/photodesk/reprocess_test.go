@@ -20,6 +20,7 @@ import (
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
+	"github.com/photodesk/photodesk/pipeline/gallery"
 	"github.com/photodesk/photodesk/workers/assembler"
 )
 
@@ -63,34 +64,34 @@ func objectETags(t *testing.T, store *pipeline.Store, bucket, prefix, part strin
 	return out
 }
 
-// galleryState is the assembler's state of gallery.
-func galleryState(t *testing.T, js jetstream.JetStream, gallery string) *assembler.State {
+// galleryState is the assembler's state of gallery id.
+func galleryState(t *testing.T, js jetstream.JetStream, id string) *gallery.State {
 	t.Helper()
 	kv, err := js.KeyValue(context.Background(), pipeline.GalleriesKV)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := kv.Get(context.Background(), gallery)
+	e, err := kv.Get(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var st assembler.State
+	var st gallery.State
 	if err := json.Unmarshal(e.Value(), &st); err != nil {
 		t.Fatal(err)
 	}
 	return &st
 }
 
-// waitRun waits until the assembler has every answer to run for gallery.
-func waitRun(t *testing.T, js jetstream.JetStream, gallery, run string) *assembler.State {
+// waitRun waits until the assembler has every answer to run for gallery id.
+func waitRun(t *testing.T, js jetstream.JetStream, id, run string) *gallery.State {
 	t.Helper()
-	var st *assembler.State
+	var st *gallery.State
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if st = galleryState(t, js, gallery); st.LastRerun >= run && st.Rerun == nil {
+		if st = galleryState(t, js, id); st.LastRerun >= run && st.Rerun == nil {
 			return st
 		}
 	}
-	t.Fatalf("%s: run %s not finished: %+v (waiting %v)", gallery, run, st.Rerun, st.Evaluate().Waiting)
+	t.Fatalf("%s: run %s not finished: %+v (waiting %v)", id, run, st.Rerun, st.Evaluate().Waiting)
 	return nil
 }
 

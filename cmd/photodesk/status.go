@@ -16,7 +16,7 @@ import (
 
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/contract"
-	"github.com/photodesk/photodesk/workers/assembler"
+	"github.com/photodesk/photodesk/pipeline/gallery"
 )
 
 // runStatus prints what the pipeline is doing: every role's consumer and
@@ -312,7 +312,7 @@ func galleriesInProgress(ctx context.Context, js jetstream.JetStream, limit int)
 		if e == nil {
 			break // the end of the current values
 		}
-		var st assembler.State
+		var st gallery.State
 		if err := json.Unmarshal(e.Value(), &st); err != nil {
 			continue
 		}
@@ -336,7 +336,7 @@ func galleriesInProgress(ctx context.Context, js jetstream.JetStream, limit int)
 
 // progressOf says what a gallery lacks; ok is false when its record is
 // published as it stands.
-func progressOf(st *assembler.State) (g galleryProgress, ok bool) {
+func progressOf(st *gallery.State) (g galleryProgress, ok bool) {
 	rd := st.Evaluate()
 	if rd.Ready && st.Published != nil && st.Published.Fingerprint == st.Fingerprint(rd) {
 		return g, false
@@ -361,40 +361,14 @@ func progressOf(st *assembler.State) (g galleryProgress, ok bool) {
 	default:
 		g.State = "waiting"
 	}
-	// The photos that matter: those the manifest lists, else every one.
-	var names []string
-	if st.Manifest != nil && len(st.Manifest.Photos) > 0 {
-		for _, p := range st.Manifest.Photos {
-			names = append(names, p.File)
-		}
-	} else {
-		for name := range st.Photos {
-			names = append(names, name)
-		}
-		sort.Strings(names)
-	}
-	for _, name := range names {
-		p := st.Photos[name]
-		if p == nil || p.ETag == "" {
-			g.Missing = append(g.Missing, missing{Photo: name, Stages: []string{"upload"}})
+	for _, pp := range st.Progress() {
+		if !pp.Uploaded() {
+			g.Missing = append(g.Missing, missing{Photo: pp.Name, Stages: []string{gallery.Upload}})
 			continue
 		}
-		r := p.Results[p.ETag]
-		if r == nil {
-			r = &assembler.Result{}
-		}
-		var lack []string
-		for _, stage := range []string{"exif", "renditions", "watermark"} {
-			if f, failed := r.Failures[stage]; failed {
-				g.Failed = append(g.Failed, contract.HeldPhoto{Photo: name, Stage: stage, Reason: f.Reason})
-				continue
-			}
-			if (stage == "exif" && r.Exif == nil) || (stage == "renditions" && r.Renditions == nil) || (stage == "watermark" && r.Watermarked == nil) {
-				lack = append(lack, stage)
-			}
-		}
-		if len(lack) > 0 {
-			g.Missing = append(g.Missing, missing{Photo: name, Stages: lack})
+		g.Failed = append(g.Failed, pp.Failures()...)
+		if lack := pp.Pending(); len(lack) > 0 {
+			g.Missing = append(g.Missing, missing{Photo: pp.Name, Stages: lack})
 		}
 	}
 	return g, true

@@ -17,7 +17,7 @@ import (
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
-	"github.com/photodesk/photodesk/workers/assembler"
+	"github.com/photodesk/photodesk/pipeline/gallery"
 )
 
 // pollStatus reads the status until ok says it shows what the test wants,
@@ -222,8 +222,8 @@ func TestLastFailures(t *testing.T) {
 // way; a gallery published as it stands is not in progress.
 func TestProgressOf(t *testing.T) {
 	now := time.Now()
-	st := &assembler.State{Gallery: "g", Photos: map[string]*assembler.Photo{}}
-	st.ApplyManifest("m", now, &assembler.Manifest{Headline: "h", Photos: []assembler.MPhoto{{File: "a.jpg"}, {File: "b.jpg"}}}, "")
+	st := &gallery.State{Gallery: "g", Photos: map[string]*gallery.Photo{}}
+	st.ApplyManifest("m", now, &gallery.Manifest{Headline: "h", Photos: []gallery.MPhoto{{File: "a.jpg"}, {File: "b.jpg"}}}, "")
 	a := contract.Ref{Gallery: "g", Photo: "a.jpg", ETag: "a1"}
 	st.ApplyUploaded(contract.PhotoUploaded{Ref: a, UploadedAt: now}, now)
 	st.ApplyExif(contract.PhotoExif{Ref: a}, now)
@@ -244,7 +244,7 @@ func TestProgressOf(t *testing.T) {
 	if g, ok := progressOf(st); !ok || g.State != "publishing" {
 		t.Fatalf("complete, unpublished: %v %+v", ok, g)
 	}
-	st.Published = &assembler.Publication{Version: 1, Fingerprint: st.Fingerprint(st.Evaluate())}
+	st.Published = &gallery.Publication{Version: 1, Fingerprint: st.Fingerprint(st.Evaluate())}
 	if g, ok := progressOf(st); ok {
 		t.Fatalf("published as it stands, yet in progress: %+v", g)
 	}

@@ -23,7 +23,7 @@ import (
 
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/contract"
-	"github.com/photodesk/photodesk/workers/assembler"
+	"github.com/photodesk/photodesk/pipeline/gallery"
 )
 
 // photoExts are the files a folder upload takes as photos; other files in
@@ -244,7 +244,7 @@ func checkManifest(path string) error {
 	if err != nil {
 		return err
 	}
-	_, err = assembler.ParseManifest(b)
+	_, err = gallery.ParseManifest(b)
 	return err
 }
 

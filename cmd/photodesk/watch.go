@@ -20,7 +20,7 @@ func runWatch(ctx context.Context, args []string) error {
 	gallery := fs.String("gallery", "", "gallery id")
 	expect := fs.Int("expect", 0, "stop once this many photos are done or failed (0: run until Ctrl-C)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long (with --expect)")
-	stages := fs.String("stages", "exif,renditions,watermark", "the roles whose results make a photo done")
+	stages := fs.String("stages", strings.Join(contract.StageNames(contract.PhotoStages()), ","), "the roles whose results make a photo done")
 	cfg := pipeline.DefaultConfig()
 	cfg.RegisterFlags(fs)
 	if _, err := pipeline.ParseFlags(fs, args); err != nil {
@@ -46,12 +46,15 @@ func runWatch(ctx context.Context, args []string) error {
 	return w.run(ctx, js, *gallery)
 }
 
-// stageSubjects are the result subjects watch follows, by role.
-var stageSubjects = map[string]string{
-	"exif":       contract.SubjectPhotoExif,
-	"renditions": contract.SubjectPhotoRenditions,
-	"watermark":  contract.SubjectPhotoWatermarked,
-}
+// stageSubjects are the result subjects watch follows, by role: every
+// photo stage's.
+var stageSubjects = func() map[string]string {
+	out := map[string]string{}
+	for _, st := range contract.PhotoStages() {
+		out[st.Name] = st.Result
+	}
+	return out
+}()
 
 // watcher prints one line per photo of a gallery once every stage has a
 // result or a failure for it, reading from the start of the stream, so it
@@ -75,7 +78,7 @@ type photoState struct {
 func newWatcher(out io.Writer, expect int, stages []string) (*watcher, error) {
 	for _, st := range stages {
 		if _, ok := stageSubjects[st]; !ok {
-			return nil, fmt.Errorf("unknown stage %q (exif, renditions, watermark)", st)
+			return nil, fmt.Errorf("unknown stage %q (%s)", st, strings.Join(contract.StageNames(contract.PhotoStages()), ", "))
 		}
 	}
 	return &watcher{out: out, expect: expect, stages: stages, photos: map[string]*photoState{}, printed: map[string]bool{}}, nil
@@ -162,7 +165,7 @@ func (w *watcher) add(subject string, data []byte) {
 	}
 	for _, st := range w.stages {
 		_, failed := p.failures[st]
-		if !failed && !(st == "exif" && p.exif != nil) && p.derivs[st] == nil {
+		if !failed && !(st == contract.StageExif && p.exif != nil) && p.derivs[st] == nil {
 			return
 		}
 	}
@@ -176,7 +179,7 @@ func (w *watcher) print(name string, p *photoState) {
 		for _, st := range w.stages {
 			if reason, ok := p.failures[st]; ok {
 				fmt.Fprintf(w.out, "%-26s FAILED in %s: %s\n", name, st, reason)
-				if p.exif == nil || st != "exif" {
+				if p.exif == nil || st != contract.StageExif {
 					break // one line per photo is enough when it fails everywhere
 				}
 			}
@@ -198,7 +201,8 @@ func (w *watcher) print(name string, p *photoState) {
 		}
 	}
 	var parts []string
-	for _, role := range []string{"renditions", "watermark"} {
+	for _, st := range contract.PhotoStages() {
+		role := st.Name
 		if d := p.derivs[role]; d != nil {
 			largest := d.Derivatives[0]
 			for _, x := range d.Derivatives {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/contract"
+	"github.com/photodesk/photodesk/pipeline/gallery"
 )
 
 // Config is how records are written.
@@ -121,7 +122,7 @@ func (r *Role) Worker(concurrency int) pipeline.Worker {
 // Handle folds one event into its gallery and publishes what follows.
 func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]contract.Output, error) {
 	now := r.now()
-	var apply func(*State)
+	var apply func(*gallery.State)
 	var manifestProblem string
 	switch {
 	case strings.HasPrefix(m.Subject, contract.SubjectPhotoUploaded+"."):
@@ -130,32 +131,32 @@ func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]contract.Outp
 			return nil, err
 		}
 		stages := rerunStages(m.Header)
-		apply = func(s *State) { s.ApplyUploaded(ev, now); s.ApplyRerun(ev, stages, m.StreamSeq) }
+		apply = func(s *gallery.State) { s.ApplyUploaded(ev, now); s.ApplyRerun(ev, stages, m.StreamSeq) }
 	case strings.HasPrefix(m.Subject, contract.SubjectPhotoExif+"."):
 		ev, err := decode[contract.PhotoExif](m)
 		if err != nil {
 			return nil, err
 		}
-		apply = func(s *State) { s.ApplyExif(ev, now) }
+		apply = func(s *gallery.State) { s.ApplyExif(ev, now) }
 	case strings.HasPrefix(m.Subject, contract.SubjectPhotoRenditions+"."), strings.HasPrefix(m.Subject, contract.SubjectPhotoWatermarked+"."):
 		ev, err := decode[contract.PhotoDerivatives](m)
 		if err != nil {
 			return nil, err
 		}
-		apply = func(s *State) { s.ApplyDerivatives(ev, now) }
+		apply = func(s *gallery.State) { s.ApplyDerivatives(ev, now) }
 	case strings.HasPrefix(m.Subject, contract.SubjectFailed+"."):
 		ev, err := decode[contract.Failure](m)
 		if err != nil {
 			return nil, err
 		}
-		apply = func(s *State) { s.ApplyFailure(ev, now) }
+		apply = func(s *gallery.State) { s.ApplyFailure(ev, now) }
 	case strings.HasPrefix(m.Subject, contract.SubjectGallerySubmitted+"."):
 		ev, err := decode[contract.GallerySubmitted](m)
 		if err != nil {
 			return nil, err
 		}
-		data, err := r.Store.Get(ctx, ev.Bucket, ev.Key, ev.ETag, maxManifestBytes)
-		var man *Manifest
+		data, err := r.Store.Get(ctx, ev.Bucket, ev.Key, ev.ETag, gallery.MaxManifestBytes)
+		var man *gallery.Manifest
 		switch {
 		case errors.Is(err, pipeline.ErrSuperseded):
 			m.Log.Info("manifest replaced or deleted since this event; skipped")
@@ -165,11 +166,11 @@ func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]contract.Outp
 		case err != nil:
 			return nil, err
 		default:
-			if man, err = ParseManifest(data); err != nil {
+			if man, err = gallery.ParseManifest(data); err != nil {
 				manifestProblem, man = err.Error(), nil
 			}
 		}
-		apply = func(s *State) { s.ApplyManifest(ev.ETag, ev.SubmittedAt, man, manifestProblem) }
+		apply = func(s *gallery.State) { s.ApplyManifest(ev.ETag, ev.SubmittedAt, man, manifestProblem) }
 	default:
 		return nil, pipeline.Permanentf("assembler: unexpected subject %s", m.Subject)
 	}
@@ -232,9 +233,9 @@ func (r *Role) now() time.Time {
 // reserved version should be published again (a redelivery after a crash);
 // held is the held event to publish, for a new set of failures and again
 // on a redelivery.
-func (r *Role) update(ctx context.Context, gallery string, apply func(*State), redelivered bool) (st *State, rd Readiness, pub *Publication, republish bool, held *contract.GalleryHeld, err error) {
+func (r *Role) update(ctx context.Context, id string, apply func(*gallery.State), redelivered bool) (st *gallery.State, rd gallery.Readiness, pub *gallery.Publication, republish bool, held *contract.GalleryHeld, err error) {
 	for attempt := 0; attempt < 50; attempt++ {
-		st, rev, err := r.load(ctx, gallery)
+		st, rev, err := r.load(ctx, id)
 		if err != nil {
 			return nil, rd, nil, false, nil, err
 		}
@@ -246,9 +247,9 @@ func (r *Role) update(ctx context.Context, gallery string, apply func(*State), r
 			// A redelivery asks again: the held event may have been lost
 			// after this state was saved (the same Msg-Id: JetStream drops a
 			// repeat of one that got through).
-			if fp := FailureFingerprint(rd.Failed); fp != st.HeldFor || redelivered {
+			if fp := gallery.FailureFingerprint(rd.Failed); fp != st.HeldFor || redelivered {
 				st.HeldFor = fp
-				held = &contract.GalleryHeld{Gallery: gallery, Failed: rd.Failed, HeldAt: r.now()}
+				held = &contract.GalleryHeld{Gallery: id, Failed: rd.Failed, HeldAt: r.now()}
 			}
 		} else {
 			st.HeldFor = ""
@@ -258,9 +259,9 @@ func (r *Role) update(ctx context.Context, gallery string, apply func(*State), r
 			switch {
 			case st.Published == nil:
 				now := r.now()
-				pub = &Publication{Version: 1, Fingerprint: fp, FirstCreated: now, VersionCreated: now}
+				pub = &gallery.Publication{Version: 1, Fingerprint: fp, FirstCreated: now, VersionCreated: now}
 			case st.Published.Fingerprint != fp:
-				pub = &Publication{Version: st.Published.Version + 1, Fingerprint: fp, FirstCreated: st.Published.FirstCreated, VersionCreated: r.now()}
+				pub = &gallery.Publication{Version: st.Published.Version + 1, Fingerprint: fp, FirstCreated: st.Published.FirstCreated, VersionCreated: r.now()}
 			default:
 				republish = redelivered
 			}
@@ -276,36 +277,36 @@ func (r *Role) update(ctx context.Context, gallery string, apply func(*State), r
 			return st, rd, nil, republish, held, nil
 		}
 		if rev == 0 {
-			_, err = r.KV.Create(ctx, gallery, after)
+			_, err = r.KV.Create(ctx, id, after)
 		} else {
-			_, err = r.KV.Update(ctx, gallery, after, rev)
+			_, err = r.KV.Update(ctx, id, after, rev)
 		}
 		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			continue // another assembler changed it first: fold in again
 		}
 		if err != nil {
-			return nil, rd, nil, false, nil, fmt.Errorf("save gallery %s: %w", gallery, err)
+			return nil, rd, nil, false, nil, fmt.Errorf("save gallery %s: %w", id, err)
 		}
 		return st, rd, pub, republish, held, nil
 	}
-	return nil, rd, nil, false, nil, fmt.Errorf("gallery %s: too many concurrent updates", gallery)
+	return nil, rd, nil, false, nil, fmt.Errorf("gallery %s: too many concurrent updates", id)
 }
 
 // load returns the gallery's state and its revision (0: none yet).
-func (r *Role) load(ctx context.Context, gallery string) (*State, uint64, error) {
-	e, err := r.KV.Get(ctx, gallery)
+func (r *Role) load(ctx context.Context, id string) (*gallery.State, uint64, error) {
+	e, err := r.KV.Get(ctx, id)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return newState(gallery), 0, nil
+		return gallery.New(id), 0, nil
 	}
 	if err != nil {
 		return nil, 0, err
 	}
-	st := newState(gallery)
+	st := gallery.New(id)
 	if err := json.Unmarshal(e.Value(), st); err != nil {
-		return nil, 0, fmt.Errorf("gallery %s state: %w", gallery, err)
+		return nil, 0, fmt.Errorf("gallery %s state: %w", id, err)
 	}
 	if st.Photos == nil {
-		st.Photos = map[string]*Photo{}
+		st.Photos = map[string]*gallery.Photo{}
 	}
 	return st, e.Revision(), nil
 }

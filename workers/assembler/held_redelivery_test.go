@@ -11,6 +11,7 @@ import (
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
+	"github.com/photodesk/photodesk/pipeline/gallery"
 )
 
 // TestHeldAgainOnRedelivery: the assembler saves that a gallery is held
@@ -29,8 +30,8 @@ func TestHeldAgainOnRedelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 7, 28, 2, 0, 0, 0, time.UTC)
-	st := newState("g")
-	st.ApplyManifest("m1", now, &Manifest{Headline: "h", Photos: []MPhoto{{File: "a.jpg"}, {File: "b.jpg"}}}, "")
+	st := gallery.New("g")
+	st.ApplyManifest("m1", now, &gallery.Manifest{Headline: "h", Photos: []gallery.MPhoto{{File: "a.jpg"}, {File: "b.jpg"}}}, "")
 	ref := contract.Ref{Gallery: "g", Photo: "a.jpg", Bucket: "originals", Key: "g/a.jpg", ETag: "a1"}
 	st.ApplyUploaded(contract.PhotoUploaded{Ref: ref, UploadedAt: now}, now)
 	b, _ := json.Marshal(st)

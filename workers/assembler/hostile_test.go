@@ -7,37 +7,8 @@ import (
 	"unicode"
 
 	"github.com/photodesk/photodesk/pipeline/contract"
+	"github.com/photodesk/photodesk/pipeline/gallery"
 )
-
-// TestManifestReasonsForThePhotographer: manifests that are not what the
-// schema says fail with a reason that says what to fix, not a decoder's
-// words ("unexpected EOF", `"" must be a object`); a byte order mark, as
-// Windows editors write, is no fault.
-func TestManifestReasonsForThePhotographer(t *testing.T) {
-	for _, c := range []struct{ doc, want string }{
-		{"", "gallery.json is empty"},
-		{" \n\t", "gallery.json is empty"},
-		{"\uFEFF", "gallery.json is empty"},
-		{`{"headline": "开幕", "photos": [`, `gallery.json is not valid JSON: it ends at line 1, column 31 before the JSON does (a missing "]" or "}"?)`},
-		{"{\n\"headline\": \"x\"", "it ends at line 2, column 16"},
-		{`["a.jpg", "b.jpg"]`, `gallery.json must be a JSON object such as {"headline": "…", "photos": […]}, not an array`},
-		{`"开幕"`, "must be a JSON object such as"},
-		{`{"headline": "开幕",}`, "not valid JSON: line 1, column 19: invalid character '}'"},
-		{`{"headline": "h", "photos": ["a.jpg"]}`, `each of "photos" must be an object such as {"file": "01.jpg", "caption": "…"}, not a string`},
-		{`{"headline": "h", "photos": {"file": "a.jpg"}}`, `"photos" must be a list`},
-		{`{"headline": "h", "source": 3}`, `"source" must be a string`},
-		{`{"headline": "\u0000\u001b\u0007 "}`, `"headline" is missing or empty`},
-	} {
-		_, err := ParseManifest([]byte(c.doc))
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%q: %v, want an error containing %q", c.doc, err, c.want)
-		}
-	}
-	m, err := ParseManifest([]byte("\uFEFF{\"headline\": \"开幕\"}"))
-	if err != nil || m.Headline != "开幕" {
-		t.Errorf("manifest with a byte order mark: %+v, %v", m, err)
-	}
-}
 
 // TestRecordTextIsPrintable: control characters from the manifest, the
 // photo's metadata or the upload's (a NUL, terminal escapes, Word's
@@ -47,13 +18,13 @@ func TestRecordTextIsPrintable(t *testing.T) {
 	r := &Role{Zone: sh, Cfg: DefaultConfig()}
 	r.Cfg.PublicBaseURL = "https://img.example.com/d"
 	now := time.Date(2026, 7, 28, 2, 0, 0, 0, time.UTC)
-	m, err := ParseManifest([]byte(`{"headline": "高清\u0000大图\u001b]0;pwned\u0007|展会", "byline": ["张\u001b[31m三", "\u0000"],
+	m, err := gallery.ParseManifest([]byte(`{"headline": "高清\u0000大图\u001b]0;pwned\u0007|展会", "byline": ["张\u001b[31m三", "\u0000"],
 		"dateline": "北京\t\u000b朝阳", "source": "工人\u0085日报",
 		"photos": [{"file": "a.jpg", "caption": "开幕\u001b[2J式\u000b第二行\r\n第三行\u2028第四行\u0000", "byline": "李\u0007四"}, {"file": "b.jpg"}, {"file": "c.jpg"}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newState("g")
+	s := gallery.New("g")
 	s.ApplyManifest("m", now, m, "")
 	captions := map[string]contract.ExifData{
 		"a.jpg": {CapturedAt: &now},
@@ -71,7 +42,7 @@ func TestRecordTextIsPrintable(t *testing.T) {
 	if !rd.Ready {
 		t.Fatalf("not ready: %v", rd.Waiting)
 	}
-	a, err := r.article(t.Context(), s, rd, &Publication{Version: 1, FirstCreated: now, VersionCreated: now})
+	a, err := r.article(t.Context(), s, rd, &gallery.Publication{Version: 1, FirstCreated: now, VersionCreated: now})
 	if err != nil {
 		t.Fatal(err)
 	}

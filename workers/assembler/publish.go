@@ -10,15 +10,16 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/photodesk/photodesk/pipeline/contract"
+	"github.com/photodesk/photodesk/pipeline/gallery"
 )
 
 // Keys of a gallery's record in the articles bucket.
-func recordKey(gallery string) string  { return gallery + "/article.json" }
-func previewKey(gallery string) string { return gallery + "/index.html" }
+func recordKey(id string) string  { return id + "/article.json" }
+func previewKey(id string) string { return id + "/index.html" }
 
 // publish writes the record and the preview, and returns the event that
 // announces them (article.ready for version 1, article.updated after).
-func (r *Role) publish(ctx context.Context, st *State, rd Readiness, pub *Publication) (contract.Output, error) {
+func (r *Role) publish(ctx context.Context, st *gallery.State, rd gallery.Readiness, pub *gallery.Publication) (contract.Output, error) {
 	a, err := r.article(ctx, st, rd, pub)
 	if err != nil {
 		return contract.Output{}, err
@@ -74,18 +75,18 @@ func (r *Role) put(ctx context.Context, key, ctype string, body []byte) error {
 }
 
 // article gathers what the record says, in order.
-func (r *Role) article(ctx context.Context, st *State, rd Readiness, pub *Publication) (*Article, error) {
+func (r *Role) article(ctx context.Context, st *gallery.State, rd gallery.Readiness, pub *gallery.Publication) (*Article, error) {
 	m := st.Manifest
 	var by []string
 	for _, b := range m.Byline {
-		if b = textLine(b); b != "" {
+		if b = gallery.TextLine(b); b != "" {
 			by = append(by, b)
 		}
 	}
 	a := &Article{
-		Gallery: st.Gallery, Headline: textLine(m.Headline), By: by,
-		Source: textLine(firstOf(m.Source, r.Cfg.Source)), Language: firstOf(m.Language, r.Cfg.Language),
-		Located: textLine(m.Dateline), Copyright: r.Cfg.Copyright, UsageTerms: r.Cfg.UsageTerms,
+		Gallery: st.Gallery, Headline: gallery.TextLine(m.Headline), By: by,
+		Source: gallery.TextLine(firstOf(m.Source, r.Cfg.Source)), Language: firstOf(m.Language, r.Cfg.Language),
+		Located: gallery.TextLine(m.Dateline), Copyright: r.Cfg.Copyright, UsageTerms: r.Cfg.UsageTerms,
 		Version: pub.Version, FirstCreated: pub.FirstCreated, VersionCreated: pub.VersionCreated,
 		PublishTime: pub.VersionCreated.In(r.Zone).Format("2006-01-02 15:04:05"),
 	}
@@ -100,15 +101,15 @@ func (r *Role) article(ctx context.Context, st *State, rd Readiness, pub *Public
 }
 
 // figure is one photo: caption with its date, credit, every rendition.
-func (r *Role) figure(ctx context.Context, e Entry) (Figure, error) {
+func (r *Role) figure(ctx context.Context, e gallery.Entry) (Figure, error) {
 	x := e.Current.Exif
 	if x == nil {
 		x = &contract.ExifData{}
 	}
-	text := firstOf(textBlock(e.Listed.Caption), textBlock(x.Caption), textBlock(e.Photo.Caption))
+	text := firstOf(gallery.TextBlock(e.Listed.Caption), gallery.TextBlock(x.Caption), gallery.TextBlock(e.Photo.Caption))
 	caption, _ := Caption(text, x.CapturedAt, r.Zone, r.Cfg.DateFormat)
 	f := Figure{
-		Name: e.Name, Caption: caption, By: firstOf(textLine(e.Listed.Byline), textLine(x.Byline), textLine(x.Artist)),
+		Name: e.Name, Caption: caption, By: firstOf(gallery.TextLine(e.Listed.Byline), gallery.TextLine(x.Byline), gallery.TextLine(x.Artist)),
 		CapturedAt: x.CapturedAt, ETag: e.Photo.ETag, DateSource: dateNote(e, x),
 	}
 	all := append(append([]contract.Derivative(nil), e.Current.Renditions...), e.Current.Watermarked...)
@@ -130,8 +131,8 @@ func (r *Role) figure(ctx context.Context, e Entry) (Figure, error) {
 }
 
 // dateNote says where the caption's date came from, for editors.
-func dateNote(e Entry, x *contract.ExifData) string {
-	if _, failed := e.Current.Failures["exif"]; failed {
+func dateNote(e gallery.Entry, x *contract.ExifData) string {
+	if _, failed := e.Current.Failed(contract.StageExif); failed {
 		return "capture date unknown: EXIF could not be read"
 	}
 	if x.CapturedAt == nil {

@@ -1,4 +1,4 @@
-package assembler
+package gallery
 
 import (
 	"strings"
@@ -24,7 +24,7 @@ func TestStateGaveUpHoldsUntilALateResult(t *testing.T) {
 		return contract.PhotoDerivatives{Ref: ref, Role: role, Derivatives: []contract.Derivative{{Preset: "large", Format: "jpeg", Key: "g/a.jpg/large." + role, ETag: role}}}
 	}
 	state := func() *State {
-		s := newState("g")
+		s := New("g")
 		s.ApplyManifest("m", now, &Manifest{Headline: "h", Photos: []MPhoto{{File: "a.jpg"}}}, "")
 		s.ApplyUploaded(contract.PhotoUploaded{Ref: ref, UploadedAt: now}, now)
 		s.ApplyExif(contract.PhotoExif{Ref: ref}, now)

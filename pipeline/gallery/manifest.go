@@ -1,4 +1,4 @@
-package assembler
+package gallery
 
 import (
 	"bytes"
@@ -51,7 +51,7 @@ func (b *Bylines) UnmarshalJSON(data []byte) error {
 
 // Limits a photographer can read in an error message.
 const (
-	maxManifestBytes = 1 << 20
+	MaxManifestBytes = 1 << 20
 	maxHeadline      = 200
 	maxCaption       = 2000
 	maxPhotos        = 500
@@ -63,7 +63,7 @@ var langTag = regexp.MustCompile(`^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$`)
 // ParseManifest reads and checks a gallery.json. Its errors are written
 // for the photographer who made the file.
 func ParseManifest(data []byte) (*Manifest, error) {
-	if len(data) > maxManifestBytes {
+	if len(data) > MaxManifestBytes {
 		return nil, fmt.Errorf("gallery.json is %d bytes; the limit is 1 MiB", len(data))
 	}
 	if !utf8.Valid(data) {
@@ -144,7 +144,7 @@ func position(data []byte, off int64) (line, col int) {
 func (m *Manifest) check() error {
 	m.Headline = strings.TrimSpace(m.Headline)
 	switch n := utf8.RuneCountInString(m.Headline); {
-	case n == 0 || textLine(m.Headline) == "": // nothing printable
+	case n == 0 || TextLine(m.Headline) == "": // nothing printable
 		return errors.New(`gallery.json: "headline" is missing or empty`)
 	case n > maxHeadline:
 		return fmt.Errorf(`gallery.json: "headline" is %d characters; the limit is %d`, n, maxHeadline)

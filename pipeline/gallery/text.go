@@ -1,4 +1,4 @@
-package assembler
+package gallery
 
 import (
 	"strings"
@@ -18,9 +18,9 @@ import (
 var lineBreaks = strings.NewReplacer("\r\n", "\n", "\r", "\n", "\v", "\n", "\f", "\n",
 	"\u0085", "\n", "\u2028", "\n", "\u2029", "\n")
 
-// textBlock cleans a caption: valid UTF-8, line breaks as "\n", tabs as
+// TextBlock cleans a caption: valid UTF-8, line breaks as "\n", tabs as
 // spaces, other control characters dropped, no white space around it.
-func textBlock(s string) string {
+func TextBlock(s string) string {
 	s = lineBreaks.Replace(strings.ToValidUTF8(s, "\uFFFD"))
 	s = strings.Map(func(r rune) rune {
 		switch {
@@ -36,8 +36,8 @@ func textBlock(s string) string {
 	return strings.TrimSpace(s)
 }
 
-// textLine cleans a headline, a name or a place: textBlock on one line,
+// TextLine cleans a headline, a name or a place: TextBlock on one line,
 // runs of white space as one space.
-func textLine(s string) string {
-	return strings.Join(strings.Fields(textBlock(s)), " ")
+func TextLine(s string) string {
+	return strings.Join(strings.Fields(TextBlock(s)), " ")
 }

@@ -1,10 +1,6 @@
-package assembler
+package gallery
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -66,7 +62,8 @@ type Publication struct {
 // maxResults bounds the versions kept per photo name.
 const maxResults = 4
 
-func newState(gallery string) *State {
+// New is the state of a gallery no event has reached yet.
+func New(gallery string) *State {
 	return &State{Gallery: gallery, Photos: map[string]*Photo{}}
 }
 
@@ -120,8 +117,8 @@ func (s *State) ApplyExif(ev contract.PhotoExif, now time.Time) {
 	x := ev.Exif
 	r := s.photo(ev.Photo).result(etagOf(ev.ETag), now)
 	r.Exif = &x
-	r.succeeded("exif")
-	s.answered(ev.Run, ev.Photo, "exif", etagOf(ev.ETag))
+	r.succeeded(contract.StageExif)
+	s.answered(ev.Run, ev.Photo, contract.StageExif, etagOf(ev.ETag))
 }
 
 // ApplyDerivatives records a renditions or watermark result.
@@ -129,10 +126,8 @@ func (s *State) ApplyDerivatives(ev contract.PhotoDerivatives, now time.Time) {
 	r := s.photo(ev.Photo).result(etagOf(ev.ETag), now)
 	src := ev.Source
 	r.Source = &src
-	if ev.Role == "watermark" {
-		r.Watermarked = ev.Derivatives
-	} else {
-		r.Renditions = ev.Derivatives
+	if _, derivs := r.slot(ev.Role); derivs != nil {
+		*derivs = ev.Derivatives
 	}
 	r.succeeded(ev.Role)
 	s.answered(ev.Run, ev.Photo, ev.Role, etagOf(ev.ETag))
@@ -149,6 +144,39 @@ func (s *State) ApplyFailure(f contract.Failure, now time.Time) {
 	}
 	r.Failures[f.Stage] = f
 	s.failedRerun(f)
+}
+
+// slot is where stage's result lives in a Result: the one place a stage
+// name meets a field, so a new photo stage is a row in contract.Stages, a
+// field of Result and a case here.
+func (r *Result) slot(stage string) (exif **contract.ExifData, derivs *[]contract.Derivative) {
+	switch stage {
+	case contract.StageExif:
+		return &r.Exif, nil
+	case contract.StageRenditions:
+		return nil, &r.Renditions
+	case contract.StageWatermark:
+		return nil, &r.Watermarked
+	}
+	return nil, nil
+}
+
+// Has says whether stage has answered this version with its result.
+func (r *Result) Has(stage string) bool {
+	if r == nil {
+		return false
+	}
+	exif, derivs := r.slot(stage)
+	return (exif != nil && *exif != nil) || (derivs != nil && *derivs != nil)
+}
+
+// Failed returns stage's failure of this version, if any.
+func (r *Result) Failed(stage string) (contract.Failure, bool) {
+	if r == nil {
+		return contract.Failure{}, false
+	}
+	f, ok := r.Failures[stage]
+	return f, ok
 }
 
 // succeeded drops the stage's earlier giving up (a failure that is not
@@ -170,129 +198,4 @@ func (s *State) ApplyManifest(etag string, at time.Time, m *Manifest, problem st
 		return
 	}
 	s.Manifest, s.ManifestETag, s.ManifestAt, s.ManifestError = m, etag, at, problem
-}
-
-// Entry is a photo of the record, in order, with its current result.
-type Entry struct {
-	Name    string
-	Listed  MPhoto
-	Photo   *Photo
-	Current *Result
-}
-
-// Readiness says whether the gallery can be published, and if not, why.
-type Readiness struct {
-	Ready   bool
-	Entries []Entry
-	Waiting []string // "01.jpg: renditions", for logs and status
-	Failed  []contract.HeldPhoto
-}
-
-// holdingStages are the stages whose failure holds a gallery: without its
-// images a photo cannot be shown. An exif failure does not: the photo goes
-// out without a date prefix, and the record says the date is unknown.
-var holdingStages = []string{"renditions", "watermark"}
-
-// Evaluate decides whether the gallery is complete: a valid manifest, and
-// for every photo it lists (every uploaded photo when it lists none) the
-// current original has its EXIF result, renditions and watermarked copy.
-func (s *State) Evaluate() Readiness {
-	var rd Readiness
-	if s.Manifest == nil {
-		rd.Waiting = append(rd.Waiting, "gallery.json")
-		if s.ManifestError != "" {
-			rd.Failed = append(rd.Failed, contract.HeldPhoto{Photo: contract.ManifestName, Stage: "assembler", Reason: s.ManifestError})
-		}
-		return rd
-	}
-	if s.ManifestError != "" {
-		rd.Failed = append(rd.Failed, contract.HeldPhoto{Photo: contract.ManifestName, Stage: "assembler", Reason: s.ManifestError})
-		return rd
-	}
-	listed := s.Manifest.Photos
-	if len(listed) == 0 {
-		for name := range s.Photos {
-			listed = append(listed, MPhoto{File: name})
-		}
-	}
-	for _, mp := range listed {
-		p := s.Photos[mp.File]
-		if p == nil || p.ETag == "" {
-			rd.Waiting = append(rd.Waiting, mp.File+": upload")
-			continue
-		}
-		r := p.Results[p.ETag]
-		e := Entry{Name: mp.File, Listed: mp, Photo: p, Current: r}
-		failed := false
-		for _, st := range holdingStages {
-			if f, ok := r.Failures[st]; ok {
-				rd.Failed = append(rd.Failed, contract.HeldPhoto{Photo: mp.File, Stage: st, Reason: f.Reason})
-				failed = true
-			}
-		}
-		if failed {
-			continue
-		}
-		_, exifFailed := r.Failures["exif"]
-		switch {
-		case r.Exif == nil && !exifFailed:
-			rd.Waiting = append(rd.Waiting, mp.File+": exif")
-		case r.Renditions == nil:
-			rd.Waiting = append(rd.Waiting, mp.File+": renditions")
-		case r.Watermarked == nil:
-			rd.Waiting = append(rd.Waiting, mp.File+": watermark")
-		default:
-			rd.Entries = append(rd.Entries, e)
-		}
-	}
-	if s.Rerun != nil {
-		// One new version when the run is done, not one per photo.
-		rd.Waiting = append(rd.Waiting, s.Rerun.waiting(s)...)
-	}
-	if len(s.Manifest.Photos) == 0 {
-		// No order given: by capture time, then file name.
-		sort.SliceStable(rd.Entries, func(i, j int) bool {
-			a, b := captured(rd.Entries[i]), captured(rd.Entries[j])
-			switch {
-			case a != nil && b != nil && !a.Equal(*b):
-				return a.Before(*b)
-			case (a == nil) != (b == nil):
-				return a != nil
-			}
-			return rd.Entries[i].Name < rd.Entries[j].Name
-		})
-	}
-	rd.Ready = len(rd.Waiting) == 0 && len(rd.Failed) == 0 && len(rd.Entries) > 0
-	return rd
-}
-
-func captured(e Entry) *time.Time {
-	if e.Current == nil || e.Current.Exif == nil {
-		return nil
-	}
-	return e.Current.Exif.CapturedAt
-}
-
-// Fingerprint identifies the record's inputs: the manifest and, for each
-// photo in order, its original and every derivative. The same inputs make
-// the same record, so a redelivered event publishes no new version.
-func (s *State) Fingerprint(rd Readiness) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "manifest %s\n", s.ManifestETag)
-	for _, e := range rd.Entries {
-		fmt.Fprintf(h, "photo %s %s\n", e.Name, e.Photo.ETag)
-		for _, d := range append(append([]contract.Derivative(nil), e.Current.Renditions...), e.Current.Watermarked...) {
-			fmt.Fprintf(h, " %s %s\n", d.Key, d.ETag)
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil)[:12])
-}
-
-// FailureFingerprint identifies a set of failures, so each is reported once.
-func FailureFingerprint(failed []contract.HeldPhoto) string {
-	h := sha256.New()
-	for _, f := range failed {
-		fmt.Fprintf(h, "%s|%s|%s\n", f.Photo, f.Stage, f.Reason)
-	}
-	return hex.EncodeToString(h.Sum(nil)[:12])
 }

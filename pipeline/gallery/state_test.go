@@ -1,0 +1,186 @@
+package gallery
+
+import (
+	"encoding/json"
+	"math/rand"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/photodesk/photodesk/internal/schematest"
+	"github.com/photodesk/photodesk/pipeline/contract"
+)
+
+// TestManifestRulesMatchSchema: ParseManifest and schemas/gallery.schema.json
+// agree on what is a valid manifest, and the errors name the problem.
+func TestManifestRulesMatchSchema(t *testing.T) {
+	schema := schematest.Repo(t, "schemas/gallery.schema.json")
+	for _, c := range []struct {
+		doc  string
+		want string // "" valid; else part of ParseManifest's error
+	}{
+		{`{"headline":"高清大图|展会","byline":["张三","李四"],"source":"工人日报","language":"zh-CN","dateline":"北京","photos":[{"file":"01.jpg","caption":"开幕。"},{"file":"02.jpg"}]}`, ""},
+		{`{"headline":"h","byline":"张三"}`, ""},
+		{`{"byline":"张三"}`, `"headline" is missing`},
+		{`{"headline":"   "}`, `"headline" is missing`},
+		{`{"headline":"h","title":"x"}`, `unknown field "title"`},
+		{`{"headline":"h","photos":[{"file":"../etc/passwd"}]}`, `not safe`},
+		{`{"headline":"h","photos":[{"file":"a.jpg"},{"file":"a.jpg"}]}`, `listed twice`},
+		{`{"headline":"h","photos":[{"caption":"no file"}]}`, `photo 1`},
+		{`{"headline":"h","language":"中文"}`, `not a language tag`},
+		{`{"headline":"h","photos":"a.jpg"}`, `"photos" must be a list`},
+		{`{"headline": 3}`, `"headline" must be a string`},
+		{`{"headline":"h",}`, `not valid JSON: line 1`},
+		{"{\"headline\":\"h\xff\"}", `not valid UTF-8`},
+		{`{"headline":"` + strings.Repeat("长", 201) + `"}`, `limit is 200`},
+	} {
+		_, err := ParseManifest([]byte(c.doc))
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.doc, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: error %v, want one containing %q", c.doc, err, c.want)
+		}
+		// JSON Schema cannot say "no file twice" or "not only spaces" the
+		// way the parser does; those cases are the parser's alone.
+		if json.Valid([]byte(c.doc)) && c.want != `not valid UTF-8` && c.want != `listed twice` {
+			verr := schematest.Validate(t, schema, []byte(c.doc))
+			if (verr == nil) != (c.want == "") && c.want != `"headline" is missing` {
+				t.Errorf("%s: schema says %v, ParseManifest says %v", c.doc, verr, err)
+			}
+		}
+	}
+}
+
+// events is a small gallery's whole history: manifest, two photos through
+// every stage, one photo replaced.
+func events(t *testing.T) []func(*State, time.Time) {
+	t0 := time.Date(2026, 7, 28, 1, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	day := func(d int) *time.Time { x := time.Date(2026, 7, d, 9, 0, 0, 0, time.UTC); return &x }
+	m := &Manifest{Headline: "h", Photos: []MPhoto{{File: "b.jpg", Caption: "B"}, {File: "a.jpg", Caption: "A"}}}
+	ref := func(p, etag string) contract.Ref {
+		return contract.Ref{Gallery: "g", Photo: p, Bucket: "originals", Key: "g/" + p, ETag: etag}
+	}
+	derivs := func(p, etag, role string) contract.PhotoDerivatives {
+		return contract.PhotoDerivatives{Ref: ref(p, etag), Role: role, Derivatives: []contract.Derivative{{Preset: "large", Format: "jpeg", Key: "g/" + p + "/large.jpg", ETag: etag + role}}}
+	}
+	var evs []func(*State, time.Time)
+	evs = append(evs, func(s *State, now time.Time) { s.ApplyManifest("m1", at(0), m, "") })
+	for _, p := range []struct {
+		name, etag string
+		up         time.Duration
+		day        int
+	}{{"a.jpg", "a1", 1, 28}, {"b.jpg", "b1", 2, 29}, {"b.jpg", "b2", 5, 30}} {
+		p := p
+		evs = append(evs,
+			func(s *State, now time.Time) {
+				s.ApplyUploaded(contract.PhotoUploaded{Ref: ref(p.name, p.etag), UploadedAt: at(p.up)}, now)
+			},
+			func(s *State, now time.Time) {
+				s.ApplyExif(contract.PhotoExif{Ref: ref(p.name, p.etag), Exif: contract.ExifData{CapturedAt: day(p.day)}}, now)
+			},
+			func(s *State, now time.Time) { s.ApplyDerivatives(derivs(p.name, p.etag, "renditions"), now) },
+			func(s *State, now time.Time) { s.ApplyDerivatives(derivs(p.name, p.etag, "watermark"), now) },
+		)
+	}
+	return evs
+}
+
+// TestStateOrderDoesNotMatter: any order of the events, with repeats,
+// gives the same ready gallery, the newest upload of b.jpg, the manifest's
+// order, and the same fingerprint.
+func TestStateOrderDoesNotMatter(t *testing.T) {
+	evs := events(t)
+	now := time.Date(2026, 7, 28, 2, 0, 0, 0, time.UTC)
+	var want string
+	rng := rand.New(rand.NewSource(1))
+	for trial := range 200 {
+		order := rng.Perm(len(evs))
+		order = append(order, order[:rng.Intn(len(order))]...) // redeliveries
+		s := New("g")
+		for _, i := range order {
+			evs[i](s, now)
+			// A round trip through JSON, as the KV bucket does.
+			b, _ := json.Marshal(s)
+			s = New("g")
+			if err := json.Unmarshal(b, s); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rd := s.Evaluate()
+		if !rd.Ready || len(rd.Entries) != 2 || rd.Entries[0].Name != "b.jpg" || rd.Entries[0].Photo.ETag != "b2" || rd.Entries[1].Name != "a.jpg" {
+			t.Fatalf("trial %d (order %v): ready %v, waiting %v, entries %+v", trial, order, rd.Ready, rd.Waiting, rd.Entries)
+		}
+		fp := s.Fingerprint(rd)
+		if want == "" {
+			want = fp
+		} else if fp != want {
+			t.Fatalf("trial %d: fingerprint %s, want %s", trial, fp, want)
+		}
+	}
+}
+
+// TestStateHoldsOnFailure: a listed photo whose renditions failed holds
+// the gallery and says why; an exif failure does not.
+func TestStateHoldsOnFailure(t *testing.T) {
+	now := time.Now()
+	s := New("g")
+	for _, ev := range events(t) {
+		ev(s, now)
+	}
+	s.ApplyFailure(contract.Failure{Ref: contract.Ref{Gallery: "g", Photo: "a.jpg", ETag: "a1"}, Stage: "exif", Reason: "corrupt EXIF"}, now)
+	if rd := s.Evaluate(); !rd.Ready {
+		t.Fatalf("an exif failure held the gallery: %+v", rd)
+	}
+	s.ApplyFailure(contract.Failure{Ref: contract.Ref{Gallery: "g", Photo: "a.jpg", ETag: "a1"}, Stage: "renditions", Reason: "bad input: cannot decode the jpeg"}, now)
+	rd := s.Evaluate()
+	if rd.Ready || len(rd.Failed) != 1 || rd.Failed[0].Photo != "a.jpg" || rd.Failed[0].Stage != "renditions" || !strings.Contains(rd.Failed[0].Reason, "cannot decode") {
+		t.Fatalf("after a renditions failure: %+v", rd)
+	}
+	// A replacement upload releases it once processed.
+	s.ApplyUploaded(contract.PhotoUploaded{Ref: contract.Ref{Gallery: "g", Photo: "a.jpg", ETag: "a2"}, UploadedAt: time.Date(2026, 7, 29, 0, 0, 0, 0, time.UTC)}, now)
+	if rd := s.Evaluate(); len(rd.Failed) != 0 || rd.Ready {
+		t.Fatalf("after a replacement: %+v", rd)
+	}
+}
+
+// TestStateOrderWithoutList: a manifest that lists no photos publishes
+// every uploaded one, by capture time, then file name (unknown dates last).
+func TestStateOrderWithoutList(t *testing.T) {
+	now := time.Now()
+	s := New("g")
+	s.ApplyManifest("m", now, &Manifest{Headline: "h"}, "")
+	day := func(d int) *time.Time { x := time.Date(2026, 7, d, 9, 0, 0, 0, time.UTC); return &x }
+	for _, p := range []struct {
+		name string
+		at   *time.Time
+	}{{"z.jpg", day(28)}, {"b.jpg", day(29)}, {"a.jpg", day(29)}, {"c.jpg", nil}, {"y.jpg", day(27)}} {
+		ref := contract.Ref{Gallery: "g", Photo: p.name, ETag: "e-" + p.name}
+		s.ApplyUploaded(contract.PhotoUploaded{Ref: ref, UploadedAt: now}, now)
+		s.ApplyExif(contract.PhotoExif{Ref: ref, Exif: contract.ExifData{CapturedAt: p.at}}, now)
+		s.ApplyDerivatives(contract.PhotoDerivatives{Ref: ref, Role: "renditions", Derivatives: []contract.Derivative{}}, now)
+		s.ApplyDerivatives(contract.PhotoDerivatives{Ref: ref, Role: "watermark", Derivatives: []contract.Derivative{}}, now)
+	}
+	rd := s.Evaluate()
+	var got []string
+	for _, e := range rd.Entries {
+		got = append(got, e.Name)
+	}
+	if !rd.Ready || strings.Join(got, " ") != "y.jpg z.jpg a.jpg b.jpg c.jpg" {
+		t.Fatalf("order %v (ready %v, waiting %v)", got, rd.Ready, rd.Waiting)
+	}
+	// A replaced photo changes the fingerprint: a new version follows.
+	fp := s.Fingerprint(rd)
+	ref := contract.Ref{Gallery: "g", Photo: "a.jpg", ETag: "e2"}
+	s.ApplyUploaded(contract.PhotoUploaded{Ref: ref, UploadedAt: now.Add(time.Minute)}, now)
+	if s.Evaluate().Ready {
+		t.Fatal("ready before the replacement is processed")
+	}
+	s.ApplyExif(contract.PhotoExif{Ref: ref, Exif: contract.ExifData{CapturedAt: day(29)}}, now)
+	s.ApplyDerivatives(contract.PhotoDerivatives{Ref: ref, Role: "renditions", Derivatives: []contract.Derivative{{Key: "k", ETag: "new"}}}, now)
+	s.ApplyDerivatives(contract.PhotoDerivatives{Ref: ref, Role: "watermark", Derivatives: []contract.Derivative{}}, now)
+	if rd := s.Evaluate(); !rd.Ready || s.Fingerprint(rd) == fp {
+		t.Fatalf("after replacing a.jpg: ready %v, fingerprint unchanged %v", rd.Ready, s.Fingerprint(rd) == fp)
+	}
+}
