@@ -67,19 +67,13 @@ func runSetup(ctx context.Context, args []string) error {
 		return err
 	}
 	defer nc.Close()
+	topology := pipeline.Topology(cfg)
 	before := map[string]bool{}
-	for _, sc := range pipeline.StreamConfigs(cfg) {
-		_, err := js.Stream(ctx, sc.Name)
-		before["stream "+sc.Name] = err == nil
+	for _, r := range topology {
+		if !r.Unlisted {
+			before[r.Label()] = r.Check(ctx, js) == nil
+		}
 	}
-	for _, spec := range pipeline.Consumers {
-		_, err := js.Consumer(ctx, spec.Stream, spec.Role)
-		before["consumer "+spec.Role] = err == nil
-		_, err = js.Consumer(ctx, pipeline.AdvisoriesStream, pipeline.GaveUpConsumer(spec.Role))
-		before["consumer "+pipeline.GaveUpConsumer(spec.Role)] = err == nil
-	}
-	_, err = js.KeyValue(ctx, pipeline.GalleriesKV)
-	before["key-value "+pipeline.GalleriesKV] = err == nil
 	// On a cluster that is still forming, R3 streams fail until enough
 	// servers have JetStream up.
 	if err := retry(ctx, log, deadline, "JetStream streams", func(ctx context.Context) error {
@@ -87,14 +81,11 @@ func runSetup(ctx context.Context, args []string) error {
 	}); err != nil {
 		return err
 	}
-	for _, sc := range pipeline.StreamConfigs(cfg) {
-		step(w, before, "stream "+sc.Name, fmt.Sprintf("subjects %s, replicas %d", strings.Join(sc.Subjects, " "), sc.Replicas))
+	for _, r := range topology {
+		if !r.Unlisted {
+			step(w, before, r.Label(), r.Detail)
+		}
 	}
-	for _, spec := range pipeline.Consumers {
-		step(w, before, "consumer "+spec.Role, "on stream "+spec.Stream)
-		step(w, before, "consumer "+pipeline.GaveUpConsumer(spec.Role), "on stream "+pipeline.AdvisoriesStream)
-	}
-	step(w, before, "key-value "+pipeline.GalleriesKV, "the assembler's gallery state")
 
 	store, err := pipeline.NewStore(cfg)
 	if err != nil {
