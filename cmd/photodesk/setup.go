@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,20 +25,17 @@ import (
 // a canary upload, prints what it found and did, and exits. Every step is
 // idempotent, so it can run at every deploy.
 func runSetup(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("setup", flag.ContinueOnError)
+	c := newCLI("setup")
+	fs := c.fs
 	wait := fs.Duration("wait", 0, "keep retrying this long while NATS and S3 come up (0: one try)")
 	canary := fs.Bool("canary", true, "prove the trigger: upload a canary object and wait for MinIO's event on JetStream")
 	var publicDerivatives bool
 	pipeline.BoolVar(fs, &publicDerivatives, "public-derivatives", "PHOTODESK_PUBLIC_DERIVATIVES",
 		"let anyone GET derivatives by key (never list them), for the assembler's --public-base-url; without it the derivatives bucket is private like the others")
-	cfg := pipeline.DefaultConfig()
-	cfg.RegisterFlags(fs)
-	if _, err := pipeline.ParseFlags(fs, args); err != nil {
+	if err := c.parse(args, c.validate); err != nil {
 		return err
 	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
+	cfg := c.cfg
 	region := cfg.NotifyRegion
 	log := newLogger(os.Stderr, slog.LevelInfo)
 	start := time.Now()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -23,21 +22,23 @@ import (
 // the processes bound to it, the latest failures, and the galleries in
 // progress with what each still lacks.
 func runStatus(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	c := newCLI("status")
+	fs := c.fs
 	var o statusOptions
 	fs.IntVar(&o.failures, "failures", 10, "show this many of the latest failures")
 	fs.IntVar(&o.galleries, "galleries", 20, "show this many galleries in progress, the most recently active first")
 	asJSON := fs.Bool("json", false, "print one JSON document, for scripts")
-	cfg := pipeline.DefaultConfig()
-	cfg.RegisterFlags(fs)
-	if _, err := pipeline.ParseFlags(fs, args); err != nil {
+	counts := func() error {
+		if fs.NArg() != 0 || o.failures < 0 || o.galleries < 0 {
+			fs.Usage()
+			return fmt.Errorf("%w: no arguments; --failures and --galleries are counts", errUsage)
+		}
+		return nil
+	}
+	if err := c.parse(args, counts); err != nil {
 		return err
 	}
-	if fs.NArg() != 0 || o.failures < 0 || o.galleries < 0 {
-		fs.Usage()
-		return fmt.Errorf("%w: no arguments; --failures and --galleries are counts", errUsage)
-	}
-	nc, js, err := pipeline.Connect(cfg, "photodesk-status")
+	nc, js, err := pipeline.Connect(c.cfg, "photodesk-status")
 	if err != nil {
 		return err
 	}
