@@ -23,18 +23,41 @@ type Resource struct {
 	// Unlisted: `photodesk setup` makes it without reporting it (the
 	// processes bucket, which only `photodesk status` reads).
 	Unlisted bool
-	ensure   func(context.Context, jetstream.JetStream) error
-	check    func(context.Context, jetstream.JetStream) error
+	ensure   func(context.Context, jetstream.JetStream) error // create or update
+	find     func(context.Context, jetstream.JetStream) error // look up
+	missing  func(error) error                                // Check's error, when not the usual one
 }
 
 // Label is how set-up's report names r: its kind and name.
 func (r Resource) Label() string { return r.Kind + " " + r.Name }
 
+// what names r in errors.
+func (r Resource) what() string {
+	if r.Kind == "key-value" {
+		return "key-value bucket " + r.Name
+	}
+	return r.Label()
+}
+
 // Ensure creates r or updates it to its configuration.
-func (r Resource) Ensure(ctx context.Context, js jetstream.JetStream) error { return r.ensure(ctx, js) }
+func (r Resource) Ensure(ctx context.Context, js jetstream.JetStream) error {
+	if err := r.ensure(ctx, js); err != nil {
+		return fmt.Errorf("%s: %w", r.what(), err)
+	}
+	return nil
+}
 
 // Check says why r is not there; nil when it is.
-func (r Resource) Check(ctx context.Context, js jetstream.JetStream) error { return r.check(ctx, js) }
+func (r Resource) Check(ctx context.Context, js jetstream.JetStream) error {
+	err := r.find(ctx, js)
+	switch {
+	case err == nil:
+		return nil
+	case r.missing != nil:
+		return r.missing(err)
+	}
+	return fmt.Errorf("%s: %w", r.what(), err)
+}
 
 // Topology is every resource photodesk keeps on JetStream, in the order
 // they are made: the streams, then each role's consumer and gave-up
@@ -46,17 +69,9 @@ func Topology(cfg Config) []Resource {
 			Kind: "stream", Name: sc.Name, Required: true,
 			Detail: fmt.Sprintf("subjects %s, replicas %d", strings.Join(sc.Subjects, " "), sc.Replicas),
 			ensure: func(ctx context.Context, js jetstream.JetStream) error {
-				if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
-					return fmt.Errorf("stream %s: %w", sc.Name, err)
-				}
-				return nil
+				return second(js.CreateOrUpdateStream(ctx, sc))
 			},
-			check: func(ctx context.Context, js jetstream.JetStream) error {
-				if _, err := js.Stream(ctx, sc.Name); err != nil {
-					return fmt.Errorf("stream %s: %w", sc.Name, err)
-				}
-				return nil
-			},
+			find: func(ctx context.Context, js jetstream.JetStream) error { return second(js.Stream(ctx, sc.Name)) },
 		})
 	}
 	for _, spec := range Consumers {
@@ -82,18 +97,12 @@ func Topology(cfg Config) []Resource {
 // a lookup failed, for CheckStreams.
 func consumerResource(stream string, cc jetstream.ConsumerConfig, missing func(error) error) Resource {
 	return Resource{
-		Kind: "consumer", Name: cc.Durable, Detail: "on stream " + stream, Required: true,
+		Kind: "consumer", Name: cc.Durable, Detail: "on stream " + stream, Required: true, missing: missing,
 		ensure: func(ctx context.Context, js jetstream.JetStream) error {
-			if _, err := js.CreateOrUpdateConsumer(ctx, stream, cc); err != nil {
-				return fmt.Errorf("consumer %s: %w", cc.Durable, err)
-			}
-			return nil
+			return second(js.CreateOrUpdateConsumer(ctx, stream, cc))
 		},
-		check: func(ctx context.Context, js jetstream.JetStream) error {
-			if _, err := js.Consumer(ctx, stream, cc.Durable); err != nil {
-				return missing(err)
-			}
-			return nil
+		find: func(ctx context.Context, js jetstream.JetStream) error {
+			return second(js.Consumer(ctx, stream, cc.Durable))
 		},
 	}
 }
@@ -103,19 +112,14 @@ func bucketResource(kc jetstream.KeyValueConfig) Resource {
 	return Resource{
 		Kind: "key-value", Name: kc.Bucket,
 		ensure: func(ctx context.Context, js jetstream.JetStream) error {
-			if _, err := js.CreateOrUpdateKeyValue(ctx, kc); err != nil {
-				return fmt.Errorf("key-value bucket %s: %w", kc.Bucket, err)
-			}
-			return nil
+			return second(js.CreateOrUpdateKeyValue(ctx, kc))
 		},
-		check: func(ctx context.Context, js jetstream.JetStream) error {
-			if _, err := js.KeyValue(ctx, kc.Bucket); err != nil {
-				return fmt.Errorf("key-value bucket %s: %w", kc.Bucket, err)
-			}
-			return nil
-		},
+		find: func(ctx context.Context, js jetstream.JetStream) error { return second(js.KeyValue(ctx, kc.Bucket)) },
 	}
 }
+
+// second is a call's error, the handle it returns unused.
+func second[T any](_ T, err error) error { return err }
 
 // EnsureStreams creates or updates the streams, every role's consumers and
 // the key-value buckets. Safe to run from every process at every start.
