@@ -1,8 +1,6 @@
 package pipeline
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -181,28 +179,6 @@ func ConsumerConfig(cfg Config, spec ConsumerSpec) jetstream.ConsumerConfig {
 	}
 }
 
-// EnsureStreams creates or updates the streams and every role's consumer.
-// Safe to run from every process at every start.
-func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg Config) error {
-	for _, sc := range StreamConfigs(cfg) {
-		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
-			return fmt.Errorf("stream %s: %w", sc.Name, err)
-		}
-	}
-	for _, spec := range Consumers {
-		if _, err := js.CreateOrUpdateConsumer(ctx, spec.Stream, ConsumerConfig(cfg, spec)); err != nil {
-			return fmt.Errorf("consumer %s: %w", spec.Role, err)
-		}
-		if _, err := js.CreateOrUpdateConsumer(ctx, AdvisoriesStream, GaveUpConsumerConfig(cfg, spec)); err != nil {
-			return fmt.Errorf("consumer %s: %w", GaveUpConsumer(spec.Role), err)
-		}
-	}
-	if _, err := js.CreateOrUpdateKeyValue(ctx, GalleriesKVConfig(cfg)); err != nil {
-		return fmt.Errorf("key-value bucket %s: %w", GalleriesKV, err)
-	}
-	return ensurePresence(ctx, js, cfg)
-}
-
 // GalleriesKV is the KeyValue bucket of the assembler's per-gallery state,
 // keyed by gallery id.
 const GalleriesKV = "PHOTODESK_GALLERIES"
@@ -216,25 +192,4 @@ func GalleriesKVConfig(cfg Config) jetstream.KeyValueConfig {
 		Storage:     jetstream.FileStorage,
 		Replicas:    cfg.Replicas,
 	}
-}
-
-// CheckStreams reports the first stream or consumer that is missing.
-func CheckStreams(ctx context.Context, js jetstream.JetStream) error {
-	for _, sc := range StreamConfigs(DefaultConfig()) {
-		if _, err := js.Stream(ctx, sc.Name); err != nil {
-			return fmt.Errorf("stream %s: %w", sc.Name, err)
-		}
-	}
-	for _, spec := range Consumers {
-		if _, err := js.Consumer(ctx, spec.Stream, spec.Role); err != nil {
-			if errors.Is(err, jetstream.ErrConsumerNotFound) {
-				return fmt.Errorf("consumer %s on stream %s does not exist", spec.Role, spec.Stream)
-			}
-			return fmt.Errorf("consumer %s: %w", spec.Role, err)
-		}
-		if _, err := js.Consumer(ctx, AdvisoriesStream, GaveUpConsumer(spec.Role)); err != nil {
-			return fmt.Errorf("consumer %s on stream %s: %w", GaveUpConsumer(spec.Role), AdvisoriesStream, err)
-		}
-	}
-	return nil
 }

@@ -37,14 +37,6 @@ func ProcessesKVConfig(cfg Config) jetstream.KeyValueConfig {
 	}
 }
 
-// ensurePresence creates or updates ProcessesKV.
-func ensurePresence(ctx context.Context, js jetstream.JetStream, cfg Config) error {
-	if _, err := js.CreateOrUpdateKeyValue(ctx, ProcessesKVConfig(cfg)); err != nil {
-		return fmt.Errorf("key-value bucket %s: %w", ProcessesKV, err)
-	}
-	return nil
-}
-
 // Process is one process running one role, as it announces itself.
 type Process struct {
 	Role        string    `json:"role"`

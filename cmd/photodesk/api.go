@@ -35,13 +35,8 @@ func (a *apiFlags) register(fs *flag.FlagSet, defAddr string) {
 
 // serveAPI starts the API on a.addr until ctx ends.
 func serveAPI(ctx context.Context, a apiFlags, tokens []api.Token, cfg pipeline.Config, log *slog.Logger) (net.Addr, func(), error) {
-	nc, js, err := pipeline.Connect(cfg, "photodesk-api")
+	nc, js, store, err := connectAll(cfg, "api")
 	if err != nil {
-		return nil, nil, err
-	}
-	store, err := pipeline.NewStore(cfg)
-	if err != nil {
-		nc.Close()
 		return nil, nil, err
 	}
 	srv, err := api.New(ctx, js, store, cfg, tokens, a.maxUpload, log)
@@ -71,19 +66,13 @@ func serveAPI(ctx context.Context, a apiFlags, tokens []api.Token, cfg pipeline.
 // runAPI is `photodesk api`: the HTTP API against a running NATS and S3.
 // It refuses to start without tokens or with MinIO's default credentials.
 func runAPI(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("api", flag.ContinueOnError)
+	c := newCLI("api").withTracing()
 	var a apiFlags
-	a.register(fs, "127.0.0.1:8088")
-	cfg := pipeline.DefaultConfig()
-	cfg.RegisterFlags(fs)
-	var tc pipeline.TracingConfig
-	tc.RegisterFlags(fs)
-	if _, err := pipeline.ParseFlags(fs, args); err != nil {
+	a.register(c.fs, "127.0.0.1:8088")
+	if err := c.parse(args, c.validate); err != nil {
 		return err
 	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
+	cfg := c.cfg
 	tokens, err := api.ParseTokens(a.tokens)
 	if err != nil {
 		return err
@@ -92,11 +81,11 @@ func runAPI(ctx context.Context, args []string) error {
 		return err
 	}
 	log := newLogger(os.Stderr, slog.LevelInfo)
-	stopTracing, err := pipeline.SetupTracing(ctx, tc, log, "api")
+	stopTracing, err := c.startTracing(ctx, log, "api")
 	if err != nil {
 		return err
 	}
-	defer flushTraces(log, stopTracing)
+	defer stopTracing()
 	addr, stop, err := serveAPI(ctx, a, tokens, cfg, log)
 	if err != nil {
 		return err

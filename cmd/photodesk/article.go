@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -24,15 +23,15 @@ import (
 // runArticle prints a gallery's current record; without one it says what
 // the gallery is waiting for, and exits non-zero.
 func runArticle(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("article", flag.ContinueOnError)
+	c := newCLI("article")
+	fs := c.fs
 	preview := fs.Bool("preview", false, "print the HTML preview instead of the record")
 	previewURL := fs.Bool("preview-url", false, "print a presigned URL of the HTML preview (valid 24h)")
 	brief := fs.Bool("brief", false, "print the record with each photo's renditions as one line each, without URLs and body")
-	cfg := pipeline.DefaultConfig()
-	cfg.RegisterFlags(fs)
-	if _, err := pipeline.ParseFlags(fs, args); err != nil {
+	if err := c.parse(args); err != nil {
 		return err
 	}
+	cfg := c.cfg
 	if fs.NArg() != 1 {
 		fs.Usage()
 		return fmt.Errorf("%w: want one gallery id", errUsage)
@@ -153,17 +152,16 @@ func waitingFor(ctx context.Context, cfg pipeline.Config, id string) string {
 // article.ready and article.updated that prints each record and acks it,
 // so a restart carries on where it stopped.
 func runSubscribe(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("subscribe", flag.ContinueOnError)
+	c := newCLI("subscribe")
+	fs := c.fs
 	durable := fs.String("durable", "newsroom", "durable consumer name: the subscription survives restarts")
 	gallery := fs.String("gallery", "*", "only this gallery")
 	full := fs.Bool("json", false, "print each whole event (with the ninjs record) as one JSON line")
 	count := fs.Int("count", 0, "stop after this many records (0: run until Ctrl-C)")
-	cfg := pipeline.DefaultConfig()
-	cfg.RegisterFlags(fs)
-	if _, err := pipeline.ParseFlags(fs, args); err != nil {
+	if err := c.parse(args); err != nil {
 		return err
 	}
-	return subscribe(ctx, os.Stdout, cfg, *durable, *gallery, *full, *count)
+	return subscribe(ctx, os.Stdout, c.cfg, *durable, *gallery, *full, *count)
 }
 
 // subscribe prints records from the durable consumer until count have

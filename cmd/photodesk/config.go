@@ -17,15 +17,11 @@ var secretFlag = regexp.MustCompile(`secret|password|token|creds|webhooks`)
 // dev or api process would use, from flags and PHOTODESK_* variables, with
 // secrets masked, then says whether it is valid.
 func runConfig(_ context.Context, args []string) error {
-	fs := flag.NewFlagSet("config", flag.ContinueOnError)
-	cfg := pipeline.DefaultConfig()
-	cfg.RegisterFlags(fs)
-	rc := defaultRoleConfig()
-	rc.RegisterFlags(fs)
+	c := newCLI("config").withRoles().withTracing()
+	fs, cfg, rc, tc := c.fs, &c.cfg, c.rc, c.tc
 	var a apiFlags
 	a.register(fs, "127.0.0.1:8088")
-	var tc pipeline.TracingConfig
-	tc.RegisterFlags(fs)
+	// The file's report is printed: this command reads it itself.
 	file, err := pipeline.ParseFlags(fs, args)
 	if err != nil {
 		return err

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,7 +23,8 @@ import (
 )
 
 func runDev(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	c := newCLI("dev").withRoles().withTracing()
+	fs := c.fs
 	data := fs.String("data", envOr("PHOTODESK_DATA", ".data"), "data dir: NATS store, MinIO objects and its event queue (env PHOTODESK_DATA)")
 	natsAddr := fs.String("nats-addr", envOr("PHOTODESK_NATS_ADDR", "127.0.0.1:4222"), "NATS listen address (env PHOTODESK_NATS_ADDR)")
 	s3Addr := fs.String("s3-addr", envOr("PHOTODESK_S3_ADDR", "127.0.0.1:9000"), "MinIO listen address (env PHOTODESK_S3_ADDR)")
@@ -34,31 +34,20 @@ func runDev(ctx context.Context, args []string) error {
 	verbose := fs.Bool("v", false, "debug logging")
 	var apiF apiFlags
 	apiF.register(fs, "127.0.0.1:8088")
-	cfg := pipeline.DefaultConfig()
-	cfg.RegisterFlags(fs)
-	rc := defaultRoleConfig()
-	rc.RegisterFlags(fs)
-	var tc pipeline.TracingConfig
-	tc.RegisterFlags(fs)
-	if _, err := pipeline.ParseFlags(fs, args); err != nil {
+	if err := c.parse(args, c.validate); err != nil {
 		return err
 	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	if err := rc.Validate(); err != nil {
-		return err
-	}
+	cfg, rc := c.cfg, *c.rc
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug
 	}
 	log := newLogger(os.Stderr, level)
-	stopTracing, err := pipeline.SetupTracing(ctx, tc, log, append(allRoles[:len(allRoles):len(allRoles)], "api")...)
+	stopTracing, err := c.startTracing(ctx, log, append(allRoles[:len(allRoles):len(allRoles)], "api")...)
 	if err != nil {
 		return err
 	}
-	defer flushTraces(log, stopTracing)
+	defer stopTracing()
 	dir, err := filepath.Abs(*data)
 	if err != nil {
 		return err
@@ -81,15 +70,11 @@ func runDev(ctx context.Context, args []string) error {
 	}()
 	cfg = stack.Config
 
-	nc, js, err := pipeline.Connect(cfg, "photodesk-dev")
+	nc, js, store, err := connectAll(cfg, "dev")
 	if err != nil {
 		return err
 	}
 	defer nc.Drain()
-	store, err := pipeline.NewStore(cfg)
-	if err != nil {
-		return err
-	}
 	limitGoMemory(allRoles, *concurrency, log)
 	ws, err := workers(cfg, rc, js, store, log, allRoles, *concurrency)
 	if err != nil {

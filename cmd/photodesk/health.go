@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,15 +13,14 @@ import (
 )
 
 func runHealth(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("health", flag.ContinueOnError)
+	c := newCLI("health")
+	fs := c.fs
 	wait := fs.Duration("wait", 0, "keep trying this long before giving up (0: one try)")
 	target := fs.String("url", "", "instead, GET this URL (a worker's http://127.0.0.1:8080/readyz, say) and exit 0 on a 2xx answer: a container healthcheck for images without curl")
-	cfg := pipeline.DefaultConfig()
-	cfg.RegisterFlags(fs)
-	if _, err := pipeline.ParseFlags(fs, args); err != nil {
+	if err := c.parse(args); err != nil {
 		return err
 	}
-	check, ok := func(ctx context.Context) error { return checkOnce(ctx, cfg) }, "ok: NATS, JetStream streams and consumers, S3 buckets and notification are up"
+	check, ok := func(ctx context.Context) error { return checkOnce(ctx, c.cfg) }, "ok: NATS, JetStream streams and consumers, S3 buckets and notification are up"
 	if *target != "" {
 		u, err := url.Parse(*target)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -76,14 +74,10 @@ func getOK(ctx context.Context, target string) error {
 func checkOnce(ctx context.Context, cfg pipeline.Config) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	nc, js, err := pipeline.Connect(cfg, "photodesk-health")
+	nc, js, store, err := connectAll(cfg, "health")
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	store, err := pipeline.NewStore(cfg)
-	if err != nil {
-		return err
-	}
 	return pipeline.Check(ctx, js, store)
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -33,15 +32,14 @@ var reprocessRoles = contract.StageNames(contract.ReprocessStages())
 // is unchanged; the assembler publishes one new record version per gallery
 // whose derivatives changed, and none where nothing did.
 func runReprocess(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("reprocess", flag.ContinueOnError)
+	c := newCLI("reprocess")
+	fs := c.fs
 	var o reprocessOptions
 	fs.StringVar(&o.gallery, "gallery", "", "the gallery to reprocess")
 	fs.BoolVar(&o.all, "all", false, "reprocess every gallery in the originals bucket")
 	roles := fs.String("role", "", "re-run only these roles, comma separated: "+strings.Join(reprocessRoles, ", ")+" (default: all of them)")
 	fs.Float64Var(&o.rate, "rate", 10, "announce at most this many photos per second, so fresh uploads are not queued behind a long run (0: no bound)")
-	cfg := pipeline.DefaultConfig()
-	cfg.RegisterFlags(fs)
-	if _, err := pipeline.ParseFlags(fs, args); err != nil {
+	if err := c.parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 || (o.gallery == "") == !o.all || o.rate < 0 {
@@ -64,18 +62,15 @@ func runReprocess(ctx context.Context, args []string) error {
 			}
 		}
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := c.validate(); err != nil {
 		return err
 	}
-	nc, js, err := pipeline.Connect(cfg, "photodesk-reprocess")
+	cfg := c.cfg
+	nc, js, store, err := connectAll(cfg, "reprocess")
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	store, err := pipeline.NewStore(cfg)
-	if err != nil {
-		return err
-	}
 	_, err = reprocess(ctx, stdout, js, store, cfg.OriginalsBucket, o)
 	return err
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,20 +25,17 @@ import (
 // a canary upload, prints what it found and did, and exits. Every step is
 // idempotent, so it can run at every deploy.
 func runSetup(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("setup", flag.ContinueOnError)
+	c := newCLI("setup")
+	fs := c.fs
 	wait := fs.Duration("wait", 0, "keep retrying this long while NATS and S3 come up (0: one try)")
 	canary := fs.Bool("canary", true, "prove the trigger: upload a canary object and wait for MinIO's event on JetStream")
 	var publicDerivatives bool
 	pipeline.BoolVar(fs, &publicDerivatives, "public-derivatives", "PHOTODESK_PUBLIC_DERIVATIVES",
 		"let anyone GET derivatives by key (never list them), for the assembler's --public-base-url; without it the derivatives bucket is private like the others")
-	cfg := pipeline.DefaultConfig()
-	cfg.RegisterFlags(fs)
-	if _, err := pipeline.ParseFlags(fs, args); err != nil {
+	if err := c.parse(args, c.validate); err != nil {
 		return err
 	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
+	cfg := c.cfg
 	region := cfg.NotifyRegion
 	log := newLogger(os.Stderr, slog.LevelInfo)
 	start := time.Now()
@@ -67,19 +63,13 @@ func runSetup(ctx context.Context, args []string) error {
 		return err
 	}
 	defer nc.Close()
+	topology := pipeline.Topology(cfg)
 	before := map[string]bool{}
-	for _, sc := range pipeline.StreamConfigs(cfg) {
-		_, err := js.Stream(ctx, sc.Name)
-		before["stream "+sc.Name] = err == nil
+	for _, r := range topology {
+		if !r.Unlisted {
+			before[r.Label()] = r.Check(ctx, js) == nil
+		}
 	}
-	for _, spec := range pipeline.Consumers {
-		_, err := js.Consumer(ctx, spec.Stream, spec.Role)
-		before["consumer "+spec.Role] = err == nil
-		_, err = js.Consumer(ctx, pipeline.AdvisoriesStream, pipeline.GaveUpConsumer(spec.Role))
-		before["consumer "+pipeline.GaveUpConsumer(spec.Role)] = err == nil
-	}
-	_, err = js.KeyValue(ctx, pipeline.GalleriesKV)
-	before["key-value "+pipeline.GalleriesKV] = err == nil
 	// On a cluster that is still forming, R3 streams fail until enough
 	// servers have JetStream up.
 	if err := retry(ctx, log, deadline, "JetStream streams", func(ctx context.Context) error {
@@ -87,14 +77,11 @@ func runSetup(ctx context.Context, args []string) error {
 	}); err != nil {
 		return err
 	}
-	for _, sc := range pipeline.StreamConfigs(cfg) {
-		step(w, before, "stream "+sc.Name, fmt.Sprintf("subjects %s, replicas %d", strings.Join(sc.Subjects, " "), sc.Replicas))
+	for _, r := range topology {
+		if !r.Unlisted {
+			step(w, before, r.Label(), r.Detail)
+		}
 	}
-	for _, spec := range pipeline.Consumers {
-		step(w, before, "consumer "+spec.Role, "on stream "+spec.Stream)
-		step(w, before, "consumer "+pipeline.GaveUpConsumer(spec.Role), "on stream "+pipeline.AdvisoriesStream)
-	}
-	step(w, before, "key-value "+pipeline.GalleriesKV, "the assembler's gallery state")
 
 	store, err := pipeline.NewStore(cfg)
 	if err != nil {

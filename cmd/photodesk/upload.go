@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -39,24 +38,22 @@ type uploadFile struct {
 }
 
 func runUpload(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("upload", flag.ContinueOnError)
+	c := newCLI("upload").withTracing()
+	fs := c.fs
 	gallery := fs.String("gallery", "", "gallery id (a slug); default: the folder's name")
 	parallel := fs.Int("parallel", 4, "uploads at once")
 	progressMode := fs.String("progress", "auto", "auto (bars on a terminal), bars, or lines")
 	wait := fs.Bool("wait", false, "after uploading, follow the gallery until its article is ready (exit 0) or held or failed (exit 1)")
 	waitTimeout := fs.Duration("wait-timeout", 10*time.Minute, "give up waiting after this long")
 	partMiB := fs.Int64("part-size", 16, "MiB per part of a resumable upload; files over 4 parts' worth resume where an interrupted run stopped")
-	cfg := pipeline.DefaultConfig()
-	cfg.RegisterFlags(fs)
-	var tc pipeline.TracingConfig
-	tc.RegisterFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: photodesk upload [--gallery ID] [--wait] DIR | FILE...\n\nPuts the photos, and gallery.json when present, into the originals bucket under <gallery-id>/.\nMinIO's bucket notification then starts the pipeline.")
 		fs.PrintDefaults()
 	}
-	if _, err := pipeline.ParseFlags(fs, args); err != nil {
+	if err := c.parse(args); err != nil {
 		return err
 	}
+	cfg := c.cfg
 	if fs.NArg() == 0 {
 		fs.Usage()
 		return errUsage
@@ -114,11 +111,11 @@ func runUpload(ctx context.Context, args []string) error {
 	}
 	// Each PUT starts its photo's trace (see putFile).
 	tlog := newLogger(os.Stderr, slog.LevelWarn)
-	stopTracing, err := pipeline.SetupTracing(ctx, tc, tlog, "upload")
+	stopTracing, err := c.startTracing(ctx, tlog, "upload")
 	if err != nil {
 		return err
 	}
-	defer flushTraces(tlog, stopTracing)
+	defer stopTracing()
 	if err := preflight(ctx, store, cfg); err != nil {
 		return err
 	}

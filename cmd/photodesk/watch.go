@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,14 +15,13 @@ import (
 )
 
 func runWatch(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("watch", flag.ContinueOnError)
+	c := newCLI("watch")
+	fs := c.fs
 	gallery := fs.String("gallery", "", "gallery id")
 	expect := fs.Int("expect", 0, "stop once this many photos are done or failed (0: run until Ctrl-C)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long (with --expect)")
 	stages := fs.String("stages", strings.Join(contract.StageNames(contract.PhotoStages()), ","), "the roles whose results make a photo done")
-	cfg := pipeline.DefaultConfig()
-	cfg.RegisterFlags(fs)
-	if _, err := pipeline.ParseFlags(fs, args); err != nil {
+	if err := c.parse(args); err != nil {
 		return err
 	}
 	if err := contract.ValidGalleryID(*gallery); err != nil {
@@ -33,7 +31,7 @@ func runWatch(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	nc, js, err := pipeline.Connect(cfg, "photodesk-watch")
+	nc, js, err := pipeline.Connect(c.cfg, "photodesk-watch")
 	if err != nil {
 		return err
 	}
