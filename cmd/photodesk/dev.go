@@ -29,7 +29,7 @@ func runDev(ctx context.Context, args []string) error {
 	natsAddr := fs.String("nats-addr", envOr("PHOTODESK_NATS_ADDR", "127.0.0.1:4222"), "NATS listen address (env PHOTODESK_NATS_ADDR)")
 	s3Addr := fs.String("s3-addr", envOr("PHOTODESK_S3_ADDR", "127.0.0.1:9000"), "MinIO listen address (env PHOTODESK_S3_ADDR)")
 	httpAddr := fs.String("http", envOr("PHOTODESK_HTTP_ADDR", "127.0.0.1:8080"), "ops HTTP address: /healthz, /readyz (env PHOTODESK_HTTP_ADDR)")
-	concurrency := fs.Int("concurrency", 2, "jobs at once per role")
+	concurrency := fs.Int("concurrency", 0, "jobs at once per role (0: each role's default from the stage table, 2 today)")
 	minioLog := fs.Bool("minio-log", false, "show MinIO's own output")
 	verbose := fs.Bool("v", false, "debug logging")
 	var apiF apiFlags
@@ -117,11 +117,11 @@ func runDev(ctx context.Context, args []string) error {
   ops HTTP   http://%s/healthz  http://%s/readyz  http://%s/metrics
   upload     http://%s/   (the photographers' page)
   API        http://%s/v1/openapi.json
-%s  roles      %v, %d jobs at once each
+%s  roles      %v, %s
 `, dir, cfg.NATSURL, contract.S3EventsStream, contract.EventsStream,
 		cfg.S3Endpoint, cfg.S3AccessKey, cfg.S3SecretKey,
 		cfg.OriginalsBucket, cfg.DerivativesBucket, cfg.ArticlesBucket,
-		ln.Addr(), ln.Addr(), ln.Addr(), apiAddr, apiAddr, tokenLines.String(), allRoles, *concurrency)
+		ln.Addr(), ln.Addr(), ln.Addr(), apiAddr, apiAddr, tokenLines.String(), allRoles, describeJobs(allRoles, *concurrency))
 
 	err = runWorkers(ctx, js, cfg, log, ws)
 	if err != nil && !errors.Is(err, context.Canceled) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/photodesk/photodesk/internal/imaging"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/workers/assembler"
 	"github.com/photodesk/photodesk/workers/exif"
 	"github.com/photodesk/photodesk/workers/ingest"
@@ -24,8 +25,41 @@ import (
 	"github.com/photodesk/photodesk/workers/webhooks"
 )
 
-// allRoles are the roles `photodesk dev` runs, in pipeline order.
-var allRoles = []string{"ingest", "exif", "renditions", "watermark", "assembler", webhooks.Role}
+// allRoles are the roles `photodesk dev` runs: every stage of the stage
+// table, in pipeline order, then webhooks (a role with a consumer per
+// endpoint rather than a stage).
+var allRoles = append(contract.StageNames(contract.Stages), webhooks.Role)
+
+// jobsAtOnce is how many jobs a process runs at once for role: the
+// --concurrency flag, or when it is 0 the stage table's default.
+func jobsAtOnce(role string, flag int) int {
+	if flag > 0 {
+		return flag
+	}
+	if st, ok := contract.StageNamed(role); ok {
+		return st.Concurrency
+	}
+	return 1
+}
+
+// describeJobs says how many jobs at once the roles' stages run, for
+// banners (webhooks, no stage, delivers one event per endpoint at a time).
+func describeJobs(roles []string, flag int) string {
+	var parts []string
+	n := map[int]bool{}
+	for _, r := range roles {
+		if _, ok := contract.StageNamed(r); ok {
+			parts = append(parts, fmt.Sprintf("%s %d", r, jobsAtOnce(r, flag)))
+			n[jobsAtOnce(r, flag)] = true
+		}
+	}
+	if len(n) == 1 {
+		for k := range n {
+			return fmt.Sprintf("%d jobs at once each", k)
+		}
+	}
+	return "jobs at once: " + strings.Join(parts, ", ")
+}
 
 // testWrap lets this package's tests wrap a role's handler (to stall one
 // in a child process, say); nil outside tests.
@@ -71,26 +105,27 @@ func workers(cfg pipeline.Config, rc roleConfig, js jetstream.JetStream, store *
 	icfg := rc.img
 	// Both image roles in one process share each original's decode.
 	var shared *imaging.Decodes
-	if slices.Contains(roles, "renditions") && slices.Contains(roles, "watermark") {
+	if slices.Contains(roles, contract.StageRenditions) && slices.Contains(roles, contract.StageWatermark) {
 		shared = imaging.NewDecodes()
 	}
 	var ws []roleWorker
 	for _, name := range roles {
 		var w pipeline.Worker
+		concurrency := jobsAtOnce(name, concurrency)
 		switch name {
-		case "ingest":
+		case contract.StageIngest:
 			w = (&ingest.Role{Bucket: cfg.OriginalsBucket}).Worker(concurrency)
-		case "exif":
+		case contract.StageExif:
 			w = (&exif.Role{Store: store, Zone: cfg.Location()}).Worker(concurrency)
-		case "renditions":
+		case contract.StageRenditions:
 			w = renditions.New(icfg, store, cfg.DerivativesBucket, shared, log).Worker(concurrency)
-		case "watermark":
+		case contract.StageWatermark:
 			d, err := watermark.New(icfg, store, cfg.DerivativesBucket, shared, log)
 			if err != nil {
 				return nil, err
 			}
 			w = d.Worker(concurrency)
-		case "assembler":
+		case contract.StageAssembler:
 			kv, err := js.KeyValue(context.Background(), pipeline.GalleriesKV)
 			if err != nil {
 				return nil, fmt.Errorf("assembler: key-value bucket %s: %w (run with --setup)", pipeline.GalleriesKV, err)
@@ -123,8 +158,8 @@ func goMemoryLimit(roles []string, concurrency int, getenv func(string) string) 
 	}
 	jobs := 0
 	for _, r := range roles {
-		if r == "renditions" || r == "watermark" {
-			jobs += concurrency
+		if r == contract.StageRenditions || r == contract.StageWatermark {
+			jobs += jobsAtOnce(r, concurrency)
 		}
 	}
 	if jobs == 0 {

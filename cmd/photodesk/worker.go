@@ -17,7 +17,7 @@ func runWorker(ctx context.Context, args []string) error {
 	c := newCLI("worker").withRoles().withTracing()
 	fs := c.fs
 	roles := fs.String("role", envOr("PHOTODESK_ROLE", ""), "role(s) to run, comma separated: "+strings.Join(allRoles, ", ")+" (env PHOTODESK_ROLE)")
-	concurrency := fs.Int("concurrency", 2, "jobs at once per role")
+	concurrency := fs.Int("concurrency", 0, "jobs at once per role (0: each role's default from the stage table, 2 today)")
 	httpAddr := fs.String("http", envOr("PHOTODESK_HTTP_ADDR", ""), "ops HTTP address for /healthz, /readyz and /metrics; empty: none (env PHOTODESK_HTTP_ADDR)")
 	setup := fs.Bool("setup", true, "create streams and consumers if missing")
 	requireRole := func() error {

@@ -49,22 +49,20 @@ static void photodesk_allow_loaders(void) {
 import "C"
 
 import (
-	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
 
 	"github.com/davidbyttow/govips/v2/vips"
+	"github.com/photodesk/photodesk/internal/photometa"
 )
 
 // ErrBadInput marks a failure caused by the photo itself (not an image, too
-// large, corrupt): retrying cannot help.
-var ErrBadInput = errors.New("bad input")
+// large, corrupt): retrying cannot help. It is photometa's, so one mark
+// says "bad photo" whichever library found it.
+var ErrBadInput = photometa.ErrBadInput
 
-func badInput(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrBadInput, fmt.Sprintf(format, args...))
-}
+var badInput = photometa.BadInput
 
 var (
 	startOnce sync.Once

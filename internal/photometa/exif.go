@@ -81,7 +81,7 @@ func readEXIF(c container, loc *time.Location, x *Exif) error {
 func decode(b []byte) (x *exif.Exif, warn string, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			x, warn, err = nil, "", badInput("corrupt EXIF: decoder panicked: %v", r)
+			x, warn, err = nil, "", BadInput("corrupt EXIF: decoder panicked: %v", r)
 		}
 	}()
 	x, err = exif.Decode(bytes.NewReader(b))
@@ -91,7 +91,7 @@ func decode(b []byte) (x *exif.Exif, warn string, err error) {
 		if x != nil && !exif.IsCriticalError(err) {
 			return x, oneLine(err.Error()), nil
 		}
-		return nil, "", badInput("corrupt EXIF: %s", oneLine(err.Error()))
+		return nil, "", BadInput("corrupt EXIF: %s", oneLine(err.Error()))
 	}
 	return x, "", nil
 }
@@ -102,7 +102,7 @@ func decode(b []byte) (x *exif.Exif, warn string, err error) {
 func fill(ex *exif.Exif, loc *time.Location, x *Exif) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = badInput("corrupt EXIF: reading tags panicked: %v", r)
+			err = BadInput("corrupt EXIF: reading tags panicked: %v", r)
 		}
 	}()
 	t := tags{ex}

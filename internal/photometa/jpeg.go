@@ -130,7 +130,7 @@ func readJPEG(s *source, x *Exif) (container, error) {
 				break // a second Exif APP1
 			}
 			if end > s.size {
-				return c, badInput("truncated EXIF: APP1 segment at offset %d claims %d bytes but the file ends %d bytes after its marker",
+				return c, BadInput("truncated EXIF: APP1 segment at offset %d claims %d bytes but the file ends %d bytes after its marker",
 					pos, length, s.size-pos-2)
 			}
 			b, err := s.read(payload+6, plen-6)

@@ -23,8 +23,8 @@ import (
 // transient.
 var ErrBadInput = errors.New("bad input")
 
-// badInput returns an error wrapping ErrBadInput.
-func badInput(format string, args ...any) error {
+// BadInput returns an error wrapping ErrBadInput.
+func BadInput(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrBadInput, fmt.Sprintf(format, args...))
 }
 
@@ -119,7 +119,7 @@ func Extract(r io.ReaderAt, size int64, loc *time.Location) (*Exif, error) {
 		return nil, fmt.Errorf("photometa: negative size %d", size)
 	}
 	if size == 0 {
-		return nil, badInput("empty file")
+		return nil, BadInput("empty file")
 	}
 	s := &source{r: r, size: size}
 	head, err := s.readUpTo(0, sniffLen)
@@ -142,7 +142,7 @@ func Extract(r io.ReaderAt, size int64, loc *time.Location) (*Exif, error) {
 	case "heif":
 		c, err = readHEIF(x)
 	default:
-		return nil, badInput("not an image: unrecognised file signature")
+		return nil, BadInput("not an image: unrecognised file signature")
 	}
 	if err != nil {
 		return nil, err

@@ -89,7 +89,7 @@ func readEXIFChunk(s *source, x *Exif, what string, off, length int64) ([]byte, 
 	}
 	b, err := s.read(off, length)
 	if errors.Is(err, errPastEnd) {
-		return nil, badInput("truncated EXIF: %s chunk at offset %d claims %d bytes but the file ends %d bytes into it",
+		return nil, BadInput("truncated EXIF: %s chunk at offset %d claims %d bytes but the file ends %d bytes into it",
 			what, off, length, s.size-off)
 	} else if err != nil {
 		return nil, err

@@ -105,7 +105,7 @@ type ifdPointer struct {
 // returns notes on what it did.
 func guardTIFF(b []byte, limit int64) ([]string, error) {
 	if len(b) < 8 {
-		return nil, badInput("corrupt EXIF: block of %d bytes is too short for a TIFF header", len(b))
+		return nil, BadInput("corrupt EXIF: block of %d bytes is too short for a TIFF header", len(b))
 	}
 	g := &tiffGuard{b: b, limit: max(limit, int64(len(b))), seen: map[int64]string{}}
 	switch string(b[:4]) {
@@ -114,12 +114,12 @@ func guardTIFF(b []byte, limit int64) ([]string, error) {
 	case "MM\x00*":
 		g.order = binary.BigEndian
 	default:
-		return nil, badInput("corrupt EXIF: no TIFF header (block starts % X)", b[:4])
+		return nil, BadInput("corrupt EXIF: no TIFF header (block starts % X)", b[:4])
 	}
 	var notes []string
 	off, linkAt := int64(g.order.Uint32(b[4:])), 4
 	if off == 0 {
-		return nil, badInput("corrupt EXIF: TIFF header points to no IFD0")
+		return nil, BadInput("corrupt EXIF: TIFF header points to no IFD0")
 	}
 	var ptrs []ifdPointer
 	for i := 0; off != 0; i++ {
@@ -170,13 +170,13 @@ func guardTIFF(b []byte, limit int64) ([]string, error) {
 func (g *tiffGuard) visit(name string, off int64, chain bool) (ifd, error) {
 	var d ifd
 	if off < 8 {
-		return d, badInput("corrupt EXIF: %s offset %d points into the TIFF header", name, off)
+		return d, BadInput("corrupt EXIF: %s offset %d points into the TIFF header", name, off)
 	}
 	if prev, ok := g.seen[off]; ok {
-		return d, badInput("corrupt EXIF: IFD loop: %s at offset %d was already read as %s", name, off, prev)
+		return d, BadInput("corrupt EXIF: IFD loop: %s at offset %d was already read as %s", name, off, prev)
 	}
 	if len(g.seen) == maxIFDs {
-		return d, badInput("corrupt EXIF: more than %d IFDs", maxIFDs)
+		return d, BadInput("corrupt EXIF: more than %d IFDs", maxIFDs)
 	}
 	size := int64(len(g.b))
 	if off+2 > size {
@@ -197,12 +197,12 @@ func (g *tiffGuard) visit(name string, off int64, chain bool) (ifd, error) {
 	}
 	for _, o := range g.tables {
 		if off < o.end && used > o.start {
-			return d, badInput("corrupt EXIF: %s at offset %d overlaps %s at offset %d", name, off, o.name, o.start)
+			return d, BadInput("corrupt EXIF: %s at offset %d overlaps %s at offset %d", name, off, o.name, o.start)
 		}
 	}
 	g.tables = append(g.tables, ifdTable{name, off, used})
 	if g.entries += int(count); g.entries > maxIFDEntries {
-		return d, badInput("corrupt EXIF: more than %d IFD entries in all", maxIFDEntries)
+		return d, BadInput("corrupt EXIF: more than %d IFD entries in all", maxIFDEntries)
 	}
 	g.seen[off] = name
 	for i := range count {
@@ -249,12 +249,12 @@ func (g *tiffGuard) entry(name string, at int, d *ifd) error {
 				g.skipped++
 				return nil
 			}
-			return badInput("corrupt EXIF: %s entry 0x%04X claims %d values of type %d (%d bytes) at offset %d, past the end of the %d-byte block",
+			return BadInput("corrupt EXIF: %s entry 0x%04X claims %d values of type %d (%d bytes) at offset %d, past the end of the %d-byte block",
 				name, tag, count, typ, total, valAt, len(b))
 		}
 	}
 	if g.cost += decodeCost(typ, uint64(count), total); g.cost > maxDecodeCost {
-		return badInput("corrupt EXIF: tag values would take over %d MiB to decode", maxDecodeCost>>20)
+		return BadInput("corrupt EXIF: tag values would take over %d MiB to decode", maxDecodeCost>>20)
 	}
 	if sub, ok := subIFDNames[tag]; ok {
 		if total > 4 {
@@ -276,7 +276,7 @@ func (g *tiffGuard) past(end int64, format string, args ...any) error {
 	if g.limit > int64(len(g.b)) && end <= g.limit {
 		return errBeyondHead
 	}
-	return badInput("corrupt EXIF: "+format, args...)
+	return BadInput("corrupt EXIF: "+format, args...)
 }
 
 // neutralise makes the entry at position at an UNDEFINED entry of 4 inline

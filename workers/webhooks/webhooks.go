@@ -18,7 +18,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -274,7 +273,7 @@ func (d *Deliverer) post(ctx context.Context, e Endpoint, jm jetstream.Msg, seq 
 	return result{
 		status:     resp.StatusCode,
 		retryAfter: retryAfter(resp.Header.Get("Retry-After"), d.Now()),
-		snippet:    clip(strings.TrimSpace(string(head)), 200),
+		snippet:    contract.Clip(strings.TrimSpace(string(head)), 200),
 		location:   resp.Header.Get("Location"),
 	}
 }
@@ -324,14 +323,4 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }
