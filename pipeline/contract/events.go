@@ -98,6 +98,15 @@ type Failure struct {
 	FailedAt     time.Time `json:"failed_at"`
 }
 
+// PhotoResult is what every photo stage's result event holds at least:
+// which original it answers, and the reprocess run. The gallery model
+// records a stage's answer from it when it needs nothing more of the
+// result (a stage added to the table with no field of its own).
+type PhotoResult struct {
+	Ref
+	Run string `json:"run,omitempty"`
+}
+
 // PhotoExif is the exif role's result for one photo.
 type PhotoExif struct {
 	Ref

@@ -85,3 +85,34 @@ func TestProgressFollowsTheStageTable(t *testing.T) {
 		t.Error("a renditions failure must hold the gallery")
 	}
 }
+
+// TestANewPhotoStageIsWaitedFor: a photo stage added to the stage table,
+// with no field of its own in Result, is waited for and recorded by
+// ApplyResult: adding a stage needs no change here.
+func TestANewPhotoStageIsWaitedFor(t *testing.T) {
+	saved := contract.Stages
+	defer func() { contract.Stages = saved }()
+	faces := contract.Stage{Name: "faces", Stream: contract.EventsStream, Inputs: []string{contract.SubjectPhotoUploaded + ".>"},
+		Result: "photodesk.photo.faces", HoldsGallery: true, Concurrency: 1}
+	contract.Stages = append(append([]contract.Stage(nil), saved[:len(saved)-1]...), faces, saved[len(saved)-1])
+
+	now := time.Now()
+	ref := contract.Ref{Gallery: "g", Photo: "a.jpg", Bucket: "originals", Key: "g/a.jpg", ETag: "e1"}
+	s := New("g")
+	s.ApplyManifest("m", now, &Manifest{Headline: "h", Photos: []MPhoto{{File: "a.jpg"}}}, "")
+	s.ApplyUploaded(contract.PhotoUploaded{Ref: ref, UploadedAt: now}, now)
+	for _, st := range []string{contract.StageExif, contract.StageRenditions, contract.StageWatermark} {
+		answer(s, st, ref, now)
+	}
+	if rd := s.Evaluate(); rd.Ready || !slices.Contains(rd.Waiting, "a.jpg: faces") {
+		t.Fatalf("ready %v, waiting %v: want a.jpg waiting for faces", rd.Ready, rd.Waiting)
+	}
+	s.ApplyFailure(contract.Failure{Ref: ref, Stage: "faces", Reason: "no"}, now)
+	if rd := s.Evaluate(); len(rd.Failed) != 1 || rd.Failed[0].Stage != "faces" {
+		t.Fatalf("failed %+v: a holding stage's failure holds the gallery", rd.Failed)
+	}
+	s.ApplyResult("faces", contract.PhotoResult{Ref: ref}, now)
+	if rd := s.Evaluate(); !rd.Ready {
+		t.Fatalf("not ready after faces answered: waiting %v, failed %+v", rd.Waiting, rd.Failed)
+	}
+}

@@ -47,6 +47,9 @@ type Result struct {
 	Watermarked []contract.Derivative       `json:"watermarked,omitempty"`
 	Source      *contract.ImageSource       `json:"source,omitempty"`
 	Failures    map[string]contract.Failure `json:"failures,omitempty"`
+	// Answered are the other photo stages that answered this version
+	// (ApplyResult): a stage added to the table needs no field here.
+	Answered map[string]bool `json:"answered,omitempty"`
 	// Seen orders results for pruning.
 	Seen time.Time `json:"seen"`
 }
@@ -133,6 +136,18 @@ func (s *State) ApplyDerivatives(ev contract.PhotoDerivatives, now time.Time) {
 	s.answered(ev.Run, ev.Photo, ev.Role, etagOf(ev.ETag))
 }
 
+// ApplyResult records that stage answered a photo version, for a photo
+// stage whose result the record does not read (see Result.Answered).
+func (s *State) ApplyResult(stage string, ev contract.PhotoResult, now time.Time) {
+	r := s.photo(ev.Photo).result(etagOf(ev.ETag), now)
+	if r.Answered == nil {
+		r.Answered = map[string]bool{}
+	}
+	r.Answered[stage] = true
+	r.succeeded(stage)
+	s.answered(ev.Run, ev.Photo, stage, etagOf(ev.ETag))
+}
+
 // ApplyFailure records a stage's failure of one photo version.
 func (s *State) ApplyFailure(f contract.Failure, now time.Time) {
 	if f.Photo == "" {
@@ -147,8 +162,9 @@ func (s *State) ApplyFailure(f contract.Failure, now time.Time) {
 }
 
 // slot is where stage's result lives in a Result: the one place a stage
-// name meets a field, so a new photo stage is a row in contract.Stages, a
-// field of Result and a case here.
+// name meets a field. A photo stage without a case here is recorded in
+// Answered, so a new stage needs a case only when the record reads its
+// result.
 func (r *Result) slot(stage string) (exif **contract.ExifData, derivs *[]contract.Derivative) {
 	switch stage {
 	case contract.StageExif:
@@ -167,6 +183,9 @@ func (r *Result) Has(stage string) bool {
 		return false
 	}
 	exif, derivs := r.slot(stage)
+	if exif == nil && derivs == nil {
+		return r.Answered[stage]
+	}
 	return (exif != nil && *exif != nil) || (derivs != nil && *derivs != nil)
 }
 

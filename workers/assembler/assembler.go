@@ -171,6 +171,14 @@ func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]contract.Outp
 			}
 		}
 		apply = func(s *gallery.State) { s.ApplyManifest(ev.ETag, ev.SubmittedAt, man, manifestProblem) }
+	case resultStage(m.Subject) != "":
+		// A photo stage the record reads nothing of: only that it answered.
+		ev, err := decode[contract.PhotoResult](m)
+		if err != nil {
+			return nil, err
+		}
+		stage := resultStage(m.Subject)
+		apply = func(s *gallery.State) { s.ApplyResult(stage, ev, now) }
 	default:
 		return nil, pipeline.Permanentf("assembler: unexpected subject %s", m.Subject)
 	}
@@ -309,4 +317,15 @@ func (r *Role) load(ctx context.Context, id string) (*gallery.State, uint64, err
 		st.Photos = map[string]*gallery.Photo{}
 	}
 	return st, e.Revision(), nil
+}
+
+// resultStage names the photo stage whose result subject is subject's
+// prefix, or "".
+func resultStage(subject string) string {
+	for _, st := range contract.PhotoStages() {
+		if strings.HasPrefix(subject, st.Result+".") {
+			return st.Name
+		}
+	}
+	return ""
 }
