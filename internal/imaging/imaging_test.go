@@ -729,3 +729,15 @@ func TestMallocTuning(t *testing.T) {
 		}
 	}
 }
+
+// TestVipsErrWithoutAMessage: govips's error for a failure whose message
+// another job took (one error buffer per process) still reads as a
+// reason, and the marker Source.Render retries on.
+func TestVipsErrWithoutAMessage(t *testing.T) {
+	if got := vipsErr(errors.New("VipsJpeg: Premature end of input file\n\nStack:\ngoroutine 1")); got != "VipsJpeg: Premature end of input file" {
+		t.Errorf("vipsErr = %q", got)
+	}
+	if got := vipsErr(errors.New("\nStack:\ngoroutine 1 [running]")); got != noReason {
+		t.Errorf("vipsErr of an empty message = %q, want %q", got, noReason)
+	}
+}

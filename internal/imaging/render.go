@@ -52,6 +52,10 @@ var steps = []step{load, toSRGB, materialize, stripMetadata, keepDecode, waterma
 // or, when an earlier call kept its decode (Options.KeepDecode) and that is
 // at least this preset's size, it resizes that instead.
 func (s *Source) Render(ctx context.Context, p Preset, formats []Format, opts Options) ([]Result, error) {
+	return withReason(func() ([]Result, error) { return s.render(ctx, p, formats, opts) })
+}
+
+func (s *Source) render(ctx context.Context, p Preset, formats []Format, opts Options) ([]Result, error) {
 	r := &render{src: s, preset: p, formats: formats, opts: opts}
 	defer func() {
 		if r.img != nil {

@@ -72,9 +72,15 @@ func Open(data []byte, lim Limits) (*Source, error) {
 	p := vips.NewImportParams()
 	p.FailOnError.Set(true)
 	// A lazy load: libvips reads the header here, pixels only on demand.
-	hdr, err := vips.LoadImageFromBuffer(data, p)
+	hdr, err := withReason(func() (*vips.ImageRef, error) {
+		img, err := vips.LoadImageFromBuffer(data, p)
+		if err != nil {
+			return nil, badInput("unreadable %s: %s", format, vipsErr(err))
+		}
+		return img, nil
+	})
 	if err != nil {
-		return nil, badInput("unreadable %s: %s", format, vipsErr(err))
+		return nil, err
 	}
 	w, h, o := hdr.Width(), hdr.PageHeight(), hdr.Orientation()
 	cmyk := hdr.Interpretation() == vips.InterpretationCMYK

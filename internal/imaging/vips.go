@@ -49,6 +49,7 @@ static void photodesk_allow_loaders(void) {
 import "C"
 
 import (
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -142,7 +143,41 @@ func vipsErr(err error) string {
 		s = s[:i]
 	}
 	s = strings.Join(strings.Fields(s), " ")
-	return strings.TrimSpace(s)
+	if s = strings.TrimSpace(s); s == "" {
+		return noReason
+	}
+	return s
+}
+
+// noReason stands in for libvips' message when there is none (see
+// vipsJobs).
+const noReason = "libvips gave no reason"
+
+// vipsJobs lets a failure be run again alone. libvips keeps one error
+// buffer per process: govips reads and clears it only after a failure, so
+// a job's reason can be lost to another job's failure, or come back with
+// messages that work which did not fail left behind (and libvips drops
+// messages while any thread has errors frozen). Jobs do their libvips
+// work under the read lock; one that fails as bad input runs once more
+// under the write lock, with no other job in libvips and the buffer
+// cleared, and reports that reason: a photo fails the same way every
+// time, and the photographer is owed the reason. Bad photos are rare, so
+// the second run costs little.
+var vipsJobs sync.RWMutex
+
+// withReason runs f, a whole unit of libvips work that takes no lock of
+// its own, as vipsJobs says.
+func withReason[T any](f func() (T, error)) (T, error) {
+	vipsJobs.RLock()
+	v, err := f()
+	vipsJobs.RUnlock()
+	if !errors.Is(err, ErrBadInput) {
+		return v, err
+	}
+	vipsJobs.Lock()
+	defer vipsJobs.Unlock()
+	C.vips_error_clear()
+	return f()
 }
 
 // GoMemoryLimit is a soft limit for the Go heap of a process that runs jobs
