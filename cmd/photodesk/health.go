@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,23 +13,33 @@ import (
 	"github.com/photodesk/photodesk/pipeline"
 )
 
+// healthOptions are photodesk health's own flags.
+type healthOptions struct {
+	wait   time.Duration // keep trying this long
+	target string        // a URL to GET instead of checking the pipeline
+}
+
+func (o *healthOptions) register(fs *flag.FlagSet) {
+	fs.DurationVar(&o.wait, "wait", 0, "keep trying this long before giving up (0: one try)")
+	fs.StringVar(&o.target, "url", "", "instead, GET this URL (a worker's http://127.0.0.1:8080/readyz, say) and exit 0 on a 2xx answer: a container healthcheck for images without curl")
+}
+
 func runHealth(ctx context.Context, args []string) error {
+	var o healthOptions
 	c := newCLI("health")
-	fs := c.fs
-	wait := fs.Duration("wait", 0, "keep trying this long before giving up (0: one try)")
-	target := fs.String("url", "", "instead, GET this URL (a worker's http://127.0.0.1:8080/readyz, say) and exit 0 on a 2xx answer: a container healthcheck for images without curl")
+	o.register(c.fs)
 	if err := c.parse(args); err != nil {
 		return err
 	}
 	check, ok := func(ctx context.Context) error { return checkOnce(ctx, c.cfg) }, "ok: NATS, JetStream streams and consumers, S3 buckets and notification are up"
-	if *target != "" {
-		u, err := url.Parse(*target)
+	if o.target != "" {
+		u, err := url.Parse(o.target)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("--url %q: want an http:// or https:// URL", *target)
+			return fmt.Errorf("--url %q: want an http:// or https:// URL", o.target)
 		}
-		check, ok = func(ctx context.Context) error { return getOK(ctx, *target) }, "ok: "+*target
+		check, ok = func(ctx context.Context) error { return getOK(ctx, o.target) }, "ok: "+o.target
 	}
-	deadline := time.Now().Add(*wait)
+	deadline := time.Now().Add(o.wait)
 	for {
 		err := check(ctx)
 		if err == nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,20 +15,32 @@ import (
 	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
+// watchOptions are photodesk watch's own flags.
+type watchOptions struct {
+	gallery string
+	expect  int           // stop after this many photos
+	timeout time.Duration // with expect
+	stages  string        // comma separated
+}
+
+func (o *watchOptions) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.gallery, "gallery", "", "gallery id")
+	fs.IntVar(&o.expect, "expect", 0, "stop once this many photos are done or failed (0: run until Ctrl-C)")
+	fs.DurationVar(&o.timeout, "timeout", 2*time.Minute, "give up after this long (with --expect)")
+	fs.StringVar(&o.stages, "stages", strings.Join(contract.StageNames(contract.PhotoStages()), ","), "the roles whose results make a photo done")
+}
+
 func runWatch(ctx context.Context, args []string) error {
+	var o watchOptions
 	c := newCLI("watch")
-	fs := c.fs
-	gallery := fs.String("gallery", "", "gallery id")
-	expect := fs.Int("expect", 0, "stop once this many photos are done or failed (0: run until Ctrl-C)")
-	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long (with --expect)")
-	stages := fs.String("stages", strings.Join(contract.StageNames(contract.PhotoStages()), ","), "the roles whose results make a photo done")
+	o.register(c.fs)
 	if err := c.parse(args); err != nil {
 		return err
 	}
-	if err := contract.ValidGalleryID(*gallery); err != nil {
+	if err := contract.ValidGalleryID(o.gallery); err != nil {
 		return err
 	}
-	w, err := newWatcher(os.Stdout, *expect, strings.Split(*stages, ","))
+	w, err := newWatcher(os.Stdout, o.expect, strings.Split(o.stages, ","))
 	if err != nil {
 		return err
 	}
@@ -36,12 +49,12 @@ func runWatch(ctx context.Context, args []string) error {
 		return err
 	}
 	defer nc.Close()
-	if *expect > 0 {
+	if o.expect > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *timeout)
+		ctx, cancel = context.WithTimeout(ctx, o.timeout)
 		defer cancel()
 	}
-	return w.run(ctx, js, *gallery)
+	return w.run(ctx, js, o.gallery)
 }
 
 // stageSubjects are the result subjects watch follows, by role: every
