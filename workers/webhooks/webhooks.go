@@ -44,9 +44,16 @@ var Subjects = []string{contract.SubjectArticleReady + ".>", contract.SubjectArt
 // stream.
 func ConsumerName(name string) string { return "webhook-" + name }
 
+// Consumers is what the role needs of JetStream: its endpoints' durable
+// consumers, made or bound.
+type Consumers interface {
+	Consumer(ctx context.Context, stream, name string) (jetstream.Consumer, error)
+	CreateOrUpdateConsumer(ctx context.Context, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error)
+}
+
 // Deliverer runs the role: one delivery loop per endpoint.
 type Deliverer struct {
-	JS jetstream.JetStream
+	JS Consumers
 	// Pipeline gives AckWait (how often a held event is kept alive) and
 	// Replicas of the consumers.
 	Pipeline pipeline.Config
