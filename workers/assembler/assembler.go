@@ -116,7 +116,7 @@ type Role struct {
 
 // Worker is the role as the runtime runs it.
 func (r *Role) Worker(concurrency int) pipeline.Worker {
-	return pipeline.Worker{Role: "assembler", Handler: r.Handle, Concurrency: concurrency}
+	return pipeline.Worker{Role: contract.StageAssembler, Handler: r.Handle, Concurrency: concurrency}
 }
 
 // Handle folds one event into its gallery and publishes what follows.

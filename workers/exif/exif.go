@@ -30,7 +30,7 @@ type Role struct {
 
 // Worker is the exif role as the runtime runs it.
 func (r *Role) Worker(concurrency int) pipeline.Worker {
-	return pipeline.Worker{Role: "exif", Handler: r.Handle, Concurrency: concurrency}
+	return pipeline.Worker{Role: contract.StageExif, Handler: r.Handle, Concurrency: concurrency}
 }
 
 // Handle reads one photo's EXIF and publishes photo.exif.

@@ -19,7 +19,7 @@ type Role struct {
 // Worker is the ingest role as the runtime runs it.
 func (r *Role) Worker(concurrency int) pipeline.Worker {
 	return pipeline.Worker{
-		Role:        "ingest",
+		Role:        contract.StageIngest,
 		Handler:     r.Handle,
 		Concurrency: concurrency,
 		Describe:    Describe,

@@ -14,7 +14,7 @@ import (
 // the process also runs the watermark role.
 func New(cfg imaging.Config, store derive.Store, bucket string, shared *imaging.Decodes, log *slog.Logger) *derive.Deriver {
 	return derive.NewDeriver(derive.Deriver{
-		Role:    "renditions",
+		Role:    contract.StageRenditions,
 		Subject: contract.SubjectPhotoRenditions,
 		Store:   store,
 		Bucket:  bucket,

@@ -23,7 +23,7 @@ func New(cfg imaging.Config, store derive.Store, bucket string, shared *imaging.
 		return nil, err
 	}
 	return derive.NewDeriver(derive.Deriver{
-		Role:    "watermark",
+		Role:    contract.StageWatermark,
 		Subject: contract.SubjectPhotoWatermarked,
 		Store:   store,
 		Bucket:  bucket,

@@ -1,0 +1,206 @@
+package assembler
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/photodesk/photodesk/internal/schematest"
+	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/contract"
+	"github.com/photodesk/photodesk/pipeline/gallery"
+)
+
+// memKV is the galleries bucket in memory, with JetStream's revision
+// checks: Create fails when the key exists, Update when the revision moved.
+type memKV struct {
+	vals map[string][]byte
+	revs map[string]uint64
+	// race, when set, changes the key behind the caller's back once,
+	// just before its next write: another assembler got there first.
+	race func()
+}
+
+type memEntry struct {
+	key string
+	val []byte
+	rev uint64
+}
+
+func (e memEntry) Bucket() string                  { return pipeline.GalleriesKV }
+func (e memEntry) Key() string                     { return e.key }
+func (e memEntry) Value() []byte                   { return e.val }
+func (e memEntry) Revision() uint64                { return e.rev }
+func (e memEntry) Created() time.Time              { return time.Time{} }
+func (e memEntry) Delta() uint64                   { return 0 }
+func (e memEntry) Operation() jetstream.KeyValueOp { return jetstream.KeyValuePut }
+
+func (kv *memKV) Get(_ context.Context, key string) (jetstream.KeyValueEntry, error) {
+	v, ok := kv.vals[key]
+	if !ok {
+		return nil, jetstream.ErrKeyNotFound
+	}
+	return memEntry{key, v, kv.revs[key]}, nil
+}
+
+func (kv *memKV) write(key string, value []byte) uint64 {
+	kv.vals[key] = value
+	kv.revs[key]++
+	return kv.revs[key]
+}
+
+func (kv *memKV) Create(_ context.Context, key string, value []byte, _ ...jetstream.KVCreateOpt) (uint64, error) {
+	kv.raced()
+	if _, ok := kv.vals[key]; ok {
+		return 0, jetstream.ErrKeyExists
+	}
+	return kv.write(key, value), nil
+}
+
+func (kv *memKV) Update(_ context.Context, key string, value []byte, rev uint64) (uint64, error) {
+	kv.raced()
+	if kv.revs[key] != rev {
+		return 0, jetstream.ErrKeyRevisionMismatch
+	}
+	return kv.write(key, value), nil
+}
+
+func (kv *memKV) raced() {
+	if f := kv.race; f != nil {
+		kv.race = nil
+		f()
+	}
+}
+
+// memStore is the object store in memory: the manifests to read, and
+// what the assembler writes.
+type memStore struct{ objects map[string][]byte }
+
+func (s *memStore) Get(_ context.Context, bucket, key, _ string, _ int64) ([]byte, error) {
+	b, ok := s.objects[bucket+"/"+key]
+	if !ok {
+		return nil, pipeline.ErrSuperseded
+	}
+	return b, nil
+}
+
+func (s *memStore) PutObject(_ context.Context, bucket, key string, r io.Reader, _ int64, _ minio.PutObjectOptions) (minio.UploadInfo, error) {
+	b, err := io.ReadAll(r)
+	s.objects[bucket+"/"+key] = b
+	return minio.UploadInfo{Bucket: bucket, Key: key, Size: int64(len(b))}, err
+}
+
+func (s *memStore) PresignedGetObject(_ context.Context, bucket, key string, _ time.Duration, _ url.Values) (*url.URL, error) {
+	return url.Parse("http://s3.test/" + bucket + "/" + key + "?signed")
+}
+
+// TestHandleWithoutServers runs the assembler's Handle over a gallery's
+// events with the bucket and the store in memory: nothing is published
+// before every photo has every stage's result, then version 1 (a valid
+// ninjs 2.2 record, stored, announced on article.ready), a redelivery
+// publishes the same event again, a new manifest makes version 2, and a
+// write that loses a revision race is folded in again.
+func TestHandleWithoutServers(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 7, 30, 12, 0, 0, 0, time.UTC)
+	kv := &memKV{vals: map[string][]byte{}, revs: map[string]uint64{}}
+	store := &memStore{objects: map[string][]byte{}}
+	r := &Role{KV: kv, Store: store, ArticlesBucket: "articles", DerivativesBucket: "derivatives",
+		Zone: time.UTC, Cfg: DefaultConfig(), Now: func() time.Time { return now }}
+	seq := uint64(0)
+	handle := func(subject string, ev any, ref contract.Ref, attempt int) []contract.Output {
+		t.Helper()
+		data, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seq++
+		outs, err := r.Handle(ctx, &pipeline.Message{Subject: contract.GallerySubject(subject, "g"), Data: data, Attempt: attempt,
+			StreamSeq: seq, Ref: ref, Log: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatalf("%s: %v", subject, err)
+		}
+		return outs
+	}
+	manifest := func(etag, headline string) []contract.Output {
+		store.objects["originals/g/gallery.json"] = fmt.Appendf(nil, `{"headline": %q, "byline": ["张晓明"], "photos": [{"file": "a.jpg", "caption": "开幕。"}, {"file": "b.jpg"}]}`, headline)
+		ref := contract.Ref{Gallery: "g", Bucket: "originals", Key: "g/gallery.json", ETag: etag}
+		return handle(contract.SubjectGallerySubmitted, contract.GallerySubmitted{Ref: ref, SubmittedAt: now}, ref, 1)
+	}
+	if outs := manifest("m1", "高清大图|开幕"); len(outs) != 0 {
+		t.Fatalf("manifest alone published %v", outs)
+	}
+	var last []contract.Output
+	for i, name := range []string{"a.jpg", "b.jpg"} {
+		ref := contract.Ref{Gallery: "g", Photo: name, Bucket: "originals", Key: "g/" + name, ETag: "e" + name}
+		taken := now.Add(time.Duration(i) * time.Hour)
+		deriv := func(role, preset string) contract.PhotoDerivatives {
+			return contract.PhotoDerivatives{Ref: ref, Role: role, Source: contract.ImageSource{Format: "jpeg", Width: 1600, Height: 1067},
+				Derivatives: []contract.Derivative{{Preset: preset, Format: "jpeg", Bucket: "derivatives", Key: "g/" + name + "/" + preset + ".jpg",
+					ContentType: "image/jpeg", Width: 1600, Height: 1067, Size: 1000, ETag: "d" + name + role, Watermarked: role == contract.StageWatermark}}}
+		}
+		for _, step := range []struct {
+			subject string
+			ev      any
+		}{
+			{contract.SubjectPhotoUploaded, contract.PhotoUploaded{Ref: ref, Size: 1000, UploadedAt: now}},
+			{contract.SubjectPhotoExif, contract.PhotoExif{Ref: ref, Exif: contract.ExifData{Format: "jpeg", Present: true, CapturedAt: &taken, DateSource: "DateTimeOriginal"}}},
+			{contract.SubjectPhotoRenditions, deriv(contract.StageRenditions, "large")},
+			{contract.SubjectPhotoWatermarked, deriv(contract.StageWatermark, "large.wm")},
+		} {
+			if len(last) != 0 {
+				t.Fatalf("published before the gallery was complete: %v", last)
+			}
+			last = handle(step.subject, step.ev, ref, 1)
+		}
+	}
+	ready := contract.GallerySubject(contract.SubjectArticleReady, "g")
+	if len(last) != 1 || last[0].Subject != ready || last[0].MsgID != "article:g:v1" {
+		t.Fatalf("after every result: %+v, want one %s", last, ready)
+	}
+	var ev contract.ArticleEvent
+	if err := json.Unmarshal(last[0].Data, &ev); err != nil || ev.Version != 1 || ev.Photos != 2 || ev.Key != "g/article.json" {
+		t.Fatalf("article event %+v (%v)", ev, err)
+	}
+	if rec := store.objects["articles/g/article.json"]; !strings.Contains(string(rec), "7月30日,开幕。") || store.objects["articles/g/index.html"] == nil {
+		t.Errorf("stored record %s", rec)
+	}
+
+	// A redelivery of the last event (its ack lost) publishes the same
+	// version again, under the same Msg-Id.
+	wm := contract.Ref{Gallery: "g", Photo: "b.jpg", Bucket: "originals", Key: "g/b.jpg", ETag: "eb.jpg"}
+	again := handle(contract.SubjectPhotoUploaded, contract.PhotoUploaded{Ref: wm, Size: 1000, UploadedAt: now}, wm, 2)
+	if len(again) != 1 || again[0].MsgID != "article:g:v1" {
+		t.Errorf("redelivery: %+v, want article:g:v1 again", again)
+	}
+
+	// A new headline is version 2, even when another assembler wrote the
+	// gallery between this one's read and its write.
+	kv.race = func() {
+		e, _ := kv.Get(ctx, "g")
+		kv.write("g", e.Value())
+	}
+	outs := manifest("m2", "高清大图|闭幕")
+	if len(outs) != 1 || outs[0].Subject != contract.GallerySubject(contract.SubjectArticleUpdated, "g") || outs[0].MsgID != "article:g:v2" {
+		t.Fatalf("new manifest: %+v, want article.updated v2", outs)
+	}
+	var st gallery.State
+	if err := json.Unmarshal(kv.vals["g"], &st); err != nil || st.Published == nil || st.Published.Version != 2 {
+		t.Fatalf("saved state: %+v (%v)", st.Published, err)
+	}
+
+	// Last, as the schema is read from ../shared (the test skips there
+	// where it is absent): IPTC's schema accepts version 1's record.
+	if err := schematest.Validate(t, schematest.Ninjs22(t), ev.Record); err != nil {
+		t.Errorf("version 1 is not valid ninjs 2.2: %v", err)
+	}
+}
