@@ -13,6 +13,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/photodesk/photodesk/pipeline/contract"
 )
 

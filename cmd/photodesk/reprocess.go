@@ -2,19 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
-	"time"
-
-	"github.com/minio/minio-go/v7"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-	"golang.org/x/time/rate"
 
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/contract"
@@ -26,28 +16,26 @@ import (
 // assembler's article events).
 var reprocessRoles = contract.StageNames(contract.ReprocessStages())
 
-// runReprocess re-announces a gallery's (or every gallery's) existing
-// originals to the roles, as their uploads were, so the roles run again:
-// after the watermark text or a preset changed, say. The roles reuse what
-// is unchanged; the assembler publishes one new record version per gallery
-// whose derivatives changed, and none where nothing did.
+// runReprocess is `photodesk reprocess`: pipeline.Reprocess for one
+// gallery or all of them, so the roles run again on existing originals
+// (after the watermark text or a preset changed, say).
 func runReprocess(ctx context.Context, args []string) error {
 	c := newCLI("reprocess")
 	fs := c.fs
-	var o reprocessOptions
-	fs.StringVar(&o.gallery, "gallery", "", "the gallery to reprocess")
-	fs.BoolVar(&o.all, "all", false, "reprocess every gallery in the originals bucket")
+	var o pipeline.ReprocessOptions
+	fs.StringVar(&o.Gallery, "gallery", "", "the gallery to reprocess")
+	fs.BoolVar(&o.All, "all", false, "reprocess every gallery in the originals bucket")
 	roles := fs.String("role", "", "re-run only these roles, comma separated: "+strings.Join(reprocessRoles, ", ")+" (default: all of them)")
-	fs.Float64Var(&o.rate, "rate", 10, "announce at most this many photos per second, so fresh uploads are not queued behind a long run (0: no bound)")
+	fs.Float64Var(&o.Rate, "rate", 10, "announce at most this many photos per second, so fresh uploads are not queued behind a long run (0: no bound)")
 	if err := c.parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() != 0 || (o.gallery == "") == !o.all || o.rate < 0 {
+	if fs.NArg() != 0 || (o.Gallery == "") == !o.All || o.Rate < 0 {
 		fs.Usage()
 		return fmt.Errorf("%w: give --gallery ID or --all (and a --rate of 0 or more)", errUsage)
 	}
-	if o.gallery != "" {
-		if err := contract.ValidGalleryID(o.gallery); err != nil {
+	if o.Gallery != "" {
+		if err := contract.ValidGalleryID(o.Gallery); err != nil {
 			return err
 		}
 	}
@@ -57,8 +45,8 @@ func runReprocess(ctx context.Context, args []string) error {
 			if !slices.Contains(reprocessRoles, r) {
 				return fmt.Errorf("--role %q: reprocess re-runs %s", r, strings.Join(reprocessRoles, ", "))
 			}
-			if !slices.Contains(o.roles, r) {
-				o.roles = append(o.roles, r)
+			if !slices.Contains(o.Roles, r) {
+				o.Roles = append(o.Roles, r)
 			}
 		}
 	}
@@ -71,195 +59,6 @@ func runReprocess(ctx context.Context, args []string) error {
 		return err
 	}
 	defer nc.Close()
-	_, err = reprocess(ctx, stdout, js, store, cfg.OriginalsBucket, o)
+	_, err = pipeline.Reprocess(ctx, stdout, js, store, cfg.OriginalsBucket, o)
 	return err
-}
-
-type reprocessOptions struct {
-	gallery string
-	all     bool
-	roles   []string // empty: every role
-	rate    float64  // photos per second; 0: no bound
-}
-
-// reprocessSummary is what a run did.
-type reprocessSummary struct {
-	Run       string
-	Galleries int
-	Photos    int
-	Events    int // published: one per photo, plus manifests for the assembler
-	Skipped   int // objects that are not a gallery's photo or manifest
-}
-
-// newRunID is a run id that sorts in the order runs start (the assembler
-// lets a newer run replace an unfinished older one).
-func newRunID(now time.Time) string {
-	b := make([]byte, 3)
-	_, _ = rand.Read(b)
-	return now.UTC().Format("20060102T150405.000Z") + "-" + hex.EncodeToString(b)
-}
-
-func reprocess(ctx context.Context, out io.Writer, js jetstream.JetStream, store *pipeline.Store, bucket string, o reprocessOptions) (reprocessSummary, error) {
-	sum := reprocessSummary{Run: newRunID(time.Now())}
-	rp := &reprocessor{js: js, store: store, bucket: bucket, run: sum.Run, out: out,
-		limit: rate.NewLimiter(rate.Inf, 1), manifest: len(o.roles) == 0 || slices.Contains(o.roles, contract.StageAssembler)}
-	if o.rate > 0 {
-		rp.limit = rate.NewLimiter(rate.Limit(o.rate), 1)
-	}
-	if len(o.roles) > 0 {
-		// The assembler always hears of the run: it waits for every
-		// photo's new results and then publishes one new version.
-		rs := o.roles
-		if !slices.Contains(rs, contract.StageAssembler) {
-			rs = append(slices.Clone(rs), contract.StageAssembler)
-		}
-		rp.roles = strings.Join(rs, ",")
-	}
-	what := "every role"
-	if len(o.roles) > 0 {
-		what = strings.Join(o.roles, ", ")
-	}
-	fmt.Fprintf(out, "reprocess run %s: %s\n", sum.Run, what)
-
-	galleries := []string{o.gallery}
-	if o.all {
-		var err error
-		if galleries, err = rp.galleries(ctx); err != nil {
-			return sum, err
-		}
-	}
-	for _, g := range galleries {
-		photos, events, skipped, err := rp.gallery(ctx, g)
-		sum.Photos += photos
-		sum.Events += events
-		sum.Skipped += skipped
-		if err != nil {
-			fmt.Fprintf(out, "%d galleries, %d photos, %d events published before the error\n", sum.Galleries, sum.Photos, sum.Events)
-			return sum, fmt.Errorf("gallery %s: %w (its record waits until reprocess runs again for it)", g, err)
-		}
-		if photos+events == 0 && !o.all {
-			return sum, fmt.Errorf("gallery %s: no originals under %s/%s/", g, bucket, g)
-		}
-		if photos+events > 0 {
-			sum.Galleries++
-		}
-		fmt.Fprintf(out, "  %-40s %d photos, %d events\n", g, photos, events)
-	}
-	fmt.Fprintf(out, "%d galleries, %d photos, %d events published", sum.Galleries, sum.Photos, sum.Events)
-	if sum.Skipped > 0 {
-		fmt.Fprintf(out, "; %d objects skipped (not a gallery's photo or manifest)", sum.Skipped)
-	}
-	fmt.Fprintln(out)
-	return sum, nil
-}
-
-type reprocessor struct {
-	js       jetstream.JetStream
-	store    *pipeline.Store
-	bucket   string
-	run      string
-	roles    string // the RolesHeader value; "" for every role
-	manifest bool   // announce gallery.json too (the assembler is addressed)
-	limit    *rate.Limiter
-	out      io.Writer
-}
-
-// galleries lists the gallery ids in the originals bucket.
-func (rp *reprocessor) galleries(ctx context.Context) ([]string, error) {
-	var out []string
-	for obj := range rp.store.ListObjects(ctx, rp.bucket, minio.ListObjectsOptions{}) {
-		if obj.Err != nil {
-			return nil, fmt.Errorf("list %s: %w", rp.bucket, obj.Err)
-		}
-		g, ok := strings.CutSuffix(obj.Key, "/")
-		if !ok || obj.Key == contract.ReservedPrefix || contract.ValidGalleryID(g) != nil {
-			continue // a loose object, photodesk's own, or not a gallery
-		}
-		out = append(out, g)
-	}
-	return out, nil
-}
-
-// gallery announces one gallery's originals. It reads them all first, so
-// every event can say how many photos the run announces.
-func (rp *reprocessor) gallery(ctx context.Context, gallery string) (photos, events, skipped int, err error) {
-	var originals []contract.Original
-	var manifest *contract.Original
-	for obj := range rp.store.ListObjects(ctx, rp.bucket, minio.ListObjectsOptions{Prefix: gallery + "/", Recursive: true}) {
-		if obj.Err != nil {
-			return 0, 0, 0, fmt.Errorf("list %s/%s/: %w", rp.bucket, gallery, obj.Err)
-		}
-		_, name, err := contract.SplitKey(obj.Key)
-		if err != nil {
-			fmt.Fprintf(rp.out, "  skipped %s: %v\n", obj.Key, err)
-			skipped++
-			continue
-		}
-		if name == contract.ManifestName && !rp.manifest {
-			continue
-		}
-		o, ok, err := rp.original(ctx, obj)
-		if err != nil {
-			return 0, 0, skipped, err
-		}
-		switch {
-		case !ok: // deleted since the listing
-		case name == contract.ManifestName:
-			manifest = &o
-		default:
-			originals = append(originals, o)
-		}
-	}
-	for _, o := range originals {
-		o.Reprocess = &contract.Reprocess{Run: rp.run, Photos: len(originals)}
-		if err := rp.limit.Wait(ctx); err != nil {
-			return photos, events, skipped, err
-		}
-		if err := rp.publish(ctx, o); err != nil {
-			return photos, events, skipped, err
-		}
-		photos++
-		events++
-	}
-	if manifest != nil {
-		if err := rp.publish(ctx, *manifest); err != nil {
-			return photos, events, skipped, err
-		}
-		events++
-	}
-	return photos, events, skipped, nil
-}
-
-// original reads what ingest would have read from the object's upload
-// notification; ok is false when the object is gone.
-func (rp *reprocessor) original(ctx context.Context, obj minio.ObjectInfo) (o contract.Original, ok bool, err error) {
-	info, err := rp.store.StatObject(ctx, rp.bucket, obj.Key, minio.StatObjectOptions{})
-	if minio.ToErrorResponse(err).Code == "NoSuchKey" {
-		return o, false, nil
-	}
-	if err != nil {
-		return o, false, fmt.Errorf("stat %s: %w", obj.Key, err)
-	}
-	return pipeline.OriginalOf(rp.bucket, info, obj), true, nil
-}
-
-// publish sends the event ingest would have, under a Msg-Id of this run (the
-// upload's own was seen within the duplicate window, perhaps), addressed to
-// the run's roles.
-func (rp *reprocessor) publish(ctx context.Context, o contract.Original) error {
-	ev, err := contract.OriginalEvent(o)
-	if err != nil {
-		return err
-	}
-	msg := &nats.Msg{Subject: ev.Subject, Data: ev.Data, Header: nats.Header{}}
-	if rp.roles != "" {
-		msg.Header.Set(contract.RolesHeader, rp.roles)
-	}
-	if _, err := rp.js.PublishMsg(ctx, msg, jetstream.WithMsgID("reprocess:"+rp.run+":"+ev.MsgID)); err != nil {
-		if errors.Is(err, context.Canceled) {
-			return err
-		}
-		return fmt.Errorf("publish %s: %w", ev.Subject, err)
-	}
-	return nil
 }

@@ -157,7 +157,7 @@ func TestReprocess(t *testing.T) {
 	startRolesWith(t, s, rc, "watermark")
 	skipped := jobs(t, "renditions", "skipped")
 	var out bytes.Buffer
-	sum, err := reprocess(ctx, &out, js, store, s.Config.OriginalsBucket, reprocessOptions{gallery: "rp-1", roles: []string{"watermark"}})
+	sum, err := pipeline.Reprocess(ctx, &out, js, store, s.Config.OriginalsBucket, pipeline.ReprocessOptions{Gallery: "rp-1", Roles: []string{"watermark"}})
 	if err != nil || sum.Galleries != 1 || sum.Photos != 3 || sum.Events != 3 || !strings.Contains(out.String(), "1 galleries, 3 photos, 3 events published") {
 		t.Fatalf("reprocess: %v %+v\n%s", err, sum, out.String())
 	}
@@ -216,7 +216,7 @@ func TestReprocess(t *testing.T) {
 
 	// Nothing changed: every role answers the run, and no version follows.
 	out.Reset()
-	sum, err = reprocess(ctx, &out, js, store, s.Config.OriginalsBucket, reprocessOptions{gallery: "rp-1"})
+	sum, err = pipeline.Reprocess(ctx, &out, js, store, s.Config.OriginalsBucket, pipeline.ReprocessOptions{Gallery: "rp-1"})
 	if err != nil || sum.Photos != 3 || sum.Events != 4 {
 		t.Fatalf("reprocess of every role: %v %+v\n%s", err, sum, out.String())
 	}

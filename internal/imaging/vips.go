@@ -55,6 +55,7 @@ import (
 	"sync"
 
 	"github.com/davidbyttow/govips/v2/vips"
+
 	"github.com/photodesk/photodesk/internal/photometa"
 )
 

@@ -34,3 +34,8 @@ func ResultMsgID(kind string, r Ref, run string, content ...string) string {
 func FailureMsgID(stage, subject string, seq uint64) string {
 	return fmt.Sprintf("failed:%s:%s:%d", stage, subject, seq)
 }
+
+// ReprocessMsgID is the Nats-Msg-Id of a `photodesk reprocess` run's
+// announcement of an original whose upload announced msgID: new for each
+// run, so a run gets through the duplicate window of the upload.
+func ReprocessMsgID(run, msgID string) string { return "reprocess:" + run + ":" + msgID }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 
 	"github.com/invopop/jsonschema"
+
 	"github.com/photodesk/photodesk/pipeline/contract"
 )
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/minio/minio-go/v7"
+
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/gallery"
 )

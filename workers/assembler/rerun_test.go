@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats.go"
+
 	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
