@@ -26,6 +26,7 @@ import (
 
 	"github.com/photodesk/photodesk/internal/photometa"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/gallery"
 )
@@ -40,7 +41,7 @@ var openAPI []byte
 type Server struct {
 	JS        jetstream.JetStream
 	Store     *pipeline.Store
-	Cfg       pipeline.Config
+	Cfg       config.Config
 	Log       *slog.Logger
 	MaxUpload int64 // bytes per photo
 	// Limits bound headers, bodies and their timing (HTTPServer).
@@ -52,7 +53,7 @@ type Server struct {
 }
 
 // New prepares a server: the registry bucket is created if missing.
-func New(ctx context.Context, js jetstream.JetStream, store *pipeline.Store, cfg pipeline.Config, tokens []Token, maxUpload int64, log *slog.Logger) (*Server, error) {
+func New(ctx context.Context, js jetstream.JetStream, store *pipeline.Store, cfg config.Config, tokens []Token, maxUpload int64, log *slog.Logger) (*Server, error) {
 	reg, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: RegistryKV, Description: "photodesk API: who created each gallery", Storage: jetstream.FileStorage, Replicas: cfg.Replicas})
 	if err != nil {
 		return nil, fmt.Errorf("key-value bucket %s: %w", RegistryKV, err)

@@ -27,6 +27,7 @@ import (
 
 	"github.com/photodesk/photodesk/internal/imaging"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/gallery"
 	"github.com/photodesk/photodesk/workers/assembler"
@@ -484,7 +485,7 @@ type e2eDev struct {
 	exited   chan struct{}
 	logPath  string
 	minioPID int
-	cfg      pipeline.Config // reaches it
+	cfg      config.Config // reaches it
 	api      e2eAPI
 }
 
@@ -501,7 +502,7 @@ func e2eStartDev(b *testing.B) *e2eDev {
 	natsAddr, s3Addr, httpAddr, apiAddr := e2eFreeAddr(b), e2eFreeAddr(b), e2eFreeAddr(b), e2eFreeAddr(b)
 	tmp := b.TempDir()
 	d := &e2eDev{b: b, exited: make(chan struct{}), logPath: filepath.Join(tmp, "dev.log")}
-	d.cfg = pipeline.DefaultConfig()
+	d.cfg = config.Default()
 	d.cfg.NATSURL, d.cfg.S3Endpoint = "nats://"+natsAddr, s3Addr
 
 	logFile, err := os.Create(d.logPath)

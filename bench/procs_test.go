@@ -22,6 +22,7 @@ import (
 
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/workers/ingest"
 )
@@ -86,10 +87,10 @@ type fleet struct {
 // role, with the production ack wait and max deliver (the test stack's
 // short ones would only add redeliveries) and extra flags; they are killed
 // when the benchmark ends unless stopped before.
-func startFleet(b *testing.B, cfg pipeline.Config, roles []string, perRole int, extra ...string) *fleet {
+func startFleet(b *testing.B, cfg config.Config, roles []string, perRole int, extra ...string) *fleet {
 	b.Helper()
 	bin := photodeskBinary(b)
-	def := pipeline.DefaultConfig()
+	def := config.Default()
 	// The machine's OTEL_* settings stay out: the benchmark says where
 	// spans go.
 	var env []string
@@ -166,7 +167,7 @@ func (f *fleet) logs() string {
 
 // connect connects to the fleet's NATS and MinIO as name, once every
 // process is pulling.
-func (f *fleet) connect(b *testing.B, cfg pipeline.Config, name string) (jetstream.JetStream, *pipeline.Store) {
+func (f *fleet) connect(b *testing.B, cfg config.Config, name string) (jetstream.JetStream, *pipeline.Store) {
 	b.Helper()
 	nc, js, err := pipeline.Connect(cfg, name)
 	if err != nil {
@@ -630,7 +631,7 @@ type opResult struct {
 }
 
 // runBatch uploads bt and follows it to its end.
-func runBatch(ctx context.Context, js jetstream.JetStream, store *pipeline.Store, cfg pipeline.Config, bt batch, jpegs [][]byte, exited <-chan struct{}, d time.Duration) (opResult, error) {
+func runBatch(ctx context.Context, js jetstream.JetStream, store *pipeline.Store, cfg config.Config, bt batch, jpegs [][]byte, exited <-chan struct{}, d time.Duration) (opResult, error) {
 	s3Seq, evSeq, err := lastSeqs(ctx, js)
 	if err != nil {
 		return opResult{}, err

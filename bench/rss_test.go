@@ -23,6 +23,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 	"github.com/photodesk/photodesk/workers/ingest"
@@ -86,7 +87,7 @@ func benchWorker(b *testing.B, role, subject string, extra []string, n int) {
 
 	// The measured process. Production ack-wait and max-deliver: the
 	// test stack's short ones would only add redeliveries.
-	def := pipeline.DefaultConfig()
+	def := config.Default()
 	args := append([]string{"worker", "--role", role, "--concurrency", "2",
 		"--nats", cfg.NATSURL, "--s3-endpoint", cfg.S3Endpoint,
 		"--s3-access-key", cfg.S3AccessKey, "--s3-secret-key", cfg.S3SecretKey,
@@ -183,7 +184,7 @@ func benchWorker(b *testing.B, role, subject string, extra []string, n int) {
 
 // runIngest runs the ingest role in this process until the benchmark ends:
 // it turns MinIO's notifications into photo.uploaded events.
-func runIngest(b *testing.B, cfg pipeline.Config) {
+func runIngest(b *testing.B, cfg config.Config) {
 	b.Helper()
 	nc, js, err := pipeline.Connect(cfg, "bench-ingest")
 	if err != nil {

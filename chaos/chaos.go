@@ -29,6 +29,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
@@ -184,7 +185,7 @@ type run struct {
 	// galleries and the same choices of the driver (what the processes are
 	// doing at each moment is up to the machine).
 	faults, uploads, restarts *lockedRand
-	cfg                       pipeline.Config
+	cfg                       config.Config
 	nats                      *natsProc
 	minio                     *minioProc
 	workers                   []*worker

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
@@ -38,7 +39,7 @@ func (r *run) startStack(ctx context.Context) error {
 	if err := r.nats.start(ctx); err != nil {
 		return err
 	}
-	cfg := pipeline.DefaultConfig()
+	cfg := config.Default()
 	cfg.NATSURL = r.nats.url()
 	cfg.AckWait, cfg.MaxDeliver = o.AckWait, o.MaxDeliver
 	r.nc, r.js, err = pipeline.Connect(cfg, "photodesk-chaos")

@@ -13,6 +13,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
@@ -32,7 +33,7 @@ func TestMinIORestartKeepsEvents(t *testing.T) {
 		t.Skip("restarts MinIO several times")
 	}
 	dir := t.TempDir()
-	cfg := pipeline.DefaultConfig()
+	cfg := config.Default()
 	cfg, js := devstack.NATSForTest(t, cfg)
 	ns := strings.TrimPrefix(cfg.NATSURL, "nats://")
 	ctx := context.Background()

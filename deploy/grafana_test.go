@@ -17,6 +17,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
@@ -38,7 +39,7 @@ var (
 // gathered after one real job ran through the worker runtime.
 func photodeskMetrics(t *testing.T) map[string]metricInfo {
 	t.Helper()
-	cfg := pipeline.DefaultConfig()
+	cfg := config.Default()
 	cfg.AckWait = 2 * time.Second
 	cfg, js := devstack.NATSForTest(t, cfg)
 	pipeline.RegisterConsumerMetrics(js)

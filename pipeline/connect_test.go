@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 )
 
 // TestConnectWithCredentials: a token or a user and password reach a NATS
@@ -36,7 +37,7 @@ func TestConnectWithCredentials(t *testing.T) {
 		if !ns.ReadyForConnections(5 * time.Second) {
 			t.Fatal("NATS not ready")
 		}
-		cfg := pipeline.DefaultConfig()
+		cfg := config.Default()
 		cfg.NATSURL = ns.ClientURL()
 		if nc, _, err := pipeline.Connect(cfg, t.Name()); err == nil {
 			nc.Close()
@@ -68,7 +69,7 @@ func TestConnectWithCredentials(t *testing.T) {
 		}
 		ns.Shutdown()
 	}
-	both := pipeline.DefaultConfig()
+	both := config.Default()
 	both.NATSToken, both.NATSUser = "a", "b"
 	if err := both.Validate(); err == nil {
 		t.Error("two kinds of NATS credentials accepted")
@@ -110,7 +111,7 @@ func TestConnectWithNKey(t *testing.T) {
 	if err := os.WriteFile(bad, otherSeed, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := pipeline.DefaultConfig()
+	cfg := config.Default()
 	cfg.NATSURL = ns.ClientURL()
 	cfg.NATSNKey = good
 	if err := cfg.Validate(); err != nil || !cfg.HasNATSCredentials() {
@@ -155,7 +156,7 @@ func TestConnectWithTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	ns := startNATS(t, &server.Options{Host: "127.0.0.1", Port: -1, TLS: true, TLSConfig: tc, TLSVerify: true, TLSTimeout: 2})
-	cfg := pipeline.DefaultConfig()
+	cfg := config.Default()
 	cfg.NATSURL = ns.ClientURL()
 	if nc, _, err := pipeline.Connect(cfg, t.Name()); err == nil || !strings.Contains(err.Error(), "certificate") {
 		if nc != nil {
@@ -198,7 +199,7 @@ func TestConnectFailsOver(t *testing.T) {
 	dead := "nats://" + ln.Addr().String()
 	ln.Close()
 	ns := startNATS(t, &server.Options{Host: "127.0.0.1", Port: -1})
-	cfg := pipeline.DefaultConfig()
+	cfg := config.Default()
 	cfg.NATSURL = dead + "," + ns.ClientURL()
 	nc, _, err := pipeline.Connect(cfg, t.Name())
 	if err != nil {

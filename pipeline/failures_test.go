@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
@@ -14,7 +15,7 @@ import (
 // TestLatestFailures: the latest failures are found among many other events,
 // newest first, whatever their number and wherever they are.
 func TestLatestFailures(t *testing.T) {
-	_, js := devstack.NATSForTest(t, pipeline.DefaultConfig())
+	_, js := devstack.NATSForTest(t, config.Default())
 	ctx := context.Background()
 	var failed []int // the failures' numbers, in stream order
 	for i := range 600 {

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
@@ -163,7 +164,7 @@ func restartableEnv(t *testing.T) (*env, func()) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ns.Shutdown() })
-	cfg := pipeline.DefaultConfig()
+	cfg := config.Default()
 	cfg.AckWait = 2 * time.Second
 	cfg.MaxDeliver = 3
 	cfg.Backoff = []time.Duration{50 * time.Millisecond}

@@ -7,6 +7,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
@@ -42,7 +43,7 @@ func ConsumerFor(role string) (ConsumerSpec, error) {
 
 // Connect dials NATS with reconnects that never give up: a worker outlives
 // a NATS restart.
-func Connect(cfg Config, name string) (*nats.Conn, jetstream.JetStream, error) {
+func Connect(cfg config.Config, name string) (*nats.Conn, jetstream.JetStream, error) {
 	opts := []nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
@@ -82,7 +83,7 @@ func Connect(cfg Config, name string) (*nats.Conn, jetstream.JetStream, error) {
 }
 
 // StreamConfigs are photodesk's streams.
-func StreamConfigs(cfg Config) []jetstream.StreamConfig {
+func StreamConfigs(cfg config.Config) []jetstream.StreamConfig {
 	return []jetstream.StreamConfig{
 		{
 			Name:        contract.S3EventsStream,
@@ -145,7 +146,7 @@ func advisorySubjects() []string {
 
 // GaveUpConsumerConfig is the durable consumer of spec's advisories. It
 // never stops redelivering: an advisory is the only trace of the message.
-func GaveUpConsumerConfig(cfg Config, spec ConsumerSpec) jetstream.ConsumerConfig {
+func GaveUpConsumerConfig(cfg config.Config, spec ConsumerSpec) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
 		Durable:       GaveUpConsumer(spec.Role),
 		Description:   "photodesk " + spec.Role + " role: messages JetStream gave up on",
@@ -166,7 +167,7 @@ func maxBytes(n int64) int64 {
 }
 
 // ConsumerConfig is the durable pull consumer of spec.
-func ConsumerConfig(cfg Config, spec ConsumerSpec) jetstream.ConsumerConfig {
+func ConsumerConfig(cfg config.Config, spec ConsumerSpec) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
 		Durable:        spec.Role,
 		Description:    "photodesk " + spec.Role + " role",
@@ -185,7 +186,7 @@ func ConsumerConfig(cfg Config, spec ConsumerSpec) jetstream.ConsumerConfig {
 const GalleriesKV = "PHOTODESK_GALLERIES"
 
 // GalleriesKVConfig is GalleriesKV's configuration.
-func GalleriesKVConfig(cfg Config) jetstream.KeyValueConfig {
+func GalleriesKVConfig(cfg config.Config) jetstream.KeyValueConfig {
 	return jetstream.KeyValueConfig{
 		Bucket:      GalleriesKV,
 		Description: "photodesk assembler: state of each gallery",

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
@@ -127,7 +128,7 @@ func TestRoleFilterSkipsOtherRolesEvents(t *testing.T) {
 }
 
 func TestRetryMapsAttemptsToBackoff(t *testing.T) {
-	cfg := Config{Backoff: []time.Duration{time.Second, 5 * time.Second, time.Minute}}
+	cfg := config.Config{Backoff: []time.Duration{time.Second, 5 * time.Second, time.Minute}}
 	h := Chain(returning(nil, errors.New("flaky")), Retry(cfg.BackoffFor))
 	for attempt, want := range map[int]time.Duration{1: time.Second, 2: 5 * time.Second, 3: time.Minute, 9: time.Minute} {
 		_, err := h(context.Background(), testMessage(attempt))

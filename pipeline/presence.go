@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/photodesk/photodesk/pipeline/config"
 )
 
 // ProcessesKV is the KeyValue bucket where every worker process keeps a key
@@ -26,7 +28,7 @@ const ProcessesKV = "PHOTODESK_PROCESSES"
 const PresenceTTL = 30 * time.Second
 
 // ProcessesKVConfig is ProcessesKV's configuration.
-func ProcessesKVConfig(cfg Config) jetstream.KeyValueConfig {
+func ProcessesKVConfig(cfg config.Config) jetstream.KeyValueConfig {
 	return jetstream.KeyValueConfig{
 		Bucket:      ProcessesKV,
 		Description: "photodesk: the processes running each role",

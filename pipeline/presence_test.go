@@ -10,6 +10,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/photodesk/photodesk/pipeline/config"
 )
 
 // presenceNATS starts an embedded NATS with JetStream for an in-package
@@ -25,7 +27,7 @@ func presenceNATS(t *testing.T) jetstream.JetStream {
 		t.Fatal("NATS not ready")
 	}
 	t.Cleanup(ns.Shutdown)
-	cfg := DefaultConfig()
+	cfg := config.Default()
 	cfg.NATSURL = ns.ClientURL()
 	nc, js, err := Connect(cfg, t.Name())
 	if err != nil {
@@ -58,7 +60,7 @@ func TestPresence(t *testing.T) {
 	if _, err := Processes(ctx, js); !errors.Is(err, ErrNoPresence) {
 		t.Fatalf("before set-up: %v, want ErrNoPresence", err)
 	}
-	if err := EnsureStreams(ctx, js, DefaultConfig()); err != nil {
+	if err := EnsureStreams(ctx, js, config.Default()); err != nil {
 		t.Fatal(err)
 	}
 	if ps, err := Processes(ctx, js); err != nil || len(ps) != 0 {

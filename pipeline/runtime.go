@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
@@ -35,7 +36,7 @@ type Worker struct {
 // term, or a release at shutdown.
 type Runtime struct {
 	JS  jetstream.JetStream
-	Cfg Config
+	Cfg config.Config
 	Log *slog.Logger
 	// ShutdownGrace is how long in-flight jobs may finish after Run's
 	// context ends; jobs still running then are cancelled and released.

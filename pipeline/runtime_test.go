@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
@@ -23,12 +24,12 @@ import (
 // env is a real embedded NATS server with photodesk's streams.
 type env struct {
 	js  jetstream.JetStream
-	cfg pipeline.Config
+	cfg config.Config
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	cfg := pipeline.DefaultConfig()
+	cfg := config.Default()
 	cfg.AckWait = 2 * time.Second
 	cfg.MaxDeliver = 3
 	cfg.Backoff = []time.Duration{50 * time.Millisecond}

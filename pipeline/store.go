@@ -14,6 +14,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/notification"
 
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
@@ -31,11 +32,11 @@ func NotifyARN(region string) notification.Arn {
 // for MinIO everywhere but the bucket notification.
 type Store struct {
 	*minio.Client
-	cfg Config
+	cfg config.Config
 }
 
 // NewStore makes a client for cfg's endpoint; it does not dial.
-func NewStore(cfg Config) (*Store, error) {
+func NewStore(cfg config.Config) (*Store, error) {
 	opts := &minio.Options{
 		Creds:        credentials.NewStaticV4(cfg.S3AccessKey, cfg.S3SecretKey, ""),
 		Secure:       cfg.S3UseTLS || cfg.S3TLSCA != "",

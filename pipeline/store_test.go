@@ -12,6 +12,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
 
@@ -35,7 +36,7 @@ func TestStoreOverTLSWithPrivateCA(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(ns.Shutdown)
-	cfg := pipeline.DefaultConfig()
+	cfg := config.Default()
 	m, err := devstack.StartMinIO(ctx, devstack.MinIOOptions{
 		DataDir: filepath.Join(dir, "data"), QueueDir: filepath.Join(dir, "queue"), Addr: "127.0.0.1:0",
 		AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, NATSAddr: strings.TrimPrefix(ns.ClientURL(), "nats://"),

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/photodesk/photodesk/pipeline/config"
 )
 
 // Resource is one thing photodesk keeps on JetStream: a stream, a durable
@@ -62,7 +64,7 @@ func (r Resource) Check(ctx context.Context, js jetstream.JetStream) error {
 // Topology is every resource photodesk keeps on JetStream, in the order
 // they are made: the streams, then each role's consumer and gave-up
 // consumer (which need their streams), then the key-value buckets.
-func Topology(cfg Config) []Resource {
+func Topology(cfg config.Config) []Resource {
 	var out []Resource
 	for _, sc := range StreamConfigs(cfg) {
 		out = append(out, Resource{
@@ -123,7 +125,7 @@ func second[T any](_ T, err error) error { return err }
 
 // EnsureStreams creates or updates the streams, every role's consumers and
 // the key-value buckets. Safe to run from every process at every start.
-func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg Config) error {
+func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg config.Config) error {
 	for _, r := range Topology(cfg) {
 		if err := r.Ensure(ctx, js); err != nil {
 			return err
@@ -134,7 +136,7 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg Config) erro
 
 // CheckStreams reports the first stream or consumer that is missing.
 func CheckStreams(ctx context.Context, js jetstream.JetStream) error {
-	for _, r := range Topology(DefaultConfig()) {
+	for _, r := range Topology(config.Default()) {
 		if !r.Required {
 			continue
 		}

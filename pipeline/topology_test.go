@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
@@ -13,7 +14,7 @@ import (
 // TestTopology: set-up makes every resource of the topology, each once by
 // name, and CheckStreams names the first required one that goes missing.
 func TestTopology(t *testing.T) {
-	cfg, js := devstack.NATSForTest(t, pipeline.DefaultConfig())
+	cfg, js := devstack.NATSForTest(t, config.Default())
 	ctx := context.Background()
 	seen := map[string]bool{}
 	for _, r := range pipeline.Topology(cfg) {

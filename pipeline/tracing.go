@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
@@ -61,7 +62,7 @@ type TracingConfig struct {
 
 // RegisterFlags binds c to --otlp-endpoint and PHOTODESK_OTLP_ENDPOINT.
 func (c *TracingConfig) RegisterFlags(fs *flag.FlagSet) {
-	StringVar(fs, &c.OTLPEndpoint, "otlp-endpoint", "PHOTODESK_OTLP_ENDPOINT",
+	config.StringVar(fs, &c.OTLPEndpoint, "otlp-endpoint", "PHOTODESK_OTLP_ENDPOINT",
 		"OTLP endpoint for traces, e.g. http://collector:4318 (gRPC, port 4317, with OTEL_EXPORTER_OTLP_PROTOCOL=grpc); empty: OTEL_EXPORTER_OTLP_ENDPOINT, else spans are not exported (traceparent is still passed on)")
 }
 

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/photodesk/photodesk/api"
-	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 )
 
 // apiFlags are the API's settings, shared by `api` and `dev`.
@@ -28,13 +28,13 @@ type apiFlags struct {
 
 func (a *apiFlags) register(fs *flag.FlagSet, defAddr string) {
 	a.addr, a.maxUpload = defAddr, 200<<20
-	pipeline.StringVar(fs, &a.addr, "api", "PHOTODESK_API_ADDR", "HTTP API listen address")
-	pipeline.StringVar(fs, &a.tokens, "api-tokens", "PHOTODESK_API_TOKENS", "API bearer tokens: name:role:token,... (role photographer or newsroom)")
-	pipeline.Int64Var(fs, &a.maxUpload, "max-upload", "PHOTODESK_MAX_UPLOAD", "largest photo the API accepts, in bytes")
+	config.StringVar(fs, &a.addr, "api", "PHOTODESK_API_ADDR", "HTTP API listen address")
+	config.StringVar(fs, &a.tokens, "api-tokens", "PHOTODESK_API_TOKENS", "API bearer tokens: name:role:token,... (role photographer or newsroom)")
+	config.Int64Var(fs, &a.maxUpload, "max-upload", "PHOTODESK_MAX_UPLOAD", "largest photo the API accepts, in bytes")
 }
 
 // serveAPI starts the API on a.addr until ctx ends.
-func serveAPI(ctx context.Context, a apiFlags, tokens []api.Token, cfg pipeline.Config, log *slog.Logger) (net.Addr, func(), error) {
+func serveAPI(ctx context.Context, a apiFlags, tokens []api.Token, cfg config.Config, log *slog.Logger) (net.Addr, func(), error) {
 	nc, js, store, err := connectAll(cfg, "api")
 	if err != nil {
 		return nil, nil, err
@@ -97,12 +97,12 @@ func runAPI(ctx context.Context, args []string) error {
 }
 
 // productionChecks refuses the settings only a dev machine may have.
-func productionChecks(cfg pipeline.Config, tokens []api.Token) error {
+func productionChecks(cfg config.Config, tokens []api.Token) error {
 	var probs []string
 	if len(tokens) == 0 {
 		probs = append(probs, "no API tokens (--api-tokens name:role:token,...)")
 	}
-	for _, def := range [][2]string{{pipeline.DevAccessKey, pipeline.DevSecretKey}, {"minioadmin", "minioadmin"}} {
+	for _, def := range [][2]string{{config.DevAccessKey, config.DevSecretKey}, {"minioadmin", "minioadmin"}} {
 		if cfg.S3AccessKey == def[0] || cfg.S3SecretKey == def[1] {
 			probs = append(probs, "S3 uses a default credential ("+def[0]+"); set --s3-access-key and --s3-secret-key")
 		}

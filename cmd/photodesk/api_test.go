@@ -19,6 +19,7 @@ import (
 	"github.com/photodesk/photodesk/api"
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
 
@@ -58,7 +59,7 @@ func (c apiClient) do(method, path, token string, body io.Reader, length int64, 
 
 // startAPI serves the API on a free loopback port until the test ends,
 // with tokens ("name:role:token,...") and f's limits.
-func startAPI(t *testing.T, cfg pipeline.Config, tokens string, f apiFlags) apiClient {
+func startAPI(t *testing.T, cfg config.Config, tokens string, f apiFlags) apiClient {
 	t.Helper()
 	toks, err := api.ParseTokens(tokens)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/gallery"
 	"github.com/photodesk/photodesk/workers/assembler"
@@ -90,7 +91,7 @@ func briefRecord(out io.Writer, record []byte) error {
 	return nil
 }
 
-func printArticle(ctx context.Context, out io.Writer, cfg pipeline.Config, gallery string, preview bool) error {
+func printArticle(ctx context.Context, out io.Writer, cfg config.Config, gallery string, preview bool) error {
 	store, err := pipeline.NewStore(cfg)
 	if err != nil {
 		return err
@@ -113,7 +114,7 @@ func printArticle(ctx context.Context, out io.Writer, cfg pipeline.Config, galle
 }
 
 // waitingFor reads the assembler's state to say what is missing.
-func waitingFor(ctx context.Context, cfg pipeline.Config, id string) string {
+func waitingFor(ctx context.Context, cfg config.Config, id string) string {
 	nc, js, err := pipeline.Connect(cfg, "photodesk-article")
 	if err != nil {
 		return ""
@@ -166,7 +167,7 @@ func runSubscribe(ctx context.Context, args []string) error {
 
 // subscribe prints records from the durable consumer until count have
 // come (0: until ctx ends), acking each once printed.
-func subscribe(ctx context.Context, out io.Writer, cfg pipeline.Config, durable, gallery string, full bool, count int) error {
+func subscribe(ctx context.Context, out io.Writer, cfg config.Config, durable, gallery string, full bool, count int) error {
 	nc, js, err := pipeline.Connect(cfg, "photodesk-subscribe-"+durable)
 	if err != nil {
 		return err

@@ -18,6 +18,7 @@ import (
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/internal/schematest"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 	"github.com/photodesk/photodesk/workers/assembler"
@@ -25,7 +26,7 @@ import (
 
 // articleEvents reads a gallery's article events until want have come,
 // then waits a little longer for any unwanted extra.
-func articleEvents(t *testing.T, cfg pipeline.Config, gallery string, want int, d time.Duration) []contract.ArticleEvent {
+func articleEvents(t *testing.T, cfg config.Config, gallery string, want int, d time.Duration) []contract.ArticleEvent {
 	t.Helper()
 	schema := schematest.Repo(t, "schemas/events/article.schema.json")
 	var evs []contract.ArticleEvent

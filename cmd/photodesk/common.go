@@ -10,22 +10,23 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 )
 
 // cli is how every command starts: its flag set with the pipeline's
 // settings registered, read from flags, PHOTODESK_* variables and a
-// --config file alike (pipeline.ParseFlags). A command adds its own flags
+// --config file alike (config.ParseFlags). A command adds its own flags
 // to fs, parses, and dials what it needs; it keeps the checks and the
 // order of them it always had.
 type cli struct {
 	fs  *flag.FlagSet
-	cfg pipeline.Config
+	cfg config.Config
 	rc  *roleConfig             // the roles' settings, withRoles
 	tc  *pipeline.TracingConfig // the tracing settings, withTracing
 }
 
 func newCLI(name string) *cli {
-	c := &cli{fs: flag.NewFlagSet(name, flag.ContinueOnError), cfg: pipeline.DefaultConfig()}
+	c := &cli{fs: flag.NewFlagSet(name, flag.ContinueOnError), cfg: config.Default()}
 	c.cfg.RegisterFlags(c.fs)
 	return c
 }
@@ -48,7 +49,7 @@ func (c *cli) withTracing() *cli {
 // parse reads args, then runs checks in order (a command's own argument
 // checks, c.validate), stopping at the first error.
 func (c *cli) parse(args []string, checks ...func() error) error {
-	if _, err := pipeline.ParseFlags(c.fs, args); err != nil {
+	if _, err := config.ParseFlags(c.fs, args); err != nil {
 		return err
 	}
 	for _, check := range checks {
@@ -82,7 +83,7 @@ func (c *cli) startTracing(ctx context.Context, log *slog.Logger, roles ...strin
 
 // connectAll dials NATS as photodesk-<who> and opens the S3 store; the
 // caller closes the connection.
-func connectAll(cfg pipeline.Config, who string) (*nats.Conn, jetstream.JetStream, *pipeline.Store, error) {
+func connectAll(cfg config.Config, who string) (*nats.Conn, jetstream.JetStream, *pipeline.Store, error) {
 	nc, js, err := pipeline.Connect(cfg, "photodesk-"+who)
 	if err != nil {
 		return nil, nil, nil, err

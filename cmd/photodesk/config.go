@@ -7,7 +7,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 )
 
 // secretFlag names the settings printed masked.
@@ -22,7 +22,7 @@ func runConfig(_ context.Context, args []string) error {
 	var a apiFlags
 	a.register(fs, "127.0.0.1:8088")
 	// The file's report is printed: this command reads it itself.
-	file, err := pipeline.ParseFlags(fs, args)
+	file, err := config.ParseFlags(fs, args)
 	if err != nil {
 		return err
 	}

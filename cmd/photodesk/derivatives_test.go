@@ -13,6 +13,7 @@ import (
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/internal/schematest"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
@@ -25,7 +26,7 @@ type stageEvents struct {
 
 // waitStages reads the gallery's renditions, watermarked and failure
 // events until every photo has a result from both image roles.
-func waitStages(t *testing.T, cfg pipeline.Config, gallery string, photos []string, d time.Duration) stageEvents {
+func waitStages(t *testing.T, cfg config.Config, gallery string, photos []string, d time.Duration) stageEvents {
 	t.Helper()
 	ev := stageEvents{
 		derivs:   map[string]map[string][]contract.PhotoDerivatives{"renditions": {}, "watermark": {}},
@@ -152,7 +153,7 @@ func TestGalleryDerivatives(t *testing.T) {
 
 // waitHeld returns the gallery's latest gallery.held event that names
 // every failure it expects (both image roles fail the broken photo).
-func waitHeld(t *testing.T, cfg pipeline.Config, gallery string, d time.Duration) contract.GalleryHeld {
+func waitHeld(t *testing.T, cfg config.Config, gallery string, d time.Duration) contract.GalleryHeld {
 	t.Helper()
 	var held contract.GalleryHeld
 	follow(t, cfg, []string{contract.GallerySubject(contract.SubjectGalleryHeld, gallery)}, d,

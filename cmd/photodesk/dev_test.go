@@ -17,6 +17,7 @@ import (
 
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
 
@@ -36,7 +37,7 @@ func freeAddr(t *testing.T) string {
 func TestDevRunsStopsAndRestarts(t *testing.T) {
 	data := t.TempDir()
 	natsAddr, s3Addr, httpAddr := freeAddr(t), freeAddr(t), freeAddr(t)
-	cfg := pipeline.DefaultConfig()
+	cfg := config.Default()
 	cfg.NATSURL, cfg.S3Endpoint = "nats://"+natsAddr, s3Addr
 	flags := connFlags(cfg)[:4] // --nats, --s3-endpoint: the rest stay default
 
@@ -59,7 +60,7 @@ func TestDevRunsStopsAndRestarts(t *testing.T) {
 		}
 		select {
 		case b := <-banner:
-			for _, want := range []string{natsAddr, s3Addr, pipeline.DevAccessKey, pipeline.DevSecretKey, httpAddr + "/readyz"} {
+			for _, want := range []string{natsAddr, s3Addr, config.DevAccessKey, config.DevSecretKey, httpAddr + "/readyz"} {
 				if !strings.Contains(b, want) {
 					t.Errorf("banner does not show %q:\n%s", want, b)
 				}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 )
 
 // healthOptions are photodesk health's own flags.
@@ -82,7 +83,7 @@ func getOK(ctx context.Context, target string) error {
 	return fmt.Errorf("GET %s: %s%s", target, resp.Status, msg)
 }
 
-func checkOnce(ctx context.Context, cfg pipeline.Config) error {
+func checkOnce(ctx context.Context, cfg config.Config) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	nc, js, store, err := connectAll(cfg, "health")

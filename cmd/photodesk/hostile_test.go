@@ -24,6 +24,7 @@ import (
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/internal/imaging"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 	"github.com/photodesk/photodesk/workers/assembler"
@@ -607,7 +608,7 @@ func isCaseKey(cases []hostileCase, key string) bool {
 }
 
 // readAllEvents reads the PHOTODESK stream from its start to its current end.
-func readAllEvents(t *testing.T, cfg pipeline.Config, js jetstream.JetStream, take func(jetstream.Msg)) {
+func readAllEvents(t *testing.T, cfg config.Config, js jetstream.JetStream, take func(jetstream.Msg)) {
 	t.Helper()
 	st, err := js.Stream(context.Background(), contract.EventsStream)
 	if err != nil {
@@ -762,7 +763,7 @@ func notFlat(t *testing.T, img image.Image) {
 // checkManifestCase: a bad manifest fails in the assembler with its reason
 // and nothing is published; an unknown photo leaves the gallery waiting,
 // and says for what; a good one is published.
-func checkManifestCase(t *testing.T, cfg pipeline.Config, ev *hostileEvents, mc manifestCase) {
+func checkManifestCase(t *testing.T, cfg config.Config, ev *hostileEvents, mc manifestCase) {
 	t.Helper()
 	fs := ev.failures[mc.gallery+"/"+contract.ManifestName]["assembler"]
 	switch {
@@ -784,7 +785,7 @@ func checkManifestCase(t *testing.T, cfg pipeline.Config, ev *hostileEvents, mc 
 
 // checkArticle checks a gallery was published once, with photos photos,
 // and passes its record and preview to check.
-func checkArticle(t *testing.T, store *pipeline.Store, cfg pipeline.Config, ev *hostileEvents, gallery string, photos int, check func(t *testing.T, record, preview []byte)) {
+func checkArticle(t *testing.T, store *pipeline.Store, cfg config.Config, ev *hostileEvents, gallery string, photos int, check func(t *testing.T, record, preview []byte)) {
 	t.Helper()
 	as := ev.articles[gallery]
 	if len(as) != 1 || as[0].Version != 1 || as[0].Photos != photos {

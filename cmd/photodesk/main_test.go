@@ -21,6 +21,7 @@ import (
 
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
@@ -74,7 +75,7 @@ func childLogTo(t *testing.T, log io.Writer, env []string, args ...string) (*exe
 }
 
 // connFlags point a command at the test stack.
-func connFlags(cfg pipeline.Config) []string {
+func connFlags(cfg config.Config) []string {
 	return []string{"--nats", cfg.NATSURL, "--s3-endpoint", cfg.S3Endpoint, "--ack-wait", cfg.AckWait.String(), "--max-deliver", fmt.Sprint(cfg.MaxDeliver)}
 }
 
@@ -129,7 +130,7 @@ type results struct {
 
 // follow reads the PHOTODESK stream's events on filters from the start,
 // handing each to take, until done says so or d has passed.
-func follow(t *testing.T, cfg pipeline.Config, filters []string, d time.Duration, take func(jetstream.Msg), done func() bool) {
+func follow(t *testing.T, cfg config.Config, filters []string, d time.Duration, take func(jetstream.Msg), done func() bool) {
 	t.Helper()
 	nc, js, err := pipeline.Connect(cfg, t.Name()+"-follow")
 	if err != nil {
@@ -153,7 +154,7 @@ func follow(t *testing.T, cfg pipeline.Config, filters []string, d time.Duration
 	}
 }
 
-func waitResults(t *testing.T, cfg pipeline.Config, gallery string, want int, d time.Duration) results {
+func waitResults(t *testing.T, cfg config.Config, gallery string, want int, d time.Duration) results {
 	t.Helper()
 	r := results{exif: map[string]contract.PhotoExif{}, failures: map[string]contract.Failure{}, uploaded: map[string]int{}}
 	filters := []string{
@@ -190,7 +191,7 @@ func waitResults(t *testing.T, cfg pipeline.Config, gallery string, want int, d 
 
 // pipelineState says where events stand, for a test that timed out: how
 // many S3 events MinIO delivered, and each consumer's progress.
-func pipelineState(cfg pipeline.Config) string {
+func pipelineState(cfg config.Config) string {
 	nc, js, err := pipeline.Connect(cfg, "test-diagnostics")
 	if err != nil {
 		return "diagnostics: " + err.Error()
@@ -231,7 +232,7 @@ func photo(t *testing.T, seed int64, e *fixture.EXIF) []byte {
 	return b
 }
 
-func putObject(t *testing.T, cfg pipeline.Config, key string, body []byte) {
+func putObject(t *testing.T, cfg config.Config, key string, body []byte) {
 	t.Helper()
 	store, err := pipeline.NewStore(cfg)
 	if err != nil {
@@ -485,7 +486,7 @@ func (w *prefixWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func runWatchFor(t *testing.T, w *watcher, cfg pipeline.Config, gallery string) {
+func runWatchFor(t *testing.T, w *watcher, cfg config.Config, gallery string) {
 	t.Helper()
 	nc, js, err := pipeline.Connect(cfg, t.Name()+"-watch")
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 	"github.com/photodesk/photodesk/pipeline/gallery"
@@ -96,7 +97,7 @@ func waitRun(t *testing.T, js jetstream.JetStream, id, run string) *gallery.Stat
 }
 
 // countEvents counts the events on subject from the start of the stream.
-func countEvents(t *testing.T, cfg pipeline.Config, subject string, take func(jetstream.Msg) bool) int {
+func countEvents(t *testing.T, cfg config.Config, subject string, take func(jetstream.Msg) bool) int {
 	t.Helper()
 	n, quiet := 0, time.Time{}
 	follow(t, cfg, []string{subject}, 10*time.Second, func(m jetstream.Msg) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/photodesk/photodesk/internal/imaging"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/workers/assembler"
 	"github.com/photodesk/photodesk/workers/exif"
@@ -101,7 +102,7 @@ type roleWorker struct {
 }
 
 // workers builds the named roles.
-func workers(cfg pipeline.Config, rc roleConfig, js jetstream.JetStream, store *pipeline.Store, log *slog.Logger, roles []string, concurrency int) ([]roleWorker, error) {
+func workers(cfg config.Config, rc roleConfig, js jetstream.JetStream, store *pipeline.Store, log *slog.Logger, roles []string, concurrency int) ([]roleWorker, error) {
 	icfg := rc.img
 	// Both image roles in one process share each original's decode.
 	var shared *imaging.Decodes
@@ -177,7 +178,7 @@ func limitGoMemory(roles []string, concurrency int, log *slog.Logger) {
 }
 
 // runWorkers runs every worker until ctx ends and all have shut down.
-func runWorkers(ctx context.Context, js jetstream.JetStream, cfg pipeline.Config, log *slog.Logger, ws []roleWorker) error {
+func runWorkers(ctx context.Context, js jetstream.JetStream, cfg config.Config, log *slog.Logger, ws []roleWorker) error {
 	rt := &pipeline.Runtime{JS: js, Cfg: cfg, Log: log}
 	// One role failing to start stops the others: a half-running process
 	// would look healthy to a supervisor.

@@ -26,6 +26,7 @@ import (
 
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
@@ -355,7 +356,7 @@ func burstPhotos(n int) (map[string]burstPhoto, error) {
 }
 
 // putAll PUTs the photos into the gallery, in name order.
-func putAll(cfg pipeline.Config, gallery string, photos map[string]burstPhoto) error {
+func putAll(cfg config.Config, gallery string, photos map[string]burstPhoto) error {
 	store, err := pipeline.NewStore(cfg)
 	if err != nil {
 		return err
@@ -371,7 +372,7 @@ func putAll(cfg pipeline.Config, gallery string, photos map[string]burstPhoto) e
 
 // renditionsEvents reads the gallery's renditions events until every one
 // of want photos has one; duplicates are kept.
-func renditionsEvents(t *testing.T, cfg pipeline.Config, gallery string, want int, d time.Duration) map[string][]contract.PhotoDerivatives {
+func renditionsEvents(t *testing.T, cfg config.Config, gallery string, want int, d time.Duration) map[string][]contract.PhotoDerivatives {
 	t.Helper()
 	evs := map[string][]contract.PhotoDerivatives{}
 	follow(t, cfg, []string{contract.GallerySubject(contract.SubjectPhotoRenditions, gallery)}, d, func(m jetstream.Msg) {
@@ -388,7 +389,7 @@ func renditionsEvents(t *testing.T, cfg pipeline.Config, gallery string, want in
 // checkDerivatives checks each photo's one event against the configured
 // presets, and each derivative it names against the bucket: there, the
 // stated size, and decoding as its format at the size the preset makes.
-func checkDerivatives(t *testing.T, cfg pipeline.Config, gallery string, photos map[string]burstPhoto, events map[string][]contract.PhotoDerivatives) {
+func checkDerivatives(t *testing.T, cfg config.Config, gallery string, photos map[string]burstPhoto, events map[string][]contract.PhotoDerivatives) {
 	t.Helper()
 	rc := defaultRoleConfig()
 	if err := rc.Validate(); err != nil {
@@ -479,7 +480,7 @@ type renditionsProc struct {
 
 // startRenditionsProc starts a renditions worker with one job at a time
 // and its own ops port; its log is kept.
-func startRenditionsProc(t *testing.T, cfg pipeline.Config, name string) *renditionsProc {
+func startRenditionsProc(t *testing.T, cfg config.Config, name string) *renditionsProc {
 	t.Helper()
 	p := &renditionsProc{name: name, ops: freeAddr(t), log: &logBuffer{}, exited: make(chan struct{})}
 	args := append([]string{"worker", "--role", "renditions", "--concurrency", "1", "--http", p.ops}, connFlags(cfg)...)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/photodesk/photodesk/api"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
@@ -241,7 +242,7 @@ func TestAPIBoundsRequests(t *testing.T) {
 }
 
 // connect is a JetStream connection to cfg's NATS for the test.
-func connect(t *testing.T, cfg pipeline.Config) (func(), jetstream.JetStream) {
+func connect(t *testing.T, cfg config.Config) (func(), jetstream.JetStream) {
 	t.Helper()
 	nc, js, err := pipeline.Connect(cfg, t.Name())
 	if err != nil {

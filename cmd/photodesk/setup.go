@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
@@ -30,7 +31,7 @@ func runSetup(ctx context.Context, args []string) error {
 	wait := fs.Duration("wait", 0, "keep retrying this long while NATS and S3 come up (0: one try)")
 	canary := fs.Bool("canary", true, "prove the trigger: upload a canary object and wait for MinIO's event on JetStream")
 	var publicDerivatives bool
-	pipeline.BoolVar(fs, &publicDerivatives, "public-derivatives", "PHOTODESK_PUBLIC_DERIVATIVES",
+	config.BoolVar(fs, &publicDerivatives, "public-derivatives", "PHOTODESK_PUBLIC_DERIVATIVES",
 		"let anyone GET derivatives by key (never list them), for the assembler's --public-base-url; without it the derivatives bucket is private like the others")
 	if err := c.parse(args, c.validate); err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
@@ -35,7 +36,7 @@ func startBareServers(t *testing.T, natsAddr, s3Addr string) {
 	t.Cleanup(ns.Shutdown)
 	m, err := devstack.StartMinIO(context.Background(), devstack.MinIOOptions{
 		DataDir: filepath.Join(dir, "minio"), QueueDir: filepath.Join(dir, "queue"), Addr: s3Addr,
-		AccessKey: pipeline.DevAccessKey, SecretKey: pipeline.DevSecretKey, NATSAddr: natsAddr,
+		AccessKey: config.DevAccessKey, SecretKey: config.DevSecretKey, NATSAddr: natsAddr,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +95,7 @@ func TestSetupOnAFreshStack(t *testing.T) {
 			t.Errorf("first setup lacks %q:\n%s", want, first)
 		}
 	}
-	cfg := pipeline.DefaultConfig()
+	cfg := config.Default()
 	cfg.NATSURL, cfg.S3Endpoint = "nats://"+natsAddr, s3Addr
 	if code := run([]string{"health", "--nats", cfg.NATSURL, "--s3-endpoint", s3Addr}, &stderr); code != 0 {
 		t.Fatalf("health after setup: exit %d: %s", code, stderr.String())

@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/gallery"
 )
@@ -163,7 +164,7 @@ func runUpload(ctx context.Context, args []string) error {
 
 // preflight reaches the originals bucket once, so an unreachable server or
 // bad credentials fail with one clear message, not one per file.
-func preflight(ctx context.Context, store *pipeline.Store, cfg pipeline.Config) error {
+func preflight(ctx context.Context, store *pipeline.Store, cfg config.Config) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	ok, err := store.BucketExists(ctx, cfg.OriginalsBucket)
@@ -177,7 +178,7 @@ func preflight(ctx context.Context, store *pipeline.Store, cfg pipeline.Config) 
 }
 
 // s3Problem says what went wrong talking to S3 in the photographer's terms.
-func s3Problem(err error, cfg pipeline.Config) error {
+func s3Problem(err error, cfg config.Config) error {
 	var nerr *net.OpError
 	switch code := minio.ToErrorResponse(err).Code; {
 	case errors.As(err, &nerr), errors.Is(err, context.DeadlineExceeded):
@@ -288,7 +289,7 @@ type announcer struct {
 	js    jetstream.JetStream
 }
 
-func startAnnouncer(cfg pipeline.Config) *announcer {
+func startAnnouncer(cfg config.Config) *announcer {
 	a := &announcer{ready: make(chan struct{})}
 	go func() {
 		defer close(a.ready)

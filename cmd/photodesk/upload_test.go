@@ -15,6 +15,7 @@ import (
 
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
 
@@ -125,7 +126,7 @@ func TestUploadRefusals(t *testing.T) {
 	}
 	stderr.Reset()
 	args := append(append([]string{"upload", "--gallery", "ref-3", "--s3-secret-key", "wrong-secret"}, connFlags(s.Config)...), one)
-	if code := run(args, &stderr); code != 1 || !strings.Contains(stderr.String(), "refused the credentials for access key \""+pipeline.DevAccessKey+"\"") {
+	if code := run(args, &stderr); code != 1 || !strings.Contains(stderr.String(), "refused the credentials for access key \""+config.DevAccessKey+"\"") {
 		t.Errorf("bad credentials: exit %d, %s", code, stderr.String())
 	}
 }

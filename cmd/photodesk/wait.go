@@ -11,12 +11,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // waitArticle follows a gallery from since until its article is published
 // (nil), or it is held or its manifest fails (an error with the reasons).
-func waitArticle(ctx context.Context, out io.Writer, cfg pipeline.Config, gallery string, since time.Time, timeout time.Duration) error {
+func waitArticle(ctx context.Context, out io.Writer, cfg config.Config, gallery string, since time.Time, timeout time.Duration) error {
 	nc, js, err := pipeline.Connect(cfg, "photodesk-upload-wait")
 	if err != nil {
 		return err

@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 )
 
 // Format is an output format.
@@ -115,20 +115,20 @@ func DefaultConfig() Config {
 
 // RegisterFlags binds c to flags on fs and PHOTODESK_* variables.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	pipeline.StringVar(fs, &c.PresetSpec, "presets", "PHOTODESK_PRESETS",
+	config.StringVar(fs, &c.PresetSpec, "presets", "PHOTODESK_PRESETS",
 		"renditions: name:long-edge:formats[:qN][:wm], comma separated; formats jpeg+webp+avif; wm = also watermarked")
-	pipeline.Int64Var(fs, &c.MaxPixels, "max-pixels", "PHOTODESK_MAX_PIXELS", "refuse originals with more pixels")
-	pipeline.Int64Var(fs, &c.MaxBytes, "max-bytes", "PHOTODESK_MAX_BYTES", "refuse originals larger than this many bytes")
-	pipeline.IntVar(fs, &c.AVIFEffort, "avif-effort", "PHOTODESK_AVIF_EFFORT", "AVIF encoder effort, 1 (fast) to 9")
-	pipeline.IntVar(fs, &c.WebPEffort, "webp-effort", "PHOTODESK_WEBP_EFFORT", "WebP encoder effort, 0 (fast) to 6; 4 makes files about 5% smaller for 2.8x the CPU")
+	config.Int64Var(fs, &c.MaxPixels, "max-pixels", "PHOTODESK_MAX_PIXELS", "refuse originals with more pixels")
+	config.Int64Var(fs, &c.MaxBytes, "max-bytes", "PHOTODESK_MAX_BYTES", "refuse originals larger than this many bytes")
+	config.IntVar(fs, &c.AVIFEffort, "avif-effort", "PHOTODESK_AVIF_EFFORT", "AVIF encoder effort, 1 (fast) to 9")
+	config.IntVar(fs, &c.WebPEffort, "webp-effort", "PHOTODESK_WEBP_EFFORT", "WebP encoder effort, 0 (fast) to 6; 4 makes files about 5% smaller for 2.8x the CPU")
 	w := &c.Watermark
-	pipeline.StringVar(fs, &w.Text, "watermark-text", "PHOTODESK_WATERMARK_TEXT", "watermark text")
-	pipeline.StringVar(fs, &w.Font, "watermark-font", "PHOTODESK_WATERMARK_FONT", "watermark font file (default: the font shipped in the binary)")
-	pipeline.Float64Var(fs, &w.Size, "watermark-size", "PHOTODESK_WATERMARK_SIZE", "watermark em size as a fraction of the image width")
-	pipeline.StringVar(fs, &w.Position, "watermark-position", "PHOTODESK_WATERMARK_POSITION", "top-left, top-right, bottom-left, bottom-right or center")
-	pipeline.Float64Var(fs, &w.Margin, "watermark-margin", "PHOTODESK_WATERMARK_MARGIN", "watermark margin as a fraction of the image width")
-	pipeline.Float64Var(fs, &w.Opacity, "watermark-opacity", "PHOTODESK_WATERMARK_OPACITY", "watermark opacity, 0 to 1")
-	pipeline.BoolVar(fs, &w.Full, "watermark-full", "PHOTODESK_WATERMARK_FULL", "also make a full-size watermarked JPEG")
+	config.StringVar(fs, &w.Text, "watermark-text", "PHOTODESK_WATERMARK_TEXT", "watermark text")
+	config.StringVar(fs, &w.Font, "watermark-font", "PHOTODESK_WATERMARK_FONT", "watermark font file (default: the font shipped in the binary)")
+	config.Float64Var(fs, &w.Size, "watermark-size", "PHOTODESK_WATERMARK_SIZE", "watermark em size as a fraction of the image width")
+	config.StringVar(fs, &w.Position, "watermark-position", "PHOTODESK_WATERMARK_POSITION", "top-left, top-right, bottom-left, bottom-right or center")
+	config.Float64Var(fs, &w.Margin, "watermark-margin", "PHOTODESK_WATERMARK_MARGIN", "watermark margin as a fraction of the image width")
+	config.Float64Var(fs, &w.Opacity, "watermark-opacity", "PHOTODESK_WATERMARK_OPACITY", "watermark opacity, 0 to 1")
+	config.BoolVar(fs, &w.Full, "watermark-full", "PHOTODESK_WATERMARK_FULL", "also make a full-size watermarked JPEG")
 }
 
 // Validate parses the presets and checks every setting.

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 )
 
 // NATSOptions start the embedded NATS server.
@@ -62,7 +63,7 @@ type Options struct {
 	DataDir   string // nats/, minio/, minio-queue/ live below it
 	NATSAddr  string // default 127.0.0.1:4222; port 0 = any free port
 	MinIOAddr string // default 127.0.0.1:9000; port 0 = any free port
-	Config    pipeline.Config
+	Config    config.Config
 	MinIOLog  io.Writer
 	Log       *slog.Logger
 }
@@ -73,7 +74,7 @@ type Stack struct {
 	NATS  *server.Server
 	MinIO *MinIO
 	// Config reaches this stack (NATS URL, S3 endpoint and keys filled in).
-	Config pipeline.Config
+	Config config.Config
 
 	opts      Options
 	natsAddr  string

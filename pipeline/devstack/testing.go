@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 )
 
 // ForTest starts a real stack on free ports in a temporary folder, with
@@ -18,7 +19,7 @@ import (
 // the test with the reason when MinIO cannot start (`make test` builds it).
 func ForTest(tb testing.TB) *Stack {
 	tb.Helper()
-	cfg := pipeline.DefaultConfig()
+	cfg := config.Default()
 	cfg.AckWait = 3 * time.Second
 	cfg.MaxDeliver = 3
 	cfg.Backoff = []time.Duration{100 * time.Millisecond, 500 * time.Millisecond}
@@ -69,7 +70,7 @@ func Settle(tb testing.TB, js jetstream.JetStream, stream, role string, d time.D
 // NATSForTest starts an embedded NATS (JetStream on disk) with photodesk's
 // streams for tb, points cfg at it, and returns it with a connection that
 // closes when the test ends. For tests that need no MinIO.
-func NATSForTest(tb testing.TB, cfg pipeline.Config) (pipeline.Config, jetstream.JetStream) {
+func NATSForTest(tb testing.TB, cfg config.Config) (config.Config, jetstream.JetStream) {
 	tb.Helper()
 	ns, err := StartNATS(NATSOptions{Addr: "127.0.0.1:0", StoreDir: tb.TempDir()})
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/gallery"
 )
@@ -58,14 +59,14 @@ func DefaultConfig() Config {
 
 // RegisterFlags binds c to flags and PHOTODESK_* variables.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	pipeline.StringVar(fs, &c.DateFormat, "caption-date-format", "PHOTODESK_CAPTION_DATE_FORMAT", "caption date prefix: {YYYY} {M} {MM} {D} {DD}")
-	pipeline.StringVar(fs, &c.Source, "source", "PHOTODESK_SOURCE", "source line when the manifest gives none")
-	pipeline.StringVar(fs, &c.Language, "language", "PHOTODESK_LANGUAGE", "language when the manifest gives none")
-	pipeline.StringVar(fs, &c.Copyright, "copyright-notice", "PHOTODESK_COPYRIGHT_NOTICE", "the record's copyright notice")
-	pipeline.StringVar(fs, &c.UsageTerms, "usage-terms", "PHOTODESK_USAGE_TERMS", "the record's usage terms")
-	pipeline.StringVar(fs, &c.PublicBaseURL, "public-base-url", "PHOTODESK_PUBLIC_BASE_URL", "base URL serving the derivatives bucket; empty: presigned URLs")
-	pipeline.DurationVar(fs, &c.PresignTTL, "presign-ttl", "PHOTODESK_PRESIGN_TTL", "lifetime of presigned rendition URLs (at most 168h)")
-	pipeline.StringVar(fs, &c.DisplayPreset, "display-preset", "PHOTODESK_DISPLAY_PRESET", "the watermarked preset the article shows")
+	config.StringVar(fs, &c.DateFormat, "caption-date-format", "PHOTODESK_CAPTION_DATE_FORMAT", "caption date prefix: {YYYY} {M} {MM} {D} {DD}")
+	config.StringVar(fs, &c.Source, "source", "PHOTODESK_SOURCE", "source line when the manifest gives none")
+	config.StringVar(fs, &c.Language, "language", "PHOTODESK_LANGUAGE", "language when the manifest gives none")
+	config.StringVar(fs, &c.Copyright, "copyright-notice", "PHOTODESK_COPYRIGHT_NOTICE", "the record's copyright notice")
+	config.StringVar(fs, &c.UsageTerms, "usage-terms", "PHOTODESK_USAGE_TERMS", "the record's usage terms")
+	config.StringVar(fs, &c.PublicBaseURL, "public-base-url", "PHOTODESK_PUBLIC_BASE_URL", "base URL serving the derivatives bucket; empty: presigned URLs")
+	config.DurationVar(fs, &c.PresignTTL, "presign-ttl", "PHOTODESK_PRESIGN_TTL", "lifetime of presigned rendition URLs (at most 168h)")
+	config.StringVar(fs, &c.DisplayPreset, "display-preset", "PHOTODESK_DISPLAY_PRESET", "the watermarked preset the article shows")
 }
 
 // Validate checks c.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 	"github.com/photodesk/photodesk/pipeline/gallery"
@@ -22,7 +23,7 @@ import (
 // held with no event saying why. The repeat carries the same Nats-Msg-Id,
 // so JetStream drops it when the first did get through.
 func TestHeldAgainOnRedelivery(t *testing.T) {
-	cfg, js := devstack.NATSForTest(t, pipeline.DefaultConfig())
+	cfg, js := devstack.NATSForTest(t, config.Default())
 	_ = cfg
 	ctx := context.Background()
 	kv, err := js.KeyValue(ctx, pipeline.GalleriesKV)

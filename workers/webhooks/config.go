@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 )
 
 // Endpoint is one newsroom system that receives the article events.
@@ -99,10 +99,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 		}
 	}
 	fs.Var(&endpointsFlag{c}, "webhooks", "webhook endpoints: name=URL;key-id;secret,... or a JSON list, or @file holding either (env "+EnvEndpoints+")")
-	pipeline.DurationVar(fs, &c.Timeout, "webhook-timeout", "PHOTODESK_WEBHOOK_TIMEOUT", "time limit of one webhook POST")
-	pipeline.DurationVar(fs, &c.MinBackoff, "webhook-backoff", "PHOTODESK_WEBHOOK_BACKOFF", "wait before retrying a failed webhook delivery; doubles each failure")
-	pipeline.DurationVar(fs, &c.MaxBackoff, "webhook-max-backoff", "PHOTODESK_WEBHOOK_MAX_BACKOFF", "longest wait between webhook retries")
-	pipeline.StringVar(fs, &c.Start, "webhook-start", "PHOTODESK_WEBHOOK_START", "where a new webhook endpoint starts: new (events from now) or all (the stream's history)")
+	config.DurationVar(fs, &c.Timeout, "webhook-timeout", "PHOTODESK_WEBHOOK_TIMEOUT", "time limit of one webhook POST")
+	config.DurationVar(fs, &c.MinBackoff, "webhook-backoff", "PHOTODESK_WEBHOOK_BACKOFF", "wait before retrying a failed webhook delivery; doubles each failure")
+	config.DurationVar(fs, &c.MaxBackoff, "webhook-max-backoff", "PHOTODESK_WEBHOOK_MAX_BACKOFF", "longest wait between webhook retries")
+	config.StringVar(fs, &c.Start, "webhook-start", "PHOTODESK_WEBHOOK_START", "where a new webhook endpoint starts: new (events from now) or all (the stream's history)")
 }
 
 // endpointsFlag is --webhooks. Its String is masked.

@@ -23,6 +23,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
@@ -56,7 +57,7 @@ type Deliverer struct {
 	JS Consumers
 	// Pipeline gives AckWait (how often a held event is kept alive) and
 	// Replicas of the consumers.
-	Pipeline pipeline.Config
+	Pipeline config.Config
 	Cfg      Config
 	Log      *slog.Logger
 	// PollWait is how long one pull waits for an event (default 5s).

@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 	"github.com/photodesk/photodesk/workers/webhooks"
@@ -29,13 +30,13 @@ import (
 // logs of everything the test ran (checked for secrets at the end).
 type env struct {
 	js   jetstream.JetStream
-	cfg  pipeline.Config
+	cfg  config.Config
 	logs *lockedBuffer
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	cfg := pipeline.DefaultConfig()
+	cfg := config.Default()
 	cfg.AckWait = time.Second // kept alive by InProgress through longer outages
 	cfg, js := devstack.NATSForTest(t, cfg)
 	e := &env{js: js, cfg: cfg, logs: &lockedBuffer{}}

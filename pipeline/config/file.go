@@ -1,4 +1,4 @@
-package pipeline
+package config
 
 import (
 	"errors"
@@ -13,9 +13,9 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// ConfigFlag names the flag (and PHOTODESK_CONFIG the variable) of the
+// FileFlag names the flag (and PHOTODESK_CONFIG the variable) of the
 // optional config file.
-const ConfigFlag = "config"
+const FileFlag = "config"
 
 // FileSettings says what a config file did to one command's flags.
 type FileSettings struct {
@@ -43,7 +43,7 @@ func ParseFlags(fs *flag.FlagSet, args []string) (FileSettings, error) {
 	if err := fs.Parse(args); err != nil {
 		return FileSettings{}, err
 	}
-	f := fs.Lookup(ConfigFlag)
+	f := fs.Lookup(FileFlag)
 	if f == nil || f.Value.String() == "" {
 		return FileSettings{}, nil
 	}
@@ -62,7 +62,7 @@ func ParseFlags(fs *flag.FlagSet, args []string) (FileSettings, error) {
 	for _, k := range keys {
 		fl := fs.Lookup(k)
 		switch {
-		case k == ConfigFlag:
+		case k == FileFlag:
 			return res, fmt.Errorf("%s: a config file cannot name another (%s)", res.Path, k)
 		case fl == nil:
 			res.Ignored = append(res.Ignored, k)

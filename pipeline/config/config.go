@@ -1,4 +1,9 @@
-package pipeline
+// Package config is the settings every photodesk process shares (how to
+// reach NATS and object storage, the pipeline's shared rules), and how a
+// setting is read: a flag, else its PHOTODESK_* variable, else the --config
+// file, else the default. Libraries register their own flags with its
+// helpers.
+package config
 
 import (
 	"flag"
@@ -84,7 +89,7 @@ type Config struct {
 
 // DefaultConfig is the configuration that reaches a `photodesk dev` instance
 // on this machine.
-func DefaultConfig() Config {
+func Default() Config {
 	return Config{
 		NATSURL:           "nats://127.0.0.1:4222",
 		S3Endpoint:        "127.0.0.1:9000",
@@ -109,7 +114,7 @@ func DefaultConfig() Config {
 // RegisterFlags binds c's fields to flags on fs. The defaults shown are c's
 // current values overridden by PHOTODESK_* environment variables.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	StringVar(fs, &c.File, ConfigFlag, "PHOTODESK_CONFIG", "config file (YAML, flag names as keys); flags and PHOTODESK_* variables win over it")
+	StringVar(fs, &c.File, FileFlag, "PHOTODESK_CONFIG", "config file (YAML, flag names as keys); flags and PHOTODESK_* variables win over it")
 	StringVar(fs, &c.NATSURL, "nats", "PHOTODESK_NATS_URL", "NATS server URL(s), comma separated")
 	StringVar(fs, &c.NATSCreds, "nats-creds", "PHOTODESK_NATS_CREDS", "NATS credentials file (JWT and NKey)")
 	StringVar(fs, &c.NATSNKey, "nats-nkey", "PHOTODESK_NATS_NKEY", "NATS NKey seed file")

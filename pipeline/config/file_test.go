@@ -1,4 +1,4 @@
-package pipeline_test
+package config_test
 
 import (
 	"flag"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/photodesk/photodesk/pipeline"
+	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
@@ -24,13 +25,13 @@ func writeFile(t *testing.T, text string) string {
 	return p
 }
 
-func parse(t *testing.T, args ...string) (pipeline.Config, pipeline.FileSettings, error) {
+func parse(t *testing.T, args ...string) (config.Config, config.FileSettings, error) {
 	t.Helper()
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	cfg := pipeline.DefaultConfig()
+	cfg := config.Default()
 	cfg.RegisterFlags(fs)
-	res, err := pipeline.ParseFlags(fs, args)
+	res, err := config.ParseFlags(fs, args)
 	return cfg, res, err
 }
 
@@ -55,7 +56,7 @@ api-tokens: "only:for:the-api"   # another command's setting
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := pipeline.DefaultConfig()
+	want := config.Default()
 	want.File = path
 	want.NATSURL = "nats://n1:4222,nats://n2:4222"
 	want.S3Endpoint, want.S3BucketLookup, want.S3UseTLS = "minio.internal:9000", "path", true
@@ -66,7 +67,7 @@ api-tokens: "only:for:the-api"   # another command's setting
 		cfg.Replicas != want.Replicas || cfg.EventsMaxBytes != want.EventsMaxBytes || cfg.NewsroomZone != want.NewsroomZone {
 		t.Errorf("config = %+v\nwant   %+v", cfg, want)
 	}
-	if cfg.S3AccessKey != pipeline.DevAccessKey {
+	if cfg.S3AccessKey != config.DevAccessKey {
 		t.Errorf("a setting absent from the file changed: %q", cfg.S3AccessKey)
 	}
 	if !slices.Equal(res.Ignored, []string{"api-tokens"}) {
@@ -108,13 +109,13 @@ func TestConfigFileErrors(t *testing.T) {
 }
 
 func TestConfigValidatesNewSettings(t *testing.T) {
-	for name, mut := range map[string]func(*pipeline.Config){
-		"lookup":           func(c *pipeline.Config) { c.S3BucketLookup = "virtual" },
-		"cert without key": func(c *pipeline.Config) { c.NATSTLSCert = "c.pem" },
-		"negative bytes":   func(c *pipeline.Config) { c.EventsMaxBytes = -1 },
-		"short s3 age":     func(c *pipeline.Config) { c.S3EventsMaxAge = time.Minute },
+	for name, mut := range map[string]func(*config.Config){
+		"lookup":           func(c *config.Config) { c.S3BucketLookup = "virtual" },
+		"cert without key": func(c *config.Config) { c.NATSTLSCert = "c.pem" },
+		"negative bytes":   func(c *config.Config) { c.EventsMaxBytes = -1 },
+		"short s3 age":     func(c *config.Config) { c.S3EventsMaxAge = time.Minute },
 	} {
-		c := pipeline.DefaultConfig()
+		c := config.Default()
 		mut(&c)
 		if err := c.Validate(); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -125,7 +126,7 @@ func TestConfigValidatesNewSettings(t *testing.T) {
 // TestRetentionSettingsReachTheStreams: retention settings shape the
 // streams, and a changed setting updates existing streams at the next start.
 func TestRetentionSettingsReachTheStreams(t *testing.T) {
-	cfg := pipeline.DefaultConfig()
+	cfg := config.Default()
 	cfg.EventsMaxAge, cfg.EventsMaxBytes, cfg.S3EventsMaxAge = 48*time.Hour, 64<<20, 2*time.Hour
 	cfg, js := devstack.NATSForTest(t, cfg)
 	check := func(stream string, age time.Duration, bytes int64) {
