@@ -41,6 +41,18 @@ func (m *Message) settle(s settlement) {
 	}
 }
 
+// Superseded reports whether err says the object m's event names was
+// replaced or deleted since (ErrSuperseded), and logs it: the newer upload
+// has an event of its own, so the job ends with nothing to do rather than
+// a failure.
+func (m *Message) Superseded(err error) bool {
+	if !errors.Is(err, ErrSuperseded) {
+		return false
+	}
+	m.Log.Info("object replaced or deleted since this event; skipped", "key", m.Ref.Key, "err", err)
+	return true
+}
+
 // ForRole reports whether an event with header h is addressed to role.
 func ForRole(h nats.Header, role string) bool {
 	v := h.Get(contract.RolesHeader)
@@ -87,6 +99,18 @@ func Permanent(err error) error {
 
 // Permanentf is Permanent(fmt.Errorf(...)).
 func Permanentf(format string, a ...any) error { return Permanent(fmt.Errorf(format, a...)) }
+
+// PermanentIf marks err Permanent when it is one of kinds (the input's
+// own fault: a broken photo, a file over a limit); any other error is
+// returned as it is, to be retried.
+func PermanentIf(err error, kinds ...error) error {
+	for _, k := range kinds {
+		if errors.Is(err, k) {
+			return Permanent(err)
+		}
+	}
+	return err
+}
 
 // IsPermanent reports whether err was marked Permanent.
 func IsPermanent(err error) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
@@ -246,5 +247,24 @@ func TestSettleFollowsTheDisposition(t *testing.T) {
 		if c.call == "nak-delay" && c.outcome == "retry" && fm.delay != 3*time.Second {
 			t.Errorf("retried in %s", fm.delay)
 		}
+	}
+}
+
+// TestPermanentIfAndSuperseded: the two ways a role sorts a failed read,
+// the input's own fault (permanent) and a replaced object (nothing to do).
+func TestPermanentIfAndSuperseded(t *testing.T) {
+	bad := errors.New("bad photo")
+	if err := PermanentIf(fmt.Errorf("decode: %w", bad), ErrTooLarge, bad); !IsPermanent(err) || !errors.Is(err, bad) {
+		t.Errorf("PermanentIf of a listed kind = %v, permanent %v", err, IsPermanent(err))
+	}
+	if err := PermanentIf(errors.New("timeout"), bad); err == nil || IsPermanent(err) {
+		t.Errorf("PermanentIf of another error = %v, permanent %v", err, IsPermanent(err))
+	}
+	if PermanentIf(nil, bad) != nil {
+		t.Error("PermanentIf(nil) is not nil")
+	}
+	m := &Message{Log: slog.New(slog.DiscardHandler)}
+	if !m.Superseded(fmt.Errorf("get: %w", ErrSuperseded)) || m.Superseded(bad) || m.Superseded(nil) {
+		t.Error("Superseded does not tell ErrSuperseded from other errors")
 	}
 }

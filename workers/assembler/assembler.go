@@ -157,11 +157,11 @@ func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]contract.Outp
 			return nil, err
 		}
 		data, err := r.Store.Get(ctx, ev.Bucket, ev.Key, ev.ETag, gallery.MaxManifestBytes)
+		if m.Superseded(err) {
+			return nil, nil
+		}
 		var man *gallery.Manifest
 		switch {
-		case errors.Is(err, pipeline.ErrSuperseded):
-			m.Log.Info("manifest replaced or deleted since this event; skipped")
-			return nil, nil
 		case errors.Is(err, pipeline.ErrTooLarge):
 			manifestProblem = "gallery.json is over the 1 MiB limit"
 		case err != nil:

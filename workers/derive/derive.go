@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -177,19 +176,16 @@ func (d *Deriver) Handle(ctx context.Context, m *pipeline.Message) ([]contract.O
 			return nil, err
 		}
 		if !ok || strings.Trim(cur, `"`) != etag {
-			m.Log.Info("original replaced or deleted since this event; skipped")
+			m.Superseded(pipeline.ErrSuperseded)
 			return nil, nil
 		}
 	} else {
 		src, err := d.source(ctx, ev)
-		switch {
-		case errors.Is(err, pipeline.ErrSuperseded):
-			m.Log.Info("original replaced or deleted since this event; skipped", "err", err)
+		if m.Superseded(err) {
 			return nil, nil
-		case errors.Is(err, pipeline.ErrTooLarge):
-			return nil, pipeline.Permanent(err)
-		case err != nil:
-			return nil, classify(err)
+		}
+		if err != nil {
+			return nil, pipeline.PermanentIf(err, imaging.ErrBadInput, pipeline.ErrTooLarge)
 		}
 		res.Source = contract.ImageSource{Format: src.Format, Width: src.Width, Height: src.Height, Size: src.Size()}
 		srcMeta := map[string]string{
@@ -237,7 +233,7 @@ func (d *Deriver) Handle(ctx context.Context, m *pipeline.Message) ([]contract.O
 			return nil, serr
 		}
 		if err != nil {
-			return nil, classify(err)
+			return nil, pipeline.PermanentIf(err, imaging.ErrBadInput)
 		}
 	}
 	m.Log.Info("derivatives ready", "made", countMade(res.Derivatives), "reused", len(plans)-countMade(res.Derivatives),
@@ -298,12 +294,4 @@ func countMade(ds []contract.Derivative) int {
 		}
 	}
 	return n
-}
-
-// classify makes a photo's own fault permanent; anything else may pass.
-func classify(err error) error {
-	if errors.Is(err, imaging.ErrBadInput) {
-		return pipeline.Permanent(err)
-	}
-	return err
 }

@@ -6,7 +6,6 @@ package exif
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"time"
 
 	"github.com/photodesk/photodesk/internal/photometa"
@@ -43,15 +42,11 @@ func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]contract.Outp
 		return r.Store.ReadRange(ctx, ev.Bucket, ev.Key, ev.ETag, off, n)
 	}, ev.Size, 0)
 	x, err := photometa.Extract(head, ev.Size, r.Zone)
-	switch {
-	case errors.Is(err, pipeline.ErrSuperseded):
-		// A newer upload of this name has its own event; nothing to do.
-		m.Log.Info("original replaced or deleted since this event; skipped", "err", err)
+	if m.Superseded(err) {
 		return nil, nil
-	case errors.Is(err, photometa.ErrBadInput):
-		return nil, pipeline.Permanent(err)
-	case err != nil:
-		return nil, err
+	}
+	if err != nil {
+		return nil, pipeline.PermanentIf(err, photometa.ErrBadInput)
 	}
 	res := contract.PhotoExif{Ref: ev.Ref, Exif: data(x), BytesRead: head.Fetched()}
 	m.Log.Info("exif read", "captured_at", res.Exif.CapturedAt, "date_source", res.Exif.DateSource,
