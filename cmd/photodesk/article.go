@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -21,18 +22,27 @@ import (
 	"github.com/photodesk/photodesk/workers/assembler"
 )
 
+// articleOptions are photodesk article's own flags: which form to print.
+type articleOptions struct {
+	preview, previewURL, brief bool
+}
+
+func (o *articleOptions) register(fs *flag.FlagSet) {
+	fs.BoolVar(&o.preview, "preview", false, "print the HTML preview instead of the record")
+	fs.BoolVar(&o.previewURL, "preview-url", false, "print a presigned URL of the HTML preview (valid 24h)")
+	fs.BoolVar(&o.brief, "brief", false, "print the record with each photo's renditions as one line each, without URLs and body")
+}
+
 // runArticle prints a gallery's current record; without one it says what
 // the gallery is waiting for, and exits non-zero.
 func runArticle(ctx context.Context, args []string) error {
+	var o articleOptions
 	c := newCLI("article")
-	fs := c.fs
-	preview := fs.Bool("preview", false, "print the HTML preview instead of the record")
-	previewURL := fs.Bool("preview-url", false, "print a presigned URL of the HTML preview (valid 24h)")
-	brief := fs.Bool("brief", false, "print the record with each photo's renditions as one line each, without URLs and body")
+	o.register(c.fs)
 	if err := c.parse(args); err != nil {
 		return err
 	}
-	cfg := c.cfg
+	cfg, fs := c.cfg, c.fs
 	if fs.NArg() != 1 {
 		fs.Usage()
 		return fmt.Errorf("%w: want one gallery id", errUsage)
@@ -41,7 +51,7 @@ func runArticle(ctx context.Context, args []string) error {
 	if err := contract.ValidGalleryID(gallery); err != nil {
 		return err
 	}
-	if *previewURL {
+	if o.previewURL {
 		store, err := pipeline.NewStore(cfg)
 		if err != nil {
 			return err
@@ -56,14 +66,14 @@ func runArticle(ctx context.Context, args []string) error {
 		fmt.Println(u)
 		return nil
 	}
-	if *brief {
+	if o.brief {
 		var buf bytes.Buffer
 		if err := printArticle(ctx, &buf, cfg, gallery, false); err != nil {
 			return err
 		}
 		return briefRecord(os.Stdout, buf.Bytes())
 	}
-	return printArticle(ctx, os.Stdout, cfg, gallery, *preview)
+	return printArticle(ctx, os.Stdout, cfg, gallery, o.preview)
 }
 
 // briefRecord prints a record for a person: the head, then each photo's
