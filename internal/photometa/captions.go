@@ -33,7 +33,8 @@ const (
 // captionText is what one metadata block says.
 type captionText struct {
 	caption string
-	names   []string // byline names, cleaned, non-empty, without repeats
+	names   []string     // byline names, cleaned, non-empty, without repeats
+	dates   []statedDate // capture dates, as written
 }
 
 // readCaptions sets Caption, Byline and their sources from what the
@@ -41,7 +42,7 @@ type captionText struct {
 // has a non-empty value wins, in the order XMP, IPTC IIM, EXIF, for each
 // field separately. Nothing here fails the photo: damage is a note, and the
 // block it is in gives what could be read before it, or nothing.
-func readCaptions(c container, x *Exif) {
+func readCaptions(c container, x *Exif) (dates []statedDate) {
 	var xm, ip captionText
 	if c.xmp != nil {
 		xm = readXMP(c.xmp, x)
@@ -83,6 +84,7 @@ func readCaptions(c container, x *Exif) {
 		x.Byline = strings.TrimSpace(cut(x.Byline, maxByline))
 		x.note("%s byline cut to its first %d KiB", x.BylineSource, maxByline>>10)
 	}
+	return append(xm.dates, ip.dates...)
 }
 
 // cleanCaption is a caption as valid UTF-8 without NULs, with its line

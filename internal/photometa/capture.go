@@ -28,49 +28,163 @@ var dateTags = []dateTag{
 	{"DateTime", exif.DateTime, exif.SubSecTime, fieldOffsetTime},
 }
 
-// captureTime sets CapturedAt from the first usable date: the EXIF dates in
-// order, with their offset (else the newsroom zone) and sub-seconds, then the
-// GPS date and time, which are UTC.
-func captureTime(t tags, loc *time.Location, x *Exif) {
+// Where a capture date can come from (Exif.DateSource) besides the EXIF
+// tags, which go by their own names.
+const (
+	SourceXMPDateTimeOriginal = "XMP exif:DateTimeOriginal"
+	SourceXMPDateCreated      = "XMP photoshop:DateCreated"
+	SourceIPTCDateCreated     = "IPTC DateCreated"
+)
+
+// dateSources are the capture dates in exiftool's order of preference:
+// the camera's own, then what an editor (Lightroom, Photoshop, a wire
+// desk's IPTC) says the photo was taken, and only then the digitized and
+// modify dates and the GPS clock.
+var dateSources = []string{
+	"DateTimeOriginal", SourceXMPDateTimeOriginal, SourceXMPDateCreated, SourceIPTCDateCreated,
+	"DateTimeDigitized", "DateTime", "GPSDateTime",
+}
+
+// offerDate records a date the file states, to be read when its turn
+// comes.
+func (x *Exif) offerDate(source string, read func() (time.Time, string, bool)) {
+	if x.dates == nil {
+		x.dates = map[string]func() (time.Time, string, bool){}
+	}
+	if _, ok := x.dates[source]; !ok {
+		x.dates[source] = read
+	}
+}
+
+// pickCaptureTime sets CapturedAt from the first usable date in
+// dateSources order.
+func (x *Exif) pickCaptureTime() {
+	for _, src := range dateSources {
+		read, ok := x.dates[src]
+		if !ok {
+			continue
+		}
+		if at, zone, ok := read(); ok {
+			x.CapturedAt, x.DateSource, x.ZoneSource = &at, src, zone
+			return
+		}
+	}
+	if x.Present || len(x.dates) > 0 {
+		x.note("no capture date")
+	}
+}
+
+// exifDates offers the EXIF dates, each with its own offset (else the
+// newsroom zone) and sub-seconds, and the GPS date and time, which are UTC.
+func exifDates(t tags, loc *time.Location, x *Exif) {
 	for _, d := range dateTags {
 		raw := t.str(d.date)
 		if raw == "" {
 			continue
 		}
-		c, ok := parseDateTime(raw)
+		x.offerDate(d.name, func() (time.Time, string, bool) {
+			c, ok := parseDateTime(raw)
+			if !ok {
+				if isPlaceholder(raw) {
+					x.note("EXIF: %s is a placeholder (%q); ignored", d.name, raw)
+				} else {
+					x.note("EXIF: %s %q is not a valid date; ignored", d.name, raw)
+				}
+				return time.Time{}, "", false
+			}
+			zone, zoneSource := loc, "newsroom-zone"
+			if s := t.str(d.offset); strings.Trim(s, " :") != "" { // "   :  " is unset
+				if off, ok := parseOffset(s); ok {
+					zone, zoneSource = time.FixedZone("", off), string(d.offset)
+				} else {
+					x.note("EXIF: %s %q is not a UTC offset; ignored", d.offset, s)
+				}
+			}
+			ns := 0
+			if s := t.str(d.subsec); s != "" {
+				if v, ok := parseSubSec(s); ok {
+					ns = v
+				} else {
+					x.note("EXIF: %s %q is not a fraction of a second; ignored", d.subsec, s)
+				}
+			}
+			return time.Date(c.year, time.Month(c.month), c.day, c.hour, c.min, c.sec, ns, zone), zoneSource, true
+		})
+	}
+	x.offerDate("GPSDateTime", func() (time.Time, string, bool) {
+		at, ok := gpsTime(t, x)
+		return at, "utc-gps", ok
+	})
+}
+
+// statedDate is a capture date an XMP packet or IPTC block states, as
+// written: an XMP date (ISO 8601), or IPTC's 2:55 Date Created with 2:60
+// Time Created.
+type statedDate struct {
+	source     string
+	date, time string
+}
+
+// offer offers d, read in loc when it states no offset.
+func (d statedDate) offer(loc *time.Location, x *Exif) {
+	x.offerDate(d.source, func() (time.Time, string, bool) {
+		var (
+			at   time.Time
+			zone string
+			ok   bool
+		)
+		if d.source == SourceIPTCDateCreated {
+			at, zone, ok = parseIPTCDate(d.date, d.time, loc)
+		} else {
+			at, zone, ok = parseXMPDate(d.date, d.source, loc)
+		}
 		if !ok {
-			if isPlaceholder(raw) {
-				x.note("EXIF: %s is a placeholder (%q); ignored", d.name, raw)
-			} else {
-				x.note("EXIF: %s %q is not a valid date; ignored", d.name, raw)
-			}
-			continue
+			x.note("%s %q is not a valid date; ignored", d.source, clip(d.date+d.time, 64))
 		}
-		zone, zoneSource := loc, "newsroom-zone"
-		if s := t.str(d.offset); strings.Trim(s, " :") != "" { // "   :  " is unset
-			if off, ok := parseOffset(s); ok {
-				zone, zoneSource = time.FixedZone("", off), string(d.offset)
-			} else {
-				x.note("EXIF: %s %q is not a UTC offset; ignored", d.offset, s)
-			}
+		return at, zone, ok
+	})
+}
+
+// parseXMPDate reads an XMP date (ISO 8601 as XMP writes it: a date, or a
+// date and time to the minute, second or fraction, with an optional "Z" or
+// "±hh:mm"). A date without a time is midnight; without an offset, in loc.
+// Year-only and year-month dates are no capture date. zone is source when
+// the offset is the date's own, else "newsroom-zone".
+func parseXMPDate(s, source string, loc *time.Location) (time.Time, string, bool) {
+	for _, layout := range []string{"2006-01-02T15:04:05Z07:00", "2006-01-02T15:04Z07:00"} {
+		if at, err := time.Parse(layout, s); err == nil {
+			return at, source, true
 		}
-		ns := 0
-		if s := t.str(d.subsec); s != "" {
-			if v, ok := parseSubSec(s); ok {
-				ns = v
-			} else {
-				x.note("EXIF: %s %q is not a fraction of a second; ignored", d.subsec, s)
-			}
-		}
-		at := time.Date(c.year, time.Month(c.month), c.day, c.hour, c.min, c.sec, ns, zone)
-		x.CapturedAt, x.DateSource, x.ZoneSource = &at, d.name, zoneSource
-		return
 	}
-	if at, ok := gpsTime(t, x); ok {
-		x.CapturedAt, x.DateSource, x.ZoneSource = &at, "GPSDateTime", "utc-gps"
-		return
+	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {
+		if at, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return at, "newsroom-zone", true
+		}
 	}
-	x.note("no capture date")
+	return time.Time{}, "", false
+}
+
+// parseIPTCDate reads IIM 2:55 Date Created ("CCYYMMDD") with 2:60 Time
+// Created ("HHMMSS±HHMM", the offset optional); no time is midnight, and
+// no offset is loc.
+func parseIPTCDate(date, clock string, loc *time.Location) (time.Time, string, bool) {
+	day, err := time.ParseInLocation("20060102", date, loc)
+	if err != nil {
+		return time.Time{}, "", false
+	}
+	switch {
+	case clock == "":
+		return day, "newsroom-zone", true
+	case len(clock) == 11:
+		if at, err := time.Parse("20060102 150405-0700", date+" "+clock); err == nil {
+			return at, "IPTC TimeCreated", true
+		}
+	case len(clock) == 6:
+		if at, err := time.ParseInLocation("20060102 150405", date+" "+clock, loc); err == nil {
+			return at, "newsroom-zone", true
+		}
+	}
+	return day, "newsroom-zone", true // the day stands; a broken time is dropped
 }
 
 // civil is a wall-clock date and time.

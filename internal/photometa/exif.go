@@ -129,7 +129,7 @@ func fill(ex *exif.Exif, loc *time.Location, x *Exif) (err error) {
 			x.Width, x.Height = wv, hv
 		}
 	}
-	captureTime(t, loc, x)
+	exifDates(t, loc, x)
 	readGPS(t, x)
 	return nil
 }

@@ -95,32 +95,73 @@ type goldenWant struct {
 }
 
 // wantCapture applies the capture-time rule to exiftool's values: the first
-// of DateTimeOriginal, CreateDate (exiftool's name for DateTimeDigitized) and
-// ModifyDate (DateTime); where exiftool made a Composite:SubSec* tag (it does
-// when a sub-second or offset tag exists) that is the date with them applied;
-// a date without offset is in the newsroom zone; last, Composite:GPSDateTime
-// in UTC.
+// of DateTimeOriginal, then the XMP and IPTC dates an editor wrote
+// (XMP-exif:DateTimeOriginal, XMP-photoshop:DateCreated, IPTC:DateCreated
+// with IPTC:TimeCreated), then CreateDate (exiftool's name for
+// DateTimeDigitized) and ModifyDate (DateTime); where exiftool made a
+// Composite:SubSec* tag (it does when a sub-second or offset tag exists)
+// that is the date with them applied; a date without offset is in the
+// newsroom zone; last, Composite:GPSDateTime in UTC.
 func wantCapture(t *testing.T, r goldenRecord) goldenWant {
-	for _, d := range []struct{ tag, composite, source, offset string }{
-		{"DateTimeOriginal", "SubSecDateTimeOriginal", "DateTimeOriginal", "OffsetTimeOriginal"},
-		{"CreateDate", "SubSecCreateDate", "DateTimeDigitized", "OffsetTimeDigitized"},
-		{"ModifyDate", "SubSecModifyDate", "DateTime", "OffsetTime"},
-	} {
-		v := r.exif(d.tag)
+	exifDate := func(tag, composite, source, offset string) (goldenWant, bool) {
+		v := r.exif(tag)
 		if v == "" || strings.HasPrefix(v, "0000") {
-			continue
+			return goldenWant{}, false
 		}
-		if c := r.str("Composite:" + d.composite); c != "" {
+		if c := r.str("Composite:" + composite); c != "" {
 			v = c
 		}
 		if at, err := time.Parse("2006:01:02 15:04:05.999999999Z07:00", v); err == nil {
-			return goldenWant{&at, d.source, d.offset}
+			return goldenWant{&at, source, offset}, true
 		}
 		at, err := time.ParseInLocation("2006:01:02 15:04:05.999999999", v, shanghai)
 		if err != nil {
-			t.Fatalf("exiftool's %s %q: %v", d.tag, v, err)
+			t.Fatalf("exiftool's %s %q: %v", tag, v, err)
 		}
-		return goldenWant{&at, d.source, "newsroom-zone"}
+		return goldenWant{&at, source, "newsroom-zone"}, true
+	}
+	// stated is an XMP or IPTC date as exiftool writes it ("2003:08:31",
+	// "2003:08:31 10:50:00+08:00"); zone names an offset it carries.
+	stated := func(v, source, zone string) (goldenWant, bool) {
+		if v == "" {
+			return goldenWant{}, false
+		}
+		for _, layout := range []string{"2006:01:02 15:04:05.999999999Z07:00", "2006:01:02 15:04Z07:00"} {
+			if at, err := time.Parse(layout, v); err == nil {
+				return goldenWant{&at, source, zone}, true
+			}
+		}
+		for _, layout := range []string{"2006:01:02 15:04:05.999999999", "2006:01:02 15:04", "2006:01:02"} {
+			if at, err := time.ParseInLocation(layout, v, shanghai); err == nil {
+				return goldenWant{&at, source, "newsroom-zone"}, true
+			}
+		}
+		t.Fatalf("exiftool's %s %q is no date", source, v)
+		return goldenWant{}, false
+	}
+	iptc := r.str("IPTC:DateCreated")
+	if tc := r.str("IPTC:TimeCreated"); iptc != "" && tc != "" {
+		iptc += " " + tc
+	}
+	for _, try := range []func() (goldenWant, bool){
+		func() (goldenWant, bool) {
+			return exifDate("DateTimeOriginal", "SubSecDateTimeOriginal", "DateTimeOriginal", "OffsetTimeOriginal")
+		},
+		func() (goldenWant, bool) {
+			return stated(r.str("XMP-exif:DateTimeOriginal"), SourceXMPDateTimeOriginal, SourceXMPDateTimeOriginal)
+		},
+		func() (goldenWant, bool) {
+			return stated(r.str("XMP-photoshop:DateCreated"), SourceXMPDateCreated, SourceXMPDateCreated)
+		},
+		func() (goldenWant, bool) { return stated(iptc, SourceIPTCDateCreated, "IPTC TimeCreated") },
+		func() (goldenWant, bool) {
+			return exifDate("CreateDate", "SubSecCreateDate", "DateTimeDigitized", "OffsetTimeDigitized")
+		},
+		func() (goldenWant, bool) { return exifDate("ModifyDate", "SubSecModifyDate", "DateTime", "OffsetTime") },
+	} {
+		if w, ok := try(); ok {
+			return w
+		}
 	}
 	if v := r.str("Composite:GPSDateTime"); v != "" {
 		at, err := time.Parse("2006:01:02 15:04:05.999999999Z07:00", v)

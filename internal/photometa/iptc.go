@@ -90,6 +90,8 @@ func readIIM(b []byte, x *Exif) captionText {
 		caption []byte
 		names   [][]byte
 		charset []byte // the 1:90 value; nil when absent
+		created []byte // 2:55 Date Created, CCYYMMDD
+		clock   []byte // 2:60 Time Created, HHMMSS±HHMM
 	)
 	for pos := 0; pos < len(b); {
 		rest := b[pos:]
@@ -128,6 +130,10 @@ func readIIM(b []byte, x *Exif) captionText {
 			charset = v
 		case rec == 2 && ds == 120 && caption == nil:
 			caption = v
+		case rec == 2 && ds == 55 && created == nil:
+			created = v
+		case rec == 2 && ds == 60 && clock == nil:
+			clock = v
 		case rec == 2 && ds == 80:
 			if len(names) < maxBylineNames {
 				names = append(names, v)
@@ -162,6 +168,9 @@ func readIIM(b []byte, x *Exif) captionText {
 	}
 	for _, v := range names {
 		t.addName(decode(v))
+	}
+	if d := strings.TrimSpace(string(created)); d != "" {
+		t.dates = []statedDate{{source: SourceIPTCDateCreated, date: clip(d, 64), time: clip(strings.TrimSpace(string(clock)), 64)}}
 	}
 	switch {
 	case invalid:

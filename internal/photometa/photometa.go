@@ -45,12 +45,15 @@ type Exif struct {
 	Present bool `json:"present"`
 	// CapturedAt is nil when no date is known.
 	CapturedAt *time.Time `json:"captured_at,omitempty"`
-	// DateSource is the tag CapturedAt came from: "DateTimeOriginal",
-	// "DateTimeDigitized", "DateTime", "GPSDateTime", or "" when none.
+	// DateSource is the tag CapturedAt came from, the first usable of
+	// dateSources: "DateTimeOriginal", "XMP exif:DateTimeOriginal", "XMP
+	// photoshop:DateCreated", "IPTC DateCreated", "DateTimeDigitized",
+	// "DateTime", "GPSDateTime"; "" when none.
 	DateSource string `json:"date_source,omitempty"`
 	// ZoneSource is where CapturedAt's UTC offset came from:
-	// "OffsetTimeOriginal", "OffsetTimeDigitized", "OffsetTime",
-	// "newsroom-zone" (the EXIF carries no offset), "utc-gps", or "".
+	// "OffsetTimeOriginal", "OffsetTimeDigitized", "OffsetTime", the XMP
+	// date itself, "IPTC TimeCreated", "newsroom-zone" (the date carries
+	// no offset), "utc-gps", or "".
 	ZoneSource string `json:"zone_source,omitempty"`
 	Make       string `json:"make,omitempty"`
 	Model      string `json:"model,omitempty"`
@@ -83,6 +86,10 @@ type Exif struct {
 	// imageDescription is the EXIF ImageDescription, the caption of last
 	// resort.
 	imageDescription string
+	// dates are the capture dates the file states, by DateSource, read
+	// only when their turn comes (pickCaptureTime), so an unusable date
+	// after a usable one costs no note.
+	dates map[string]func() (at time.Time, zone string, ok bool)
 }
 
 func (x *Exif) note(format string, args ...any) {
@@ -154,6 +161,9 @@ func Extract(r io.ReaderAt, size int64, loc *time.Location) (*Exif, error) {
 	} else if err := readEXIF(c, loc, x); err != nil {
 		return nil, err
 	}
-	readCaptions(c, x)
+	for _, d := range readCaptions(c, x) {
+		d.offer(loc, x)
+	}
+	x.pickCaptureTime()
 	return x, nil
 }

@@ -14,9 +14,11 @@ import (
 // packet gives them; a packet that uses the usual prefix without declaring
 // it (some writers do) is matched by the prefix.
 const (
-	nsRDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
-	nsDC  = "http://purl.org/dc/elements/1.1/"
-	nsXML = "http://www.w3.org/XML/1998/namespace"
+	nsRDF  = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+	nsDC   = "http://purl.org/dc/elements/1.1/"
+	nsEXIF = "http://ns.adobe.com/exif/1.0/"
+	nsPS   = "http://ns.adobe.com/photoshop/1.0/"
+	nsXML  = "http://www.w3.org/XML/1998/namespace"
 )
 
 // maxXMPDepth bounds element nesting: real packets nest under ten deep.
@@ -31,13 +33,21 @@ type xmpProp struct {
 
 type xmpItem struct{ lang, text string }
 
+// xmpWant is a property scanXMP is to fill: its namespace, usual prefix and
+// local name.
+type xmpWant struct {
+	ns, prefix, local string
+	p                 *xmpProp
+}
+
 func isName(n xml.Name, ns, prefix, local string) bool {
 	return n.Local == local && (n.Space == ns || n.Space == prefix)
 }
 
 // readXMP reads dc:description (the x-default entry of its rdf:Alt, else
-// the first non-empty one) and dc:creator (every entry of its rdf:Seq) from
-// an XMP packet, in element form or as attributes of rdf:Description.
+// the first non-empty one), dc:creator (every entry of its rdf:Seq) and the
+// capture dates exif:DateTimeOriginal and photoshop:DateCreated from an XMP
+// packet, in element form or as attributes of rdf:Description.
 // Invalid UTF-8 is replaced with U+FFFD first, with a note; a packet that is
 // not well-formed XML gives nothing, with a note. encoding/xml never
 // fetches external entities or expands user-defined ones, and the packet is
@@ -47,8 +57,11 @@ func readXMP(b []byte, x *Exif) captionText {
 		b = bytes.ToValidUTF8(b, []byte("\uFFFD"))
 		x.note("XMP: invalid UTF-8 replaced with U+FFFD")
 	}
-	var desc, creator xmpProp
-	if err := scanXMP(b, &desc, &creator); err != nil {
+	var desc, creator, original, created xmpProp
+	if err := scanXMP(b,
+		xmpWant{nsDC, "dc", "description", &desc}, xmpWant{nsDC, "dc", "creator", &creator},
+		xmpWant{nsEXIF, "exif", "DateTimeOriginal", &original}, xmpWant{nsPS, "photoshop", "DateCreated", &created},
+	); err != nil {
 		x.note("XMP: %s; ignored", oneLine(err.Error()))
 		return captionText{}
 	}
@@ -59,6 +72,14 @@ func readXMP(b []byte, x *Exif) captionText {
 	}
 	if len(creator.items) == 0 {
 		t.addName(creator.text.String())
+	}
+	for _, d := range []struct {
+		source string
+		p      *xmpProp
+	}{{SourceXMPDateTimeOriginal, &original}, {SourceXMPDateCreated, &created}} {
+		if v := strings.TrimSpace(d.p.text.String()); v != "" {
+			t.dates = append(t.dates, statedDate{source: d.source, date: v})
+		}
 	}
 	return t
 }
@@ -84,8 +105,8 @@ func langDefault(p *xmpProp) string {
 
 // scanXMP walks the packet's elements until its root element closes (what
 // follows, the xpacket trailer or padding, is not read) and fills the first
-// dc:description and dc:creator it finds.
-func scanXMP(b []byte, desc, creator *xmpProp) error {
+// of each wanted property it finds.
+func scanXMP(b []byte, wants ...xmpWant) error {
 	d := xml.NewDecoder(bytes.NewReader(b))
 	d.Strict = true
 	var (
@@ -119,23 +140,16 @@ func scanXMP(b []byte, desc, creator *xmpProp) error {
 			if depth > maxXMPDepth {
 				return fmt.Errorf("elements nested over %d deep", maxXMPDepth)
 			}
-			switch {
-			case prop == nil && isName(t.Name, nsDC, "dc", "description") && !desc.seen:
-				prop, propDepth = desc, depth
-				desc.seen = true
-			case prop == nil && isName(t.Name, nsDC, "dc", "creator") && !creator.seen:
-				prop, propDepth = creator, depth
-				creator.seen = true
+			switch w := wanted(t.Name, wants); {
+			case prop == nil && w != nil:
+				prop, propDepth = w, depth
+				w.seen = true
 			case prop == nil && isName(t.Name, nsRDF, "rdf", "Description"):
 				// Attribute shorthand: <rdf:Description dc:creator="…">.
 				for _, a := range t.Attr {
-					switch {
-					case isName(a.Name, nsDC, "dc", "description") && !desc.seen:
-						desc.seen = true
-						desc.text.WriteString(a.Value)
-					case isName(a.Name, nsDC, "dc", "creator") && !creator.seen:
-						creator.seen = true
-						creator.text.WriteString(a.Value)
+					if w := wanted(a.Name, wants); w != nil {
+						w.seen = true
+						w.text.WriteString(a.Value)
 					}
 				}
 			case prop != nil && item == nil && isName(t.Name, nsRDF, "rdf", "li"):
@@ -167,4 +181,14 @@ func scanXMP(b []byte, desc, creator *xmpProp) error {
 			}
 		}
 	}
+}
+
+// wanted is the property of wants that n names and that is not filled yet.
+func wanted(n xml.Name, wants []xmpWant) *xmpProp {
+	for _, w := range wants {
+		if isName(n, w.ns, w.prefix, w.local) && !w.p.seen {
+			return w.p
+		}
+	}
+	return nil
 }

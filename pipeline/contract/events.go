@@ -123,11 +123,14 @@ type ExifData struct {
 	Present bool   `json:"present"` // an EXIF block was found and read
 	// CapturedAt is when the photo was taken; absent when nothing says.
 	CapturedAt *time.Time `json:"captured_at,omitempty"`
-	// DateSource is the tag CapturedAt came from: DateTimeOriginal,
-	// DateTimeDigitized, DateTime or GPSDateTime.
+	// DateSource is where CapturedAt came from, the first usable of:
+	// DateTimeOriginal, XMP exif:DateTimeOriginal, XMP
+	// photoshop:DateCreated, IPTC DateCreated, DateTimeDigitized, DateTime,
+	// GPSDateTime.
 	DateSource string `json:"date_source,omitempty"`
 	// ZoneSource is where its UTC offset came from: an OffsetTime* tag,
-	// newsroom-zone (no offset in the file), or utc-gps.
+	// the XMP date itself, IPTC TimeCreated, newsroom-zone (no offset in
+	// the file), or utc-gps.
 	ZoneSource  string   `json:"zone_source,omitempty"`
 	Make        string   `json:"make,omitempty"`
 	Model       string   `json:"model,omitempty"`

@@ -3,6 +3,9 @@ package assembler
 import (
 	"testing"
 	"time"
+
+	"github.com/photodesk/photodesk/pipeline/contract"
+	"github.com/photodesk/photodesk/pipeline/gallery"
 )
 
 func TestCaptionDatePrefix(t *testing.T) {
@@ -27,5 +30,21 @@ func TestCaptionDatePrefix(t *testing.T) {
 	}
 	if got, p := Caption("无日期。", nil, sh, DefaultDateFormat); got != "无日期。" || p {
 		t.Errorf("no capture date: %q %v", got, p)
+	}
+}
+
+// TestDateNoteNamesTheSource: the record's ednote says which date the
+// caption's day came from, EXIF tag, XMP property or IPTC dataset.
+func TestDateNoteNamesTheSource(t *testing.T) {
+	at := time.Date(2026, 7, 28, 9, 30, 0, 0, time.UTC)
+	e := gallery.Entry{Current: &gallery.Result{}}
+	for source, want := range map[string]string{
+		"DateTimeOriginal":          "capture date from EXIF DateTimeOriginal (zone: newsroom-zone)",
+		"XMP photoshop:DateCreated": "capture date from XMP photoshop:DateCreated (zone: newsroom-zone)",
+		"IPTC DateCreated":          "capture date from IPTC DateCreated (zone: newsroom-zone)",
+	} {
+		if got := dateNote(e, &contract.ExifData{CapturedAt: &at, DateSource: source, ZoneSource: "newsroom-zone"}); got != want {
+			t.Errorf("dateNote for %s = %q, want %q", source, got, want)
+		}
 	}
 }

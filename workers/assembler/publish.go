@@ -139,7 +139,11 @@ func dateNote(e gallery.Entry, x *contract.ExifData) string {
 	if x.CapturedAt == nil {
 		return "capture date unknown: no date in the photo"
 	}
-	return fmt.Sprintf("capture date from EXIF %s (zone: %s)", x.DateSource, x.ZoneSource)
+	source := x.DateSource
+	if !strings.HasPrefix(source, "XMP ") && !strings.HasPrefix(source, "IPTC ") {
+		source = "EXIF " + source // the EXIF tags go by their bare names
+	}
+	return fmt.Sprintf("capture date from %s (zone: %s)", source, x.ZoneSource)
 }
 
 // href is where a newsroom system fetches a derivative.

@@ -24,6 +24,7 @@ cd "$corpus"
 exiftool -j -n -a -G1 -fileOrder FileName \
 	-ExifToolVersion \
 	-DateTimeOriginal -CreateDate -ModifyDate \
+	-XMP-photoshop:DateCreated -IPTC:DateCreated -IPTC:TimeCreated \
 	-OffsetTimeOriginal -OffsetTimeDigitized -OffsetTime \
 	-SubSecTimeOriginal -SubSecTimeDigitized -SubSecTime \
 	-SubSecDateTimeOriginal -SubSecCreateDate -SubSecModifyDate \
