@@ -1,6 +1,7 @@
 package gallery
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/photodesk/photodesk/pipeline/contract"
@@ -81,9 +82,10 @@ func (s *State) Progress() []PhotoProgress {
 			listed = append(listed, MPhoto{File: name})
 		}
 	}
+	stages := contract.PhotoStages()
 	out := make([]PhotoProgress, len(listed))
 	for i, mp := range listed {
-		out[i] = s.PhotoProgress(mp)
+		out[i] = s.photoProgress(mp, stages)
 	}
 	return out
 }
@@ -100,13 +102,17 @@ func (s *State) PhotoNames() []string {
 
 // PhotoProgress is the progress of one photo, as the manifest lists it.
 func (s *State) PhotoProgress(listed MPhoto) PhotoProgress {
+	return s.photoProgress(listed, contract.PhotoStages())
+}
+
+// photoProgress is PhotoProgress over the photo stages, which Progress
+// reads off the table once for every photo.
+func (s *State) photoProgress(listed MPhoto, stages []contract.Stage) PhotoProgress {
 	pp := PhotoProgress{Name: listed.File, Listed: listed, Photo: s.Photos[listed.File]}
 	if pp.Photo != nil {
 		pp.Result = pp.Photo.Results[pp.Photo.ETag]
 	}
-	photo := map[string]bool{}
-	for _, st := range contract.PhotoStages() {
-		photo[st.Name] = true
+	for _, st := range stages {
 		sp := StageProgress{Stage: st, State: Pending}
 		// A failure wins over a result: a permanent one stays when a late
 		// result comes in.
@@ -119,7 +125,7 @@ func (s *State) PhotoProgress(listed MPhoto) PhotoProgress {
 	}
 	if pp.Result != nil {
 		for name, f := range pp.Result.Failures {
-			if !photo[name] {
+			if !slices.ContainsFunc(stages, func(st contract.Stage) bool { return st.Name == name }) {
 				st, ok := contract.StageNamed(name)
 				if !ok {
 					st = contract.Stage{Name: name}
