@@ -47,17 +47,20 @@ func jobsAtOnce(role string, flag int) int {
 // banners (webhooks, no stage, delivers one event per endpoint at a time).
 func describeJobs(roles []string, flag int) string {
 	var parts []string
-	n := map[int]bool{}
+	first, same := 0, true
 	for _, r := range roles {
-		if _, ok := contract.StageNamed(r); ok {
-			parts = append(parts, fmt.Sprintf("%s %d", r, jobsAtOnce(r, flag)))
-			n[jobsAtOnce(r, flag)] = true
+		if _, ok := contract.StageNamed(r); !ok {
+			continue
 		}
+		n := jobsAtOnce(r, flag)
+		if len(parts) == 0 {
+			first = n
+		}
+		same = same && n == first
+		parts = append(parts, fmt.Sprintf("%s %d", r, n))
 	}
-	if len(n) == 1 {
-		for k := range n {
-			return fmt.Sprintf("%d jobs at once each", k)
-		}
+	if same && len(parts) > 0 {
+		return fmt.Sprintf("%d jobs at once each", first)
 	}
 	return "jobs at once: " + strings.Join(parts, ", ")
 }
