@@ -134,7 +134,11 @@ func (d statedDate) offer(loc *time.Location, x *Exif) {
 			ok   bool
 		)
 		if d.source == SourceIPTCDateCreated {
-			at, zone, ok = parseIPTCDate(d.date, d.time, loc)
+			var clockOK bool
+			at, zone, ok, clockOK = parseIPTCDate(d.date, d.time, loc)
+			if ok && !clockOK {
+				x.note("IPTC TimeCreated %q is not a time; the day of DateCreated stands", clip(d.time, 64))
+			}
 		} else {
 			at, zone, ok = parseXMPDate(d.date, d.source, loc)
 		}
@@ -166,25 +170,26 @@ func parseXMPDate(s, source string, loc *time.Location) (time.Time, string, bool
 
 // parseIPTCDate reads IIM 2:55 Date Created ("CCYYMMDD") with 2:60 Time
 // Created ("HHMMSS±HHMM", the offset optional); no time is midnight, and
-// no offset is loc.
-func parseIPTCDate(date, clock string, loc *time.Location) (time.Time, string, bool) {
+// no offset is loc. A time that does not parse leaves the day standing, at
+// midnight, with clockOK false.
+func parseIPTCDate(date, clock string, loc *time.Location) (at time.Time, zone string, ok, clockOK bool) {
 	day, err := time.ParseInLocation("20060102", date, loc)
 	if err != nil {
-		return time.Time{}, "", false
+		return time.Time{}, "", false, false
 	}
 	switch {
 	case clock == "":
-		return day, "newsroom-zone", true
+		return day, "newsroom-zone", true, true
 	case len(clock) == 11:
 		if at, err := time.Parse("20060102 150405-0700", date+" "+clock); err == nil {
-			return at, "IPTC TimeCreated", true
+			return at, "IPTC TimeCreated", true, true
 		}
 	case len(clock) == 6:
 		if at, err := time.ParseInLocation("20060102 150405", date+" "+clock, loc); err == nil {
-			return at, "newsroom-zone", true
+			return at, "newsroom-zone", true, true
 		}
 	}
-	return day, "newsroom-zone", true // the day stands; a broken time is dropped
+	return day, "newsroom-zone", true, false
 }
 
 // civil is a wall-clock date and time.

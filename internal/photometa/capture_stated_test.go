@@ -62,6 +62,8 @@ func TestCaptureDateFromXMPAndIPTC(t *testing.T) {
 			time.Date(2026, 7, 29, 10, 15, 0, 0, time.FixedZone("", 2*3600)), SourceIPTCDateCreated, "IPTC TimeCreated", ""},
 		{"XMP over IPTC", [][]byte{modified, iptcDates("20260729", ""), xmpSeg(xmpWithDates("", created))},
 			time.Date(2026, 7, 28, 9, 30, 0, 0, shanghai), SourceXMPDateCreated, SourceXMPDateCreated, ""},
+		{"a broken IPTC Time Created leaves the day", [][]byte{iptcDates("20260730", "25:61")},
+			time.Date(2026, 7, 30, 0, 0, 0, 0, shanghai), SourceIPTCDateCreated, "newsroom-zone", `IPTC TimeCreated "25:61" is not a time`},
 		{"IPTC Date Created alone is that day", [][]byte{iptcDates("20260730", "")},
 			time.Date(2026, 7, 30, 0, 0, 0, 0, shanghai), SourceIPTCDateCreated, "newsroom-zone", ""},
 		{"a year alone is no date: EXIF DateTime then", [][]byte{modified, xmpSeg(xmpWithDates(`photoshop:DateCreated="2026"`, ""))},
