@@ -2,7 +2,7 @@ package contract
 
 import (
 	"encoding/json"
-	"errors"
+	"reflect"
 )
 
 // Rights are a photo's credit and rights fields, as IPTC Photo Metadata
@@ -98,7 +98,8 @@ func (n *Names) UnmarshalJSON(data []byte) error {
 	}
 	var many []string
 	if err := json.Unmarshal(data, &many); err != nil {
-		return errors.New("want a name or a list of names")
+		// A type error, so that encoding/json adds the field's name.
+		return &json.UnmarshalTypeError{Value: "value", Type: reflect.TypeFor[Names]()}
 	}
 	*n = many
 	return nil

@@ -21,7 +21,10 @@ type Manifest struct {
 	Source   string   `json:"source,omitempty"`
 	Language string   `json:"language,omitempty"`
 	Dateline string   `json:"dateline,omitempty"`
-	Photos   []MPhoto `json:"photos,omitempty"`
+	// Rights are the gallery's credit and rights fields; each photo's
+	// override them field by field.
+	Rights *contract.Rights `json:"rights,omitempty"`
+	Photos []MPhoto         `json:"photos,omitempty"`
 }
 
 // MPhoto is one photo of the manifest, in publication order.
@@ -29,25 +32,12 @@ type MPhoto struct {
 	File    string `json:"file"`
 	Caption string `json:"caption,omitempty"`
 	Byline  string `json:"byline,omitempty"`
+	// Rights override the gallery's for this photo.
+	Rights *contract.Rights `json:"rights,omitempty"`
 }
 
 // Bylines accepts one name or a list of names.
-type Bylines []string
-
-// UnmarshalJSON takes "name" or ["name", ...].
-func (b *Bylines) UnmarshalJSON(data []byte) error {
-	var one string
-	if err := json.Unmarshal(data, &one); err == nil {
-		*b = Bylines{one}
-		return nil
-	}
-	var many []string
-	if err := json.Unmarshal(data, &many); err != nil {
-		return errors.New(`"byline" must be a name or a list of names`)
-	}
-	*b = many
-	return nil
-}
+type Bylines = contract.Names
 
 // Limits a photographer can read in an error message.
 const (
@@ -92,10 +82,12 @@ func ParseManifest(data []byte) (*Manifest, error) {
 			return nil, fmt.Errorf(`gallery.json must be a JSON object such as {"headline": "…", "photos": […]}, not %s`, aKind(te.Value))
 		case errors.As(err, &te) && te.Type == reflect.TypeFor[MPhoto]():
 			return nil, fmt.Errorf(`gallery.json: each of "photos" must be an object such as {"file": "01.jpg", "caption": "…"}, not %s`, aKind(te.Value))
+		case errors.As(err, &te) && te.Type == reflect.TypeFor[contract.Names]():
+			return nil, fmt.Errorf("gallery.json: %q must be a name or a list of names", te.Field)
 		case errors.As(err, &te):
 			return nil, fmt.Errorf("gallery.json: %q must be %s", te.Field, aKind(kind(te.Type.Kind().String())))
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return nil, fmt.Errorf("gallery.json: unknown field %s (known: headline, byline, source, language, dateline, photos)", strings.TrimPrefix(err.Error(), "json: unknown field "))
+			return nil, fmt.Errorf("gallery.json: unknown field %s (known: headline, byline, source, language, dateline, rights, photos; in a photo: file, caption, byline, rights; in rights: creator, credit, source, copyright_notice, copyright_holder, usage_terms, web_statement, licensor, keywords, location, alt_text)", strings.TrimPrefix(err.Error(), "json: unknown field "))
 		}
 		return nil, fmt.Errorf("gallery.json: %v", err)
 	}
@@ -181,6 +173,32 @@ func (m *Manifest) check() error {
 		}
 		m.Photos[i].Caption = strings.TrimSpace(p.Caption)
 		m.Photos[i].Byline = strings.TrimSpace(p.Byline)
+	}
+	return m.checkRights()
+}
+
+// checkRights checks the gallery's rights and each photo's, and that each
+// photo's metadata fits one XMP packet.
+func (m *Manifest) checkRights() error {
+	var all contract.Rights
+	if m.Rights != nil {
+		if err := CheckRights(m.Rights, "the gallery"); err != nil {
+			return err
+		}
+		all = *m.Rights
+	}
+	for _, p := range m.Photos {
+		r := all
+		if p.Rights != nil {
+			if err := CheckRights(p.Rights, p.File); err != nil {
+				return err
+			}
+			r = p.Rights.Or(all)
+		}
+		text := append(rightsText(r), m.Headline, p.Caption, p.Byline, m.Source)
+		if n := xmlSize(text...); n > maxPacketBytes {
+			return fmt.Errorf("gallery.json: the caption and rights of %s come to %d bytes of XMP; the limit is %d (an XMP packet must fit in 64 KiB)", p.File, n, maxPacketBytes)
+		}
 	}
 	return nil
 }

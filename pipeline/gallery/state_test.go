@@ -33,6 +33,18 @@ func TestManifestRulesMatchSchema(t *testing.T) {
 		{`{"headline":"h",}`, `not valid JSON: line 1`},
 		{"{\"headline\":\"h\xff\"}", `not valid UTF-8`},
 		{`{"headline":"` + strings.Repeat("长", 201) + `"}`, `limit is 200`},
+		{`{"headline":"h","byline":3}`, `"byline" must be a name or a list of names`},
+		{`{"headline":"h","rights":{"creator":["张三","李四"],"credit":"工人日报","source":"工人日报社","copyright_notice":"© {YYYY} {holder}","copyright_holder":"工人日报社","usage_terms":"未经授权不得转载。","web_statement":"https://example.org/rights","licensor":{"name":"工人日报图片部","url":"https://example.org/licence"},"keywords":["大国工匠","展会"],"location":{"city":"北京","province_state":"北京","country":"中国","country_code":"CN"}},"photos":[{"file":"01.jpg","rights":{"creator":"王五","alt_text":"观众在展台前观看展品"}}]}`, ""},
+		{`{"headline":"h","rights":{"creator":7}}`, `"rights.creator" must be a name or a list of names`},
+		{`{"headline":"h","rights":{"copyright_notice":"© {year} 工人日报"}}`, `unknown field {year}`},
+		{`{"headline":"h","rights":{"web_statement":"ftp://example.org/x"}}`, `not an http(s) URL`},
+		{`{"headline":"h","photos":[{"file":"01.jpg","rights":{"licensor":{"name":"x","url":"javascript:alert(1)"}}}]}`, `rights of 01.jpg: "licensor" url`},
+		{`{"headline":"h","rights":{"location":{"country_code":"China"}}}`, `not an ISO 3166 code`},
+		{`{"headline":"h","rights":{"licence":"x"}}`, `unknown field "licence"`},
+		{`{"headline":"h","rights":{"usage_terms":"` + strings.Repeat("条", 2001) + `"}}`, `"usage_terms" is 2001 characters`},
+		{overPacket(), `limit is 60000`},
+		{`{"headline":"h","rights":{"copyright_notice":"© {YYYY"}}`, `unknown field {YYYY`},
+		{`{"headline":"h","rights":{"copyright_notice":"{holder} {YYYY} {creator} }"}}`, ""},
 	} {
 		_, err := ParseManifest([]byte(c.doc))
 		switch {
@@ -43,7 +55,7 @@ func TestManifestRulesMatchSchema(t *testing.T) {
 		}
 		// JSON Schema cannot say "no file twice" or "not only spaces" the
 		// way the parser does; those cases are the parser's alone.
-		if json.Valid([]byte(c.doc)) && c.want != `not valid UTF-8` && c.want != `listed twice` {
+		if json.Valid([]byte(c.doc)) && c.want != `not valid UTF-8` && c.want != `listed twice` && c.want != `limit is 60000` {
 			verr := schematest.Validate(t, schema, []byte(c.doc))
 			if (verr == nil) != (c.want == "") && c.want != `"headline" is missing` {
 				t.Errorf("%s: schema says %v, ParseManifest says %v", c.doc, verr, err)
@@ -183,4 +195,16 @@ func TestStateOrderWithoutList(t *testing.T) {
 	if rd := s.Evaluate(); !rd.Ready || s.Fingerprint(rd) == fp {
 		t.Fatalf("after replacing a.jpg: ready %v, fingerprint unchanged %v", rd.Ready, s.Fingerprint(rd) == fp)
 	}
+}
+
+// overPacket is a gallery.json whose one photo's fields are each within
+// their limits but together, XML-escaped, over one XMP packet.
+func overPacket() string {
+	kw := make([]string, 64)
+	for i := range kw {
+		kw[i] = strings.Repeat("&", 64)
+	}
+	r := contract.Rights{Keywords: kw, UsageTerms: strings.Repeat(`"`, 2000), AltText: strings.Repeat("'", 2000), CopyrightNotice: strings.Repeat("&", 2000)}
+	b, _ := json.Marshal(Manifest{Headline: "h", Photos: []MPhoto{{File: "a.jpg", Caption: strings.Repeat("<", 2000), Rights: &r}}})
+	return string(b)
 }

@@ -1,0 +1,154 @@
+package gallery
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/photodesk/photodesk/pipeline/contract"
+)
+
+// Limits on rights fields, in characters, so that every photo's metadata
+// fits one XMP packet (64 KiB) and IIM's repeatable fields stay sane.
+const (
+	maxRightsLine  = 200  // credit, source, holder, names, licensor, places
+	maxRightsText  = 2000 // copyright notice, usage terms, alt text
+	maxURL         = 2000
+	maxKeywords    = 64
+	maxKeyword     = 64
+	maxCreators    = 20
+	maxPacketBytes = 60000 // XML-escaped text of one photo's metadata; an APP1 holds 65502
+)
+
+// NoticeFields are the fields a copyright notice template may name.
+var NoticeFields = []string{"{YYYY}", "{creator}", "{holder}"}
+
+// CheckNoticeTemplate refuses a template with a "{" that does not open a
+// field it can fill.
+func CheckNoticeTemplate(tmpl string) error {
+	rest := tmpl
+	for _, k := range NoticeFields {
+		rest = strings.ReplaceAll(rest, k, "")
+	}
+	if i := strings.IndexByte(rest, '{'); i >= 0 {
+		f := rest[i:]
+		if j := strings.IndexAny(f[1:], "{}"); j >= 0 && f[1+j] == '}' {
+			f = f[:j+2]
+		}
+		return fmt.Errorf("copyright notice %q names an unknown field %s (known: %s)", tmpl, f, strings.Join(NoticeFields, ", "))
+	}
+	return nil
+}
+
+// Notice fills a copyright notice template: {YYYY} the year, {creator}
+// the creators, {holder} the copyright holder.
+func Notice(tmpl string, year int, r contract.Rights) string {
+	return strings.NewReplacer("{YYYY}", strconv.Itoa(year), "{creator}", strings.Join(r.Creator, "、"), "{holder}", r.CopyrightHolder).Replace(tmpl)
+}
+
+// CheckRights applies gallery.json's rules to one set of rights fields.
+// Its errors name the field; where says whose they are ("the gallery",
+// "01.jpg").
+func CheckRights(r *contract.Rights, where string) error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("gallery.json: rights of %s: "+format, append([]any{where}, args...)...)
+	}
+	if len(r.Creator) > maxCreators {
+		return bad("%d creators; the limit is %d", len(r.Creator), maxCreators)
+	}
+	for i, n := range r.Creator {
+		if n = strings.TrimSpace(n); n == "" || utf8.RuneCountInString(n) > maxName {
+			return bad("creator %d must be a name of 1 to %d characters", i+1, maxName)
+		}
+		r.Creator[i] = n
+	}
+	for _, f := range []struct {
+		name string
+		v    *string
+		max  int
+	}{
+		{"credit", &r.Credit, maxRightsLine}, {"source", &r.Source, maxRightsLine},
+		{"copyright_holder", &r.CopyrightHolder, maxRightsLine}, {"copyright_notice", &r.CopyrightNotice, maxRightsText},
+		{"usage_terms", &r.UsageTerms, maxRightsText}, {"alt_text", &r.AltText, maxRightsText},
+		{"web_statement", &r.WebStatement, maxURL},
+	} {
+		*f.v = strings.TrimSpace(*f.v)
+		if n := utf8.RuneCountInString(*f.v); n > f.max {
+			return bad("%q is %d characters; the limit is %d", f.name, n, f.max)
+		}
+	}
+	if err := CheckNoticeTemplate(r.CopyrightNotice); err != nil {
+		return bad("%v", err)
+	}
+	if err := checkURL(r.WebStatement); err != nil {
+		return bad(`"web_statement": %v`, err)
+	}
+	if l := r.Licensor; l != nil {
+		l.Name, l.URL = strings.TrimSpace(l.Name), strings.TrimSpace(l.URL)
+		if utf8.RuneCountInString(l.Name) > maxRightsLine || len(l.URL) > maxURL {
+			return bad(`"licensor" name or url is too long`)
+		}
+		if err := checkURL(l.URL); err != nil {
+			return bad(`"licensor" url: %v`, err)
+		}
+	}
+	if len(r.Keywords) > maxKeywords {
+		return bad("%d keywords; the limit is %d", len(r.Keywords), maxKeywords)
+	}
+	for i, k := range r.Keywords {
+		if k = strings.TrimSpace(k); k == "" || utf8.RuneCountInString(k) > maxKeyword {
+			return bad("keyword %d must be 1 to %d characters", i+1, maxKeyword)
+		}
+		r.Keywords[i] = k
+	}
+	if l := r.Location; l != nil {
+		for _, v := range []*string{&l.City, &l.ProvinceState, &l.Country, &l.CountryCode} {
+			if *v = strings.TrimSpace(*v); utf8.RuneCountInString(*v) > maxRightsLine {
+				return bad(`a "location" field is over %d characters`, maxRightsLine)
+			}
+		}
+		if l.CountryCode != "" && !countryCode.MatchString(l.CountryCode) {
+			return bad(`"country_code" %q is not an ISO 3166 code such as CN or CHN`, l.CountryCode)
+		}
+	}
+	return nil
+}
+
+var countryCode = regexp.MustCompile(`^[A-Za-z]{2,3}$`)
+
+// checkURL accepts "" or an absolute http(s) URL.
+func checkURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an http(s) URL", s)
+	}
+	return nil
+}
+
+// xmlSize is how many bytes the strings take once XML-escaped.
+func xmlSize(ss ...string) int {
+	n := 0
+	for _, s := range ss {
+		n += len(s) + 4*strings.Count(s, "<") + 4*strings.Count(s, ">") + 4*strings.Count(s, "&") + 5*strings.Count(s, `"`) + 5*strings.Count(s, "'")
+	}
+	return n
+}
+
+// rightsText is every text of r, for its size.
+func rightsText(r contract.Rights) []string {
+	out := append([]string{r.Credit, r.Source, r.CopyrightNotice, r.CopyrightHolder, r.UsageTerms, r.WebStatement, r.AltText}, r.Creator...)
+	out = append(out, r.Keywords...)
+	if l := r.Licensor; l != nil {
+		out = append(out, l.Name, l.URL)
+	}
+	if l := r.Location; l != nil {
+		out = append(out, l.City, l.ProvinceState, l.Country, l.CountryCode)
+	}
+	return out
+}
