@@ -16,11 +16,11 @@ import (
 
 // Manifest is a gallery's gallery.json (schemas/gallery.schema.json).
 type Manifest struct {
-	Headline string   `json:"headline"`
-	Byline   Bylines  `json:"byline,omitempty"`
-	Source   string   `json:"source,omitempty"`
-	Language string   `json:"language,omitempty"`
-	Dateline string   `json:"dateline,omitempty"`
+	Headline string  `json:"headline"`
+	Byline   Bylines `json:"byline,omitempty"`
+	Source   string  `json:"source,omitempty"`
+	Language string  `json:"language,omitempty"`
+	Dateline string  `json:"dateline,omitempty"`
 	// Rights are the gallery's credit and rights fields; each photo's
 	// override them field by field.
 	Rights *contract.Rights `json:"rights,omitempty"`
