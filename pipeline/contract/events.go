@@ -152,6 +152,9 @@ type ExifData struct {
 	Byline string `json:"byline,omitempty"`
 	// BylineSource is where Byline came from: xmp, iptc or exif.
 	BylineSource string `json:"byline_source,omitempty"`
+	// Rights are the credit and rights fields the original embeds (XMP,
+	// IPTC, EXIF); nil when it embeds none.
+	Rights *Rights `json:"rights,omitempty"`
 }
 
 // GPS is a position in degrees (south and west negative), altitude in metres.

@@ -182,16 +182,16 @@ func (m *Manifest) check() error {
 func (m *Manifest) checkRights() error {
 	var all contract.Rights
 	if m.Rights != nil {
-		if err := CheckRights(m.Rights, "the gallery"); err != nil {
-			return err
+		if err := CheckRights(m.Rights); err != nil {
+			return fmt.Errorf("gallery.json: rights of the gallery: %w", err)
 		}
 		all = *m.Rights
 	}
 	for _, p := range m.Photos {
 		r := all
 		if p.Rights != nil {
-			if err := CheckRights(p.Rights, p.File); err != nil {
-				return err
+			if err := CheckRights(p.Rights); err != nil {
+				return fmt.Errorf("gallery.json: rights of %s: %w", p.File, err)
 			}
 			r = p.Rights.Or(all)
 		}

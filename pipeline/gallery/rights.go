@@ -49,13 +49,10 @@ func Notice(tmpl string, year int, r contract.Rights) string {
 	return strings.NewReplacer("{YYYY}", strconv.Itoa(year), "{creator}", strings.Join(r.Creator, "、"), "{holder}", r.CopyrightHolder).Replace(tmpl)
 }
 
-// CheckRights applies gallery.json's rules to one set of rights fields.
-// Its errors name the field; where says whose they are ("the gallery",
-// "01.jpg").
-func CheckRights(r *contract.Rights, where string) error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("gallery.json: rights of %s: "+format, append([]any{where}, args...)...)
-	}
+// CheckRights applies gallery.json's rules to one set of rights fields,
+// trimming them. Its errors name the field.
+func CheckRights(r *contract.Rights) error {
+	bad := fmt.Errorf
 	if len(r.Creator) > maxCreators {
 		return bad("%d creators; the limit is %d", len(r.Creator), maxCreators)
 	}

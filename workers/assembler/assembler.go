@@ -31,10 +31,16 @@ type Config struct {
 	// DateFormat is the caption's date prefix; see FormatDate.
 	DateFormat string
 	// Source is the source line when the manifest gives none (来源:<Source>).
-	Source     string
-	Language   string
-	Copyright  string
-	UsageTerms string
+	Source   string
+	Language string
+	// Rights are the newsroom's defaults for every photo's rights fields
+	// (Creator stays empty: a byline is never guessed); CopyrightNotice is
+	// a template (gallery.Notice).
+	Rights contract.Rights
+	// KeepGPS writes the original's GPS position into published files;
+	// by default positions stay out (a source's location can be
+	// sensitive).
+	KeepGPS bool
 	// PublicBaseURL, when set, makes rendition hrefs <base>/<key>?v=<etag> (the
 	// derivatives bucket served by a CDN or a public bucket policy);
 	// otherwise they are presigned GET URLs valid for PresignTTL.
@@ -47,11 +53,15 @@ type Config struct {
 // DefaultConfig is the newsroom's conventions.
 func DefaultConfig() Config {
 	return Config{
-		DateFormat:    DefaultDateFormat,
-		Source:        "工人日报",
-		Language:      "zh-CN",
-		Copyright:     "© 工人日报",
-		UsageTerms:    "版权归工人日报所有，未经授权不得转载。",
+		DateFormat: DefaultDateFormat,
+		Source:     "工人日报",
+		Language:   "zh-CN",
+		Rights: contract.Rights{
+			Credit:          "工人日报",
+			CopyrightNotice: "© {YYYY} 工人日报",
+			CopyrightHolder: "工人日报社",
+			UsageTerms:      "版权归工人日报所有，未经授权不得转载。",
+		},
 		PresignTTL:    7 * 24 * time.Hour,
 		DisplayPreset: "large",
 	}
@@ -62,8 +72,16 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	config.StringVar(fs, &c.DateFormat, "caption-date-format", "PHOTODESK_CAPTION_DATE_FORMAT", "caption date prefix: {YYYY} {M} {MM} {D} {DD}")
 	config.StringVar(fs, &c.Source, "source", "PHOTODESK_SOURCE", "source line when the manifest gives none")
 	config.StringVar(fs, &c.Language, "language", "PHOTODESK_LANGUAGE", "language when the manifest gives none")
-	config.StringVar(fs, &c.Copyright, "copyright-notice", "PHOTODESK_COPYRIGHT_NOTICE", "the record's copyright notice")
-	config.StringVar(fs, &c.UsageTerms, "usage-terms", "PHOTODESK_USAGE_TERMS", "the record's usage terms")
+	rt := &c.Rights
+	config.StringVar(fs, &rt.CopyrightNotice, "copyright-notice", "PHOTODESK_COPYRIGHT_NOTICE", "default copyright notice; {YYYY} is the year the photo was taken, {creator} and {holder} the fields")
+	config.StringVar(fs, &rt.CopyrightHolder, "copyright-holder", "PHOTODESK_COPYRIGHT_HOLDER", "default copyright holder")
+	config.StringVar(fs, &rt.UsageTerms, "usage-terms", "PHOTODESK_USAGE_TERMS", "default usage terms")
+	config.StringVar(fs, &rt.Credit, "credit-line", "PHOTODESK_CREDIT_LINE", "default credit line")
+	config.StringVar(fs, &rt.WebStatement, "web-statement", "PHOTODESK_WEB_STATEMENT", "default web statement of rights (an http(s) URL)")
+	rt.Licensor = &contract.Licensor{}
+	config.StringVar(fs, &rt.Licensor.Name, "licensor-name", "PHOTODESK_LICENSOR_NAME", "default licensor")
+	config.StringVar(fs, &rt.Licensor.URL, "licensor-url", "PHOTODESK_LICENSOR_URL", "default licensor URL (http(s))")
+	config.BoolVar(fs, &c.KeepGPS, "keep-gps", "PHOTODESK_KEEP_GPS", "write the original's GPS position into published files")
 	config.StringVar(fs, &c.PublicBaseURL, "public-base-url", "PHOTODESK_PUBLIC_BASE_URL", "base URL serving the derivatives bucket; empty: presigned URLs")
 	config.DurationVar(fs, &c.PresignTTL, "presign-ttl", "PHOTODESK_PRESIGN_TTL", "lifetime of presigned rendition URLs (at most 168h)")
 	config.StringVar(fs, &c.DisplayPreset, "display-preset", "PHOTODESK_DISPLAY_PRESET", "the watermarked preset the article shows")
@@ -79,6 +97,9 @@ func (c *Config) Validate() error {
 	} else if c.PresignTTL < time.Minute || c.PresignTTL > 7*24*time.Hour {
 		return fmt.Errorf("presign-ttl must be between 1m and 168h (S3's limit), got %s", c.PresignTTL)
 	}
+	if err := gallery.CheckRights(&c.Rights); err != nil {
+		return fmt.Errorf("default rights: %w", err)
+	}
 	if c.Source == "" || c.DisplayPreset == "" || !strings.Contains(c.DateFormat, "{D") {
 		return errors.New("source, display-preset and a caption-date-format with a day ({D} or {DD}) are required")
 	}
@@ -86,10 +107,12 @@ func (c *Config) Validate() error {
 }
 
 // Store is what the assembler needs of the object store (*pipeline.Store):
-// the manifest's bytes, somewhere to write the record, and links to
-// derivatives.
+// the manifest's and derivatives' bytes, somewhere to write the record and
+// the published (stamped) files, and links to them.
 type Store interface {
 	Get(ctx context.Context, bucket, key, etag string, max int64) ([]byte, error)
+	Meta(ctx context.Context, bucket, key string) (meta map[string]string, etag string, size int64, ok bool, err error)
+	Put(ctx context.Context, bucket, key string, data []byte, contentType string, meta map[string]string) (string, error)
 	PutObject(ctx context.Context, bucket, key string, r io.Reader, size int64, opts minio.PutObjectOptions) (minio.UploadInfo, error)
 	PresignedGetObject(ctx context.Context, bucket, key string, expires time.Duration, params url.Values) (*url.URL, error)
 }

@@ -2,6 +2,7 @@ package assembler
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -18,10 +19,14 @@ func TestRecordIsNinjs22AndEscaped(t *testing.T) {
 	at := time.Date(2026, 7, 28, 9, 30, 0, 0, time.FixedZone("CST", 8*3600))
 	a := &Article{
 		Gallery: "expo", Headline: "高清大图|巧手逐梦 <b>创新</b>", By: []string{"张三", "李四"}, Source: "工人日报", Language: "zh-CN",
-		Located: "北京", Copyright: "© 工人日报", UsageTerms: "u", Version: 2,
+		Located: "北京", Version: 2,
+		Rights: contract.Rights{CopyrightNotice: "© 2026 工人日报", CopyrightHolder: "工人日报社", UsageTerms: "u", WebStatement: "https://example.org/rights"},
 		FirstCreated: at, VersionCreated: at.Add(time.Hour), PublishTime: "2026-07-28 10:30:00",
 		Figures: []Figure{{
 			Name: "01.jpg", Caption: `7月28日,<script>alert("x")</script> & 朋友们`, By: "张三", CapturedAt: &at, ETag: "e1",
+			Rights: contract.Rights{Creator: contract.Names{"张三"}, Credit: "工人日报", Source: "工人日报社", CopyrightNotice: "© 2026 张三", CopyrightHolder: "张三",
+				UsageTerms: "仅限新闻报道", WebStatement: "https://example.org/rights/01", Licensor: &contract.Licensor{Name: "工人日报图片部", URL: "https://example.org/licence"},
+				AltText: `观众<"在">展台前`},
 			DateSource: "capture date from EXIF DateTimeOriginal (zone: newsroom-zone)",
 			Display:    Rendition{Name: "large-watermarked-jpeg", Href: "http://127.0.0.1:9000/derivatives/expo/01.jpg/large.wm.jpg?X-Amz-Signature=a&b=c", ContentType: "image/jpeg", Width: 2048, Height: 1365, SizeInBytes: 1},
 			Renditions: []Rendition{{Name: "thumb-jpeg", Href: "http://127.0.0.1:9000/derivatives/expo/01.jpg/thumb.jpg", ContentType: "image/jpeg", Width: 320, Height: 213, SizeInBytes: 100}},
@@ -50,6 +55,19 @@ func TestRecordIsNinjs22AndEscaped(t *testing.T) {
 	if back.Version != "2" || back.Type != "composite" || len(back.Associations) != 1 || back.Associations[0].Descriptions[0].Value != a.Figures[0].Caption {
 		t.Errorf("record: %+v", back)
 	}
+	if back.CopyrightNotice != "© 2026 工人日报" || back.CopyrightHolder != "工人日报社" || back.UsageTerms != "u" || back.RightsInfo.LinkedRights != "https://example.org/rights" {
+		t.Errorf("record's rights: %+v", back)
+	}
+	p := back.Associations[0]
+	want := []InfoSource{{Name: "工人日报", Role: "credit"}, {Name: "工人日报社", Role: "source"}, {Name: "工人日报图片部", Role: "licensor", URI: "https://example.org/licence"}}
+	if p.By != "张三" || p.CopyrightNotice != "© 2026 张三" || p.CopyrightHolder != "张三" || p.UsageTerms != "仅限新闻报道" ||
+		p.RightsInfo == nil || p.RightsInfo.LinkedRights != "https://example.org/rights/01" || fmt.Sprint(p.InfoSources) != fmt.Sprint(want) ||
+		len(p.Descriptions) != 2 || p.Descriptions[1] != (Text{Role: "alt", ContentType: "text/plain", Value: `观众<"在">展台前`}) {
+		t.Errorf("photo's rights: %+v", p.Ninjs)
+	}
+	if !strings.Contains(string(preview), `alt="观众&lt;&#34;在&#34;&gt;展台前"`) {
+		t.Errorf("preview's alt is not the alt text:\n%s", preview)
+	}
 }
 
 // TestFigureSources: the caption comes from the manifest, else the photo's
@@ -74,19 +92,52 @@ func TestFigureSources(t *testing.T) {
 		{gallery.MPhoto{File: "a b.jpg", Caption: "清单说明", Byline: "张三"}, *res.Exif, "7月28日,清单说明", "张三"},
 		{gallery.MPhoto{File: "a b.jpg"}, *res.Exif, "7月28日,嵌入的说明", "王伟伟"},
 		{gallery.MPhoto{File: "a b.jpg"}, contract.ExifData{CapturedAt: &at, Artist: "李四"}, "7月28日,元数据说明", "李四"},
+		{gallery.MPhoto{File: "a b.jpg", Byline: "张三", Rights: &contract.Rights{Creator: contract.Names{"赵六", "钱七"}}}, *res.Exif, "7月28日,嵌入的说明", "赵六、钱七"},
 	} {
 		x := c.exif
 		rr := *res
 		rr.Exif = &x
-		f, err := r.figure(t.Context(), gallery.Entry{Name: "a b.jpg", Listed: c.listed, Photo: photo, Current: &rr})
-		if err != nil {
-			t.Fatal(err)
-		}
+		f, meta := r.figure(&gallery.Manifest{Headline: "h"}, gallery.Entry{Name: "a b.jpg", Listed: c.listed, Photo: photo, Current: &rr}, "h", 2025)
 		if f.Caption != c.caption || f.By != c.by {
 			t.Errorf("caption %q by %q, want %q by %q", f.Caption, f.By, c.caption, c.by)
+		}
+		if meta.Caption != f.Caption || strings.Join(meta.Creator, "、") != f.By || meta.Headline != "h" || !meta.Created.Equal(at) {
+			t.Errorf("the files would say %+v, the record %q by %q", meta, f.Caption, f.By)
+		}
+		if err := r.link(t.Context(), &f, append(rr.Renditions, rr.Watermarked...)); err != nil {
+			t.Fatal(err)
 		}
 		if f.Display.Name != "large-watermarked-jpeg" || f.Display.Href != "https://img.example.com/d/g/a%20b.jpg/large.wm.jpg" || len(f.Renditions) != 2 {
 			t.Errorf("display %+v, renditions %d", f.Display, len(f.Renditions))
 		}
+	}
+}
+
+// TestPhotoRightsResolveFieldByField: each field comes from the photo's
+// entry, else the gallery's, else the original, else the newsroom's
+// defaults; the notice's {YYYY} is the year the photo was taken, in its
+// own zone; GPS reaches the files only with KeepGPS.
+func TestPhotoRightsResolveFieldByField(t *testing.T) {
+	r := &Role{Zone: time.UTC, Cfg: DefaultConfig()}
+	east := time.FixedZone("", 8*3600)
+	taken := time.Date(2024, 1, 1, 1, 0, 0, 0, east) // still 2023 in UTC
+	m := &gallery.Manifest{Headline: "h", Source: "本报", Rights: &contract.Rights{Credit: "工人日报 图片", Keywords: []string{"工匠"}}}
+	e := gallery.Entry{Name: "a.jpg", Listed: gallery.MPhoto{File: "a.jpg", Rights: &contract.Rights{AltText: "展台\u0000前", CopyrightNotice: "© {YYYY} {creator}"}},
+		Photo: &gallery.Photo{ETag: "e"}, Current: &gallery.Result{Exif: &contract.ExifData{CapturedAt: &taken,
+			GPS:    &contract.GPS{Lat: 39.9, Lon: 116.4},
+			Rights: &contract.Rights{Creator: contract.Names{"Jane Doe", "李四"}, Credit: "Agency", WebStatement: "https://agency.example/rights"}}}}
+	f, meta := r.figure(m, e, "h", 2026)
+	got := f.Rights
+	if strings.Join(got.Creator, "|") != "Jane Doe|李四" || got.Credit != "工人日报 图片" || got.Source != "本报" || got.Keywords[0] != "工匠" ||
+		got.CopyrightNotice != "© 2024 Jane Doe、李四" || got.CopyrightHolder != "工人日报社" || got.WebStatement != "https://agency.example/rights" ||
+		got.UsageTerms != DefaultConfig().Rights.UsageTerms || got.AltText != "展台前" {
+		t.Errorf("resolved %+v", got)
+	}
+	if meta.GPS != nil {
+		t.Errorf("GPS reaches the files without KeepGPS")
+	}
+	r.Cfg.KeepGPS = true
+	if _, meta = r.figure(m, e, "h", 2026); meta.GPS == nil || meta.GPS.Lat != 39.9 {
+		t.Errorf("KeepGPS: files get %+v", meta.GPS)
 	}
 }

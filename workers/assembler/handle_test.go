@@ -1,9 +1,13 @@
 package assembler
 
 import (
+	"bytes"
 	"context"
+	"crypto/md5"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/jpeg"
 	"io"
 	"log/slog"
 	"net/url"
@@ -93,6 +97,25 @@ func (s *memStore) Get(_ context.Context, bucket, key, _ string, _ int64) ([]byt
 	return b, nil
 }
 
+func (s *memStore) Meta(_ context.Context, bucket, key string) (map[string]string, string, int64, bool, error) {
+	b, ok := s.objects[bucket+"/"+key]
+	return nil, fmt.Sprintf("%x", md5.Sum(b)), int64(len(b)), ok, nil
+}
+
+func (s *memStore) Put(_ context.Context, bucket, key string, data []byte, _ string, _ map[string]string) (string, error) {
+	s.objects[bucket+"/"+key] = data
+	return fmt.Sprintf("%x", md5.Sum(data)), nil
+}
+
+// tinyJPEG is a real JPEG, for the published copies to be stamped from.
+func tinyJPEG(t *testing.T) []byte {
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, image.NewGray(image.Rect(0, 0, 16, 8)), nil); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
 func (s *memStore) PutObject(_ context.Context, bucket, key string, r io.Reader, _ int64, _ minio.PutObjectOptions) (minio.UploadInfo, error) {
 	b, err := io.ReadAll(r)
 	s.objects[bucket+"/"+key] = b
@@ -144,6 +167,7 @@ func TestHandleWithoutServers(t *testing.T) {
 		ref := contract.Ref{Gallery: "g", Photo: name, Bucket: "originals", Key: "g/" + name, ETag: "e" + name}
 		taken := now.Add(time.Duration(i) * time.Hour)
 		deriv := func(role, preset string) contract.PhotoDerivatives {
+			store.objects["derivatives/g/"+name+"/"+preset+".jpg"] = tinyJPEG(t)
 			return contract.PhotoDerivatives{Ref: ref, Role: role, Source: contract.ImageSource{Format: "jpeg", Width: 1600, Height: 1067},
 				Derivatives: []contract.Derivative{{Preset: preset, Format: "jpeg", Bucket: "derivatives", Key: "g/" + name + "/" + preset + ".jpg",
 					ContentType: "image/jpeg", Width: 1600, Height: 1067, Size: 1000, ETag: "d" + name + role, Watermarked: role == contract.StageWatermark}}}

@@ -20,6 +20,7 @@ func TestRecordTextIsPrintable(t *testing.T) {
 	now := time.Date(2026, 7, 28, 2, 0, 0, 0, time.UTC)
 	m, err := gallery.ParseManifest([]byte(`{"headline": "高清\u0000大图\u001b]0;pwned\u0007|展会", "byline": ["张\u001b[31m三", "\u0000"],
 		"dateline": "北京\t\u000b朝阳", "source": "工人\u0085日报",
+		"rights": {"credit": "工人\u001b日报", "keywords": ["\u0000展会"], "copyright_holder": "工人\u0007日报社", "usage_terms": "第一行\u0000\r\n第二行"},
 		"photos": [{"file": "a.jpg", "caption": "开幕\u001b[2J式\u000b第二行\r\n第三行\u2028第四行\u0000", "byline": "李\u0007四"}, {"file": "b.jpg"}, {"file": "c.jpg"}]}`))
 	if err != nil {
 		t.Fatal(err)
@@ -56,6 +57,10 @@ func TestRecordTextIsPrintable(t *testing.T) {
 		{"caption b", a.Figures[1].Caption, "7月28日,嵌入31m的说明"},
 		{"byline b", a.Figures[1].By, "王五"},
 		{"caption c", a.Figures[2].Caption, "7月28日,元数据[1m说明"},
+		{"credit a", a.Figures[0].Rights.Credit, "工人日报"},
+		{"keyword a", a.Figures[0].Rights.Keywords[0], "展会"},
+		{"holder", a.Rights.CopyrightHolder, "工人日报社"},
+		{"usage terms", a.Rights.UsageTerms, "第一行\n第二行"},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s %q, want %q", c.what, c.got, c.want)

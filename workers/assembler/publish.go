@@ -10,6 +10,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
+	"github.com/photodesk/photodesk/internal/stamp"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/gallery"
 )
@@ -75,7 +76,8 @@ func (r *Role) put(ctx context.Context, key, ctype string, body []byte) error {
 	return nil
 }
 
-// article gathers what the record says, in order.
+// article gathers what the record says, in order, and publishes each
+// photo's files with what it says about them.
 func (r *Role) article(ctx context.Context, st *gallery.State, rd gallery.Readiness, pub *gallery.Publication) (*Article, error) {
 	m := st.Manifest
 	var by []string
@@ -84,40 +86,62 @@ func (r *Role) article(ctx context.Context, st *gallery.State, rd gallery.Readin
 			by = append(by, b)
 		}
 	}
+	year := pub.FirstCreated.In(r.Zone).Year()
 	a := &Article{
 		Gallery: st.Gallery, Headline: gallery.TextLine(m.Headline), By: by,
 		Source: gallery.TextLine(firstOf(m.Source, r.Cfg.Source)), Language: firstOf(m.Language, r.Cfg.Language),
-		Located: gallery.TextLine(m.Dateline), Copyright: r.Cfg.Copyright, UsageTerms: r.Cfg.UsageTerms,
+		Located: gallery.TextLine(m.Dateline), Rights: r.galleryRights(m, year),
 		Version: pub.Version, FirstCreated: pub.FirstCreated, VersionCreated: pub.VersionCreated,
 		PublishTime: pub.VersionCreated.In(r.Zone).Format("2006-01-02 15:04:05"),
 	}
-	for _, e := range rd.Entries {
-		f, err := r.figure(ctx, e)
-		if err != nil {
+	files := make([]stamped, len(rd.Entries))
+	for i, e := range rd.Entries {
+		f, meta := r.figure(m, e, a.Headline, year)
+		a.Figures = append(a.Figures, f)
+		files[i] = stamped{derivs: append(append([]contract.Derivative(nil), e.Current.Renditions...), e.Current.Watermarked...), meta: meta}
+	}
+	if err := r.stampAll(ctx, files); err != nil {
+		return nil, err
+	}
+	for i := range a.Figures {
+		if err := r.link(ctx, &a.Figures[i], files[i].derivs); err != nil {
 			return nil, err
 		}
-		a.Figures = append(a.Figures, f)
 	}
 	return a, nil
 }
 
-// figure is one photo: caption with its date, credit, every rendition.
-func (r *Role) figure(ctx context.Context, e gallery.Entry) (Figure, error) {
+// figure is one photo: its caption with its date, its credit and rights,
+// and the metadata its files carry (the same, and the caption as
+// published).
+func (r *Role) figure(m *gallery.Manifest, e gallery.Entry, headline string, year int) (Figure, stamp.Metadata) {
 	x := e.Current.Exif
 	if x == nil {
 		x = &contract.ExifData{}
 	}
 	text := firstOf(gallery.TextBlock(e.Listed.Caption), gallery.TextBlock(x.Caption), gallery.TextBlock(e.Photo.Caption))
 	caption, _ := Caption(text, x.CapturedAt, r.Zone, r.Cfg.DateFormat)
+	if x.CapturedAt != nil {
+		year = x.CapturedAt.Year() // in the photo's own zone, as its date says
+	}
+	rights := r.photoRights(m, e, x, year)
 	f := Figure{
-		Name: e.Name, Caption: caption, By: firstOf(gallery.TextLine(e.Listed.Byline), gallery.TextLine(x.Byline), gallery.TextLine(x.Artist)),
+		Name: e.Name, Caption: caption, By: strings.Join(rights.Creator, "、"), Rights: rights,
 		CapturedAt: x.CapturedAt, ETag: e.Photo.ETag, DateSource: dateNote(e, x),
 	}
-	all := append(append([]contract.Derivative(nil), e.Current.Renditions...), e.Current.Watermarked...)
-	for _, d := range all {
+	meta := stamp.Metadata{Rights: rights, Headline: headline, Caption: caption, Created: x.CapturedAt}
+	if r.Cfg.KeepGPS {
+		meta.GPS = x.GPS
+	}
+	return f, meta
+}
+
+// link lists the figure's published files with where to fetch each.
+func (r *Role) link(ctx context.Context, f *Figure, derivs []contract.Derivative) error {
+	for _, d := range derivs {
 		href, err := r.href(ctx, d)
 		if err != nil {
-			return f, err
+			return err
 		}
 		rd := Rendition{Name: renditionName(d), Href: href, ContentType: d.ContentType, Width: d.Width, Height: d.Height, SizeInBytes: d.Size}
 		f.Renditions = append(f.Renditions, rd)
@@ -128,7 +152,7 @@ func (r *Role) figure(ctx context.Context, e gallery.Entry) (Figure, error) {
 	if f.Display.Href == "" && len(f.Renditions) > 0 {
 		f.Display = f.Renditions[len(f.Renditions)-1]
 	}
-	return f, nil
+	return nil
 }
 
 // dateNote says where the caption's date came from, for editors.

@@ -22,6 +22,7 @@ type Ninjs struct {
 	VersionCreated  string        `json:"versioncreated,omitempty"`
 	ContentCreated  string        `json:"contentcreated,omitempty"`
 	PubStatus       string        `json:"pubstatus,omitempty"`
+	CopyrightHolder string        `json:"copyrightholder,omitempty"`
 	CopyrightNotice string        `json:"copyrightnotice,omitempty"`
 	UsageTerms      string        `json:"usageterms,omitempty"`
 	EdNote          string        `json:"ednote,omitempty"`
@@ -35,6 +36,12 @@ type Ninjs struct {
 	Renditions      []Rendition   `json:"renditions,omitempty"`
 	Associations    []Association `json:"associations,omitempty"`
 	AltIDs          []AltID       `json:"altids,omitempty"`
+	RightsInfo      *RightsInfo   `json:"rightsinfo,omitempty"`
+}
+
+// RightsInfo links to the rights statement (the web statement of rights).
+type RightsInfo struct {
+	LinkedRights string `json:"linkedrights"`
 }
 
 // Association is an associated item; ninjs requires its name.
@@ -72,6 +79,7 @@ type Body struct {
 type InfoSource struct {
 	Name string `json:"name"`
 	Role string `json:"role,omitempty"`
+	URI  string `json:"uri,omitempty"`
 }
 
 // Rendition is one derivative of a picture.
@@ -92,9 +100,11 @@ type AltID struct {
 
 // Figure is one photo as the article shows it.
 type Figure struct {
-	Name        string
-	Caption     string
-	By          string
+	Name    string
+	Caption string
+	By      string
+	// Rights are the photo's resolved credit and rights fields.
+	Rights      contract.Rights
 	Display     Rendition // the watermarked display image
 	DateSource  string
 	CapturedAt  *time.Time
@@ -105,14 +115,14 @@ type Figure struct {
 
 // Article is everything the record and the preview are made from.
 type Article struct {
-	Gallery        string
-	Headline       string
-	By             []string
-	Source         string
-	Language       string
-	Located        string
-	Copyright      string
-	UsageTerms     string
+	Gallery  string
+	Headline string
+	By       []string
+	Source   string
+	Language string
+	Located  string
+	// Rights are the gallery's own fields over the newsroom's defaults.
+	Rights         contract.Rights
 	Version        int
 	FirstCreated   time.Time
 	VersionCreated time.Time
@@ -135,7 +145,7 @@ func (a *Article) SourceLine() string { return "来源:" + a.Source }
 // bodyTemplate is the article body; html/template escapes every caption,
 // name and URL.
 var bodyTemplate = template.Must(template.New("body").Parse(
-	`{{range .Figures}}<figure><img src="{{.Display.Href}}" width="{{.Display.Width}}" height="{{.Display.Height}}" alt="{{.Caption}}"><figcaption>{{.Caption}}</figcaption></figure>
+	`{{range .Figures}}<figure><img src="{{.Display.Href}}" width="{{.Display.Width}}" height="{{.Display.Height}}" alt="{{.Alt}}"><figcaption>{{.Caption}}</figcaption></figure>
 {{end}}<p class="credits">{{.Credits}}</p>
 `))
 
@@ -169,23 +179,22 @@ func (a *Article) Render() (record []byte, preview []byte, err error) {
 		return nil, nil, err
 	}
 	item := Ninjs{
-		URI:             "urn:photodesk:gallery:" + a.Gallery,
-		Type:            "composite",
-		Version:         fmt.Sprint(a.Version),
-		FirstCreated:    a.FirstCreated.Format(time.RFC3339),
-		VersionCreated:  a.VersionCreated.Format(time.RFC3339),
-		PubStatus:       "usable",
-		CopyrightNotice: a.Copyright,
-		UsageTerms:      a.UsageTerms,
-		Language:        a.Language,
-		Headlines:       []Text{{Role: "main", ContentType: "text/plain", Value: a.Headline}},
-		InfoSources:     []InfoSource{{Name: a.Source, Role: "source"}},
-		By:              strings.Join(a.By, " "),
-		Located:         a.Located,
+		URI:            "urn:photodesk:gallery:" + a.Gallery,
+		Type:           "composite",
+		Version:        fmt.Sprint(a.Version),
+		FirstCreated:   a.FirstCreated.Format(time.RFC3339),
+		VersionCreated: a.VersionCreated.Format(time.RFC3339),
+		PubStatus:      "usable",
+		Language:       a.Language,
+		Headlines:      []Text{{Role: "main", ContentType: "text/plain", Value: a.Headline}},
+		InfoSources:    []InfoSource{{Name: a.Source, Role: "source"}},
+		By:             strings.Join(a.By, " "),
+		Located:        a.Located,
 		Bodies: []Body{{Role: "main", ContentType: "text/html", Value: body.String(),
 			CharCount: utf8.RuneCountInString(plainText(a))}},
 		AltIDs: []AltID{{Role: "photodesk:gallery", Value: a.Gallery}},
 	}
+	item.withRights(a.Rights)
 	for i, f := range a.Figures {
 		p := Ninjs{
 			URI:          "urn:photodesk:photo:" + a.Gallery + "/" + f.Name + "@" + f.ETag,
@@ -194,6 +203,15 @@ func (a *Article) Render() (record []byte, preview []byte, err error) {
 			By:           f.By,
 			Renditions:   f.Renditions,
 			EdNote:       f.DateSource,
+		}
+		if f.Rights.AltText != "" {
+			p.Descriptions = append(p.Descriptions, Text{Role: "alt", ContentType: "text/plain", Value: f.Rights.AltText})
+		}
+		p.withRights(f.Rights)
+		for _, s := range []struct{ name, role, uri string }{{f.Rights.Credit, "credit", ""}, {f.Rights.Source, "source", ""}, licensor(f.Rights)} {
+			if s.name != "" || s.uri != "" {
+				p.InfoSources = append(p.InfoSources, InfoSource{Name: s.name, Role: s.role, URI: s.uri})
+			}
 		}
 		if f.CapturedAt != nil {
 			p.ContentCreated = f.CapturedAt.Format(time.RFC3339Nano)
@@ -211,6 +229,25 @@ func (a *Article) Render() (record []byte, preview []byte, err error) {
 	}{a, template.HTML(body.String())}) // body was built by html/template above
 	return record, page.Bytes(), err
 }
+
+// withRights sets the item's copyright and usage fields, and links its web
+// statement of rights.
+func (n *Ninjs) withRights(r contract.Rights) {
+	n.CopyrightHolder, n.CopyrightNotice, n.UsageTerms = r.CopyrightHolder, r.CopyrightNotice, r.UsageTerms
+	if r.WebStatement != "" {
+		n.RightsInfo = &RightsInfo{LinkedRights: r.WebStatement}
+	}
+}
+
+func licensor(r contract.Rights) (s struct{ name, role, uri string }) {
+	if r.Licensor != nil {
+		s.name, s.role, s.uri = r.Licensor.Name, "licensor", r.Licensor.URL
+	}
+	return s
+}
+
+// Alt is the image's alternative text: its alt text, else its caption.
+func (f Figure) Alt() string { return firstOf(f.Rights.AltText, f.Caption) }
 
 func plainText(a *Article) string {
 	var b strings.Builder
