@@ -16,6 +16,11 @@ var measures = []measure{
 	{Label: "Per-photo wall time, derivative set: roles vs CLI", Short: "wall time per photo, roles/CLI",
 		Bench: "BenchmarkDerivativeSet/impl=roles", Baseline: "BenchmarkDerivativeSet/impl=cli",
 		Unit: "sec/op", Show: "s", Target: atMost(0.70)},
+	// Issue 16: splicing the published files' metadata (IPTC, XMP, EXIF)
+	// into every JPEG and WebP of the set, against rendering them.
+	{Label: "Per-photo CPU, metadata step vs the derivative set's render", Short: "metadata CPU/render",
+		Bench: "BenchmarkDerivativeSet/impl=stamp", Baseline: "BenchmarkDerivativeSet/impl=roles",
+		Unit: "cpu-s/op", Show: "s", Target: under(0.02)},
 
 	// Through the API (and `photodesk upload`), each stored file's event
 	// is published at once; plain S3 PUTs wait for MinIO's notification.
