@@ -57,12 +57,34 @@ func File(data []byte, format string, m Metadata) ([]byte, error) {
 }
 
 // JPEG returns jpg with its EXIF, XMP and Photoshop (IPTC) segments
-// replaced by m's. Not written yet.
-func JPEG(jpg []byte, m Metadata) ([]byte, error) { return nil, ErrUnsupported }
+// replaced by m's: APP1 Exif, APP1 XMP and APP13, in that order, after SOI
+// and the JFIF APP0. Every other byte is kept as it was.
+func JPEG(jpg []byte, m Metadata) ([]byte, error) {
+	j, err := parseJPEG(jpg)
+	if err != nil {
+		return nil, err
+	}
+	b, err := build(m, j.pic)
+	if err != nil {
+		return nil, err
+	}
+	return j.with(b)
+}
 
-// WebP returns webp with its EXIF and XMP chunks replaced by m's. Not
-// written yet.
-func WebP(webp []byte, m Metadata) ([]byte, error) { return nil, ErrUnsupported }
+// WebP returns webp with its EXIF and XMP chunks replaced by m's (WebP
+// has no place for IPTC IIM). A simple file that gains metadata becomes
+// the extended format.
+func WebP(webp []byte, m Metadata) ([]byte, error) {
+	w, err := parseWebP(webp)
+	if err != nil {
+		return nil, err
+	}
+	b, err := build(m, w.pic)
+	if err != nil {
+		return nil, err
+	}
+	return w.with(b)
+}
 
 // picture is what the metadata says about the image it goes into.
 type picture struct {
