@@ -7,7 +7,6 @@ import (
 
 // VP8X flags.
 const (
-	flagICC   = 0x20
 	flagAlpha = 0x10
 	flagEXIF  = 0x08
 	flagXMP   = 0x04
@@ -20,6 +19,7 @@ type webpFile struct {
 	simple bool
 	chunks []chunk // all but VP8X
 	after  []byte  // bytes after the RIFF, kept as they are
+	size   int     // of the file
 	pic    picture
 }
 
@@ -38,7 +38,7 @@ func parseWebP(b []byte) (*webpFile, error) {
 	if size < 4 || 8+size > uint64(len(b)) {
 		return nil, malformed("WebP RIFF size %d, file %d bytes", size, len(b))
 	}
-	w := &webpFile{after: b[8+size:], pic: picture{res: [2]uint32{72, 72}, unit: 2, components: 3}}
+	w := &webpFile{after: b[8+size:], size: len(b), pic: picture{res: [2]uint32{72, 72}, unit: 2, components: 3}}
 	for p := b[12 : 8+size]; len(p) > 0; {
 		if len(p) < 8 {
 			return nil, malformed("WebP chunk header runs past the end")
@@ -66,8 +66,8 @@ func parseWebP(b []byte) (*webpFile, error) {
 		}
 	}
 	if w.vp8x != nil {
-		w.pic.width = 1 + uint32(w.vp8x[4]) | uint32(w.vp8x[5])<<8 | uint32(w.vp8x[6])<<16
-		w.pic.height = 1 + uint32(w.vp8x[7]) | uint32(w.vp8x[8])<<8 | uint32(w.vp8x[9])<<16
+		w.pic.width = 1 + (uint32(w.vp8x[4]) | uint32(w.vp8x[5])<<8 | uint32(w.vp8x[6])<<16)
+		w.pic.height = 1 + (uint32(w.vp8x[7]) | uint32(w.vp8x[8])<<8 | uint32(w.vp8x[9])<<16)
 		return w, w.hasImage()
 	}
 	if len(w.chunks) == 0 {
@@ -181,7 +181,7 @@ func (w *webpFile) with(b blocks) ([]byte, error) {
 		ours = appendChunk(ours, "XMP ", b.xmp)
 		flags |= flagXMP
 	}
-	out := make([]byte, 0, 8+len(ours)+len(w.after)+64)
+	out := make([]byte, 0, w.size+len(ours)+18) // 18: a new VP8X
 	out = append(out, "RIFF\x00\x00\x00\x00WEBP"...)
 	if ours != nil || !w.simple && !w.plain() {
 		vp8x := append([]byte{flags}, w.vp8x[1:]...)

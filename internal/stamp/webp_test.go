@@ -63,6 +63,7 @@ func TestSimpleWebP(t *testing.T) {
 		alpha         bool
 	}{
 		{"vp8", simpleWebP(t, encode(t, "webp", 321, 203, 9)), 321, 203, false},
+		{"vp8 512", simpleWebP(t, encode(t, "webp", 512, 200, 9)), 512, 200, false}, // width-1 0x1FF
 		{"vp8l", simpleWebP(t, encode(t, "webp-lossless", 99, 1, 9)), 99, 1, false},
 		{"vp8l alpha", simpleWebP(t, alphaWebP(t)), 33, 17, true},
 	} {
@@ -75,8 +76,8 @@ func TestSimpleWebP(t *testing.T) {
 		if len(vp8x) != 10 {
 			t.Fatalf("%s: chunks %v", c.name, names(chunks))
 		}
-		w := 1 + int(vp8x[4]) | int(vp8x[5])<<8 | int(vp8x[6])<<16
-		h := 1 + int(vp8x[7]) | int(vp8x[8])<<8 | int(vp8x[9])<<16
+		w := 1 + (int(vp8x[4]) | int(vp8x[5])<<8 | int(vp8x[6])<<16)
+		h := 1 + (int(vp8x[7]) | int(vp8x[8])<<8 | int(vp8x[9])<<16)
 		flags := byte(0x08 | 0x04)
 		if c.alpha {
 			flags |= 0x10
