@@ -6,6 +6,9 @@ import (
 	"fmt"
 
 	"github.com/davidbyttow/govips/v2/vips"
+
+	"github.com/photodesk/photodesk/internal/stamp"
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // Result is one encoded derivative.
@@ -79,18 +82,15 @@ func (s *Source) render(ctx context.Context, p Preset, formats []Format, opts Op
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: %w", p.Name, f, err)
 		}
-		var exif []byte
-		if s.Copyright != "" {
-			exif = copyrightEXIF(s.Copyright)
-		}
-		switch {
-		case f == WebP:
-			b, err = webpMetadata(b, exif, r.img.Width(), r.img.Height())
-		case f == JPEG && exif != nil:
-			b, err = withJPEGEXIF(b, exif)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s %s: metadata: %w", p.Name, f, err)
+		if f == JPEG || f == WebP {
+			// What a derivative keeps of the original's metadata: its
+			// copyright notice (EXIF, XMP, IIM), stamped in rather than
+			// left to libvips, which writes EXIF through libexif
+			// (garbling non-ASCII) and into WebP even when stripping.
+			m := stamp.Metadata{Rights: contract.Rights{CopyrightNotice: s.Copyright}}
+			if b, err = stamp.File(b, string(f), m); err != nil {
+				return nil, fmt.Errorf("%s %s: metadata: %w", p.Name, f, err)
+			}
 		}
 		out = append(out, Result{Preset: p.Name, Format: f, Width: r.img.Width(), Height: r.img.Height(), Data: b})
 	}
@@ -373,7 +373,7 @@ func export(img *vips.ImageRef, f Format, quality int, opts Options, copyright s
 			// which adds its own mandatory tags (Orientation 1 among them)
 			// and turns non-ASCII into "?": a notice that is not plain
 			// ASCII is left out of AVIF rather than garbled. JPEG and WebP
-			// get a one-tag EXIF spliced in instead.
+			// get it stamped in instead (package stamp).
 			if src, err = img.Copy(); err != nil {
 				return nil, fmt.Errorf("copy: %s", vipsErr(err))
 			}

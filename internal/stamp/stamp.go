@@ -7,6 +7,7 @@ package stamp
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/photodesk/photodesk/pipeline/contract"
@@ -31,11 +32,20 @@ type Metadata struct {
 	GPS *contract.GPS
 }
 
-// ErrUnsupported is returned for a format stamp cannot write into.
-var ErrUnsupported = errors.New("stamp: format not supported")
+var (
+	// ErrUnsupported is returned for a format stamp cannot write into.
+	ErrUnsupported = errors.New("stamp: format not supported")
+	// ErrMalformed is returned for a file whose structure stamp cannot
+	// follow (not a JPEG or WebP, or cut short).
+	ErrMalformed = errors.New("stamp: malformed file")
+	// ErrTooLarge is returned when the metadata does not fit where it
+	// goes (one JPEG segment each: 64 KiB).
+	ErrTooLarge = errors.New("stamp: metadata too large")
+)
 
 // File stamps data of format ("jpeg" or "webp", as imaging.Format names
-// them) with m.
+// them) with m. Errors are ErrUnsupported, ErrMalformed (the file),
+// ErrTooLarge (the metadata), or a GPS position out of range.
 func File(data []byte, format string, m Metadata) ([]byte, error) {
 	switch format {
 	case "jpeg":
@@ -47,9 +57,65 @@ func File(data []byte, format string, m Metadata) ([]byte, error) {
 }
 
 // JPEG returns jpg with its EXIF, XMP and Photoshop (IPTC) segments
-// replaced by m's. Not written yet.
-func JPEG(jpg []byte, m Metadata) ([]byte, error) { return nil, ErrUnsupported }
+// replaced by m's: APP1 Exif, APP1 XMP and APP13, in that order, after SOI
+// and the JFIF APP0. Every other byte is kept as it was.
+func JPEG(jpg []byte, m Metadata) ([]byte, error) {
+	j, err := parseJPEG(jpg)
+	if err != nil {
+		return nil, err
+	}
+	b, err := build(m, j.pic)
+	if err != nil {
+		return nil, err
+	}
+	return j.with(b)
+}
 
-// WebP returns webp with its EXIF and XMP chunks replaced by m's. Not
-// written yet.
-func WebP(webp []byte, m Metadata) ([]byte, error) { return nil, ErrUnsupported }
+// WebP returns webp with its EXIF and XMP chunks replaced by m's (WebP
+// has no place for IPTC IIM). A simple file that gains metadata becomes
+// the extended format.
+func WebP(webp []byte, m Metadata) ([]byte, error) {
+	w, err := parseWebP(webp)
+	if err != nil {
+		return nil, err
+	}
+	b, err := build(m, w.pic)
+	if err != nil {
+		return nil, err
+	}
+	return w.with(b)
+}
+
+// picture is what the metadata says about the image it goes into.
+type picture struct {
+	width, height uint32
+	components    int  // 1 for grey
+	icc           bool // an embedded colour profile: EXIF ColorSpace uncalibrated
+	// res is the X and Y resolution; unit 2 for inch, 3 for centimetre
+	// (EXIF ResolutionUnit).
+	res  [2]uint32
+	unit uint16
+}
+
+// blocks are the encoded metadata, each nil when there is nothing to say.
+type blocks struct {
+	exif []byte // a TIFF, without the "Exif\0\0" of JPEG's segment
+	xmp  []byte // an XMP packet
+	iim  []byte // IPTC IIM datasets
+}
+
+// maxXMP is the largest packet a JPEG APP1 segment holds (XMP part 3).
+const maxXMP = 65502
+
+func build(m Metadata, p picture) (blocks, error) {
+	m = clean(m)
+	exif, err := exifTIFF(m, p)
+	if err != nil {
+		return blocks{}, err
+	}
+	b := blocks{exif: exif, xmp: xmpPacket(m), iim: iimData(m)}
+	if len(b.xmp) > maxXMP {
+		return blocks{}, fmt.Errorf("%w: XMP packet of %d bytes, over the %d one JPEG segment holds", ErrTooLarge, len(b.xmp), maxXMP)
+	}
+	return b, nil
+}
