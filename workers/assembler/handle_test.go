@@ -11,7 +11,9 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -87,9 +89,14 @@ func (kv *memKV) raced() {
 
 // memStore is the object store in memory: the manifests to read, and
 // what the assembler writes.
-type memStore struct{ objects map[string][]byte }
+type memStore struct {
+	mu      sync.Mutex // the assembler stamps files side by side
+	objects map[string][]byte
+}
 
 func (s *memStore) Get(_ context.Context, bucket, key, _ string, _ int64) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	b, ok := s.objects[bucket+"/"+key]
 	if !ok {
 		return nil, pipeline.ErrSuperseded
@@ -98,11 +105,15 @@ func (s *memStore) Get(_ context.Context, bucket, key, _ string, _ int64) ([]byt
 }
 
 func (s *memStore) Meta(_ context.Context, bucket, key string) (map[string]string, string, int64, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	b, ok := s.objects[bucket+"/"+key]
 	return nil, fmt.Sprintf("%x", md5.Sum(b)), int64(len(b)), ok, nil
 }
 
 func (s *memStore) Put(_ context.Context, bucket, key string, data []byte, _ string, _ map[string]string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.objects[bucket+"/"+key] = data
 	return fmt.Sprintf("%x", md5.Sum(data)), nil
 }
@@ -118,6 +129,8 @@ func tinyJPEG(t *testing.T) []byte {
 
 func (s *memStore) PutObject(_ context.Context, bucket, key string, r io.Reader, _ int64, _ minio.PutObjectOptions) (minio.UploadInfo, error) {
 	b, err := io.ReadAll(r)
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.objects[bucket+"/"+key] = b
 	return minio.UploadInfo{Bucket: bucket, Key: key, Size: int64(len(b))}, err
 }
@@ -197,6 +210,20 @@ func TestHandleWithoutServers(t *testing.T) {
 	}
 	if rec := store.objects["articles/g/article.json"]; !strings.Contains(string(rec), "7月30日,开幕。") || store.objects["articles/g/index.html"] == nil {
 		t.Errorf("stored record %s", rec)
+	}
+	// Each rendition linked is a published copy beside its derivative,
+	// carrying the caption as published.
+	var rec Ninjs
+	if err := json.Unmarshal(ev.Record, &rec); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rec.Associations[0].Renditions {
+		key := strings.TrimPrefix(strings.TrimSuffix(r.Href, "?signed"), "http://s3.test/")
+		b := store.objects[key]
+		if !strings.HasPrefix(key, "derivatives/g/a.jpg/large.") || !regexp.MustCompile(`\.[0-9a-f]{16}\.jpg$`).MatchString(key) || int64(len(b)) != r.SizeInBytes ||
+			!bytes.Contains(b, []byte("7月30日,开幕。")) || !bytes.Contains(b, []byte("Photoshop 3.0")) {
+			t.Errorf("rendition %s: %d bytes at %s, want a stamped copy", r.Name, len(b), key)
+		}
 	}
 
 	// A redelivery of the last event (its ack lost) publishes the same
