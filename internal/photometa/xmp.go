@@ -87,9 +87,10 @@ func isName(n xml.Name, ns, prefix, local string) bool {
 }
 
 // readXMP reads dc:description (the x-default entry of its rdf:Alt, else
-// the first non-empty one), dc:creator (every entry of its rdf:Seq) and the
-// capture dates exif:DateTimeOriginal and photoshop:DateCreated from an XMP
-// packet, in element form or as attributes of rdf:Description.
+// the first non-empty one), dc:creator (every entry of its rdf:Seq), the
+// capture dates exif:DateTimeOriginal and photoshop:DateCreated and the
+// rights fields (xmpRights) from an XMP packet, in element form or as
+// attributes of rdf:Description.
 // Invalid UTF-8 is replaced with U+FFFD first, with a note; a packet that is
 // not well-formed XML gives nothing, with a note. encoding/xml never
 // fetches external entities or expands user-defined ones, and the packet is
@@ -99,22 +100,23 @@ func readXMP(b []byte, x *Exif) captionText {
 		b = bytes.ToValidUTF8(b, []byte("\uFFFD"))
 		x.note("XMP: invalid UTF-8 replaced with U+FFFD")
 	}
-	var desc, creator, original, created xmpProp
-	if err := scanXMP(b,
-		xmpWant{nsDC, "dc", "description", &desc}, xmpWant{nsDC, "dc", "creator", &creator},
-		xmpWant{nsEXIF, "exif", "DateTimeOriginal", &original}, xmpWant{nsPS, "photoshop", "DateCreated", &created},
-	); err != nil {
+	var (
+		desc, creator, original, created xmpProp
+		rt                               xmpRights
+	)
+	if err := scanXMP(b, append([]xmpWant{
+		{nsDC, "dc", "description", &desc}, {nsDC, "dc", "creator", &creator},
+		{nsEXIF, "exif", "DateTimeOriginal", &original}, {nsPS, "photoshop", "DateCreated", &created},
+	}, rt.wants()...)...); err != nil {
 		x.note("XMP: %s; ignored", oneLine(err.Error()))
 		return captionText{}
 	}
 	var t captionText
 	t.caption = cleanCaption(langDefault(&desc))
-	for _, it := range creator.items {
-		t.addName(it.text)
+	for _, n := range values(&creator) {
+		t.addName(n)
 	}
-	if len(creator.items) == 0 {
-		t.addName(creator.text.String())
-	}
+	t.rights = rt.rights(&creator, x)
 	for _, d := range []struct {
 		source string
 		p      *xmpProp
