@@ -35,9 +35,9 @@ const (
 // captionText is what one metadata block says.
 type captionText struct {
 	caption string
-	names   []string     // byline names, cleaned, non-empty, without repeats
-	dates   []statedDate // capture dates, as written
-	rights  contract.Rights
+	names   []string        // byline names, cleaned, non-empty, without repeats
+	dates   []statedDate    // capture dates, as written
+	rights  contract.Rights // cleaned, not yet bounded (boundRights)
 }
 
 // readCaptions sets Caption, Byline, their sources and Rights from what the

@@ -82,9 +82,9 @@ var utf8Designations = []string{"\x1b%G", "\x1b%/G", "\x1b%/H", "\x1b%/I"}
 // dataset numbers, and a 2-byte length (its top bit set: an extended
 // length, in the number of bytes the other 15 bits give). It takes 2:120
 // Caption-Abstract (the first), every 2:80 By-line, and the rights fields
-// (iimRights). Text is UTF-8 when
-// dataset 1:90 says so, else Latin-1 (ISO 8859-1), with a note when that
-// assumption decided how non-ASCII bytes read. A dataset that does not fit
+// (iimRights). Text is UTF-8 when dataset 1:90 says so, else Latin-1 (ISO
+// 8859-1), with a note when that assumption decided how non-ASCII bytes
+// read. A dataset that does not fit
 // ends the walk with a note; what was read before it stands.
 func readIIM(b []byte, x *Exif) captionText {
 	var (
