@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // Where Caption and Byline came from (Exif.CaptionSource, BylineSource).
@@ -33,11 +35,12 @@ const (
 // captionText is what one metadata block says.
 type captionText struct {
 	caption string
-	names   []string     // byline names, cleaned, non-empty, without repeats
-	dates   []statedDate // capture dates, as written
+	names   []string        // byline names, cleaned, non-empty, without repeats
+	dates   []statedDate    // capture dates, as written
+	rights  contract.Rights // cleaned, not yet bounded (boundRights)
 }
 
-// readCaptions sets Caption, Byline and their sources from what the
+// readCaptions sets Caption, Byline, their sources and Rights from what the
 // container reader found and the EXIF read before: the first block that
 // has a non-empty value wins, in the order XMP, IPTC IIM, EXIF, for each
 // field separately. Nothing here fails the photo: damage is a note, and the
@@ -64,6 +67,7 @@ func readCaptions(c container, x *Exif) (dates []statedDate) {
 	if a := cleanName(x.Artist); a != "" {
 		ex.names = []string{a}
 	}
+	x.Rights = boundRights(xm.rights.Or(ip.rights).Or(exifRights(x)), x)
 
 	for _, b := range []struct {
 		t      captionText

@@ -25,8 +25,9 @@ const (
 // FuzzCaptions: on any bytes, or any caption metadata in an otherwise good
 // file, Extract never panics or hangs, returns the same through a
 // HeadReader of tiny chunks, gives valid UTF-8 in every string, and a
-// source exactly when it gives a caption or byline. Damaged caption
-// metadata never fails a photo whose EXIF is good.
+// source exactly when it gives a caption or byline, and rights fields
+// clean and bounded (checkRights). Damaged caption metadata never fails a
+// photo whose EXIF is good.
 func FuzzCaptions(f *testing.F) {
 	e := captionEXIF()
 	ex := exifSeg(e)
@@ -49,6 +50,13 @@ func FuzzCaptions(f *testing.F) {
 		{Record: 2, Dataset: 80, Value: []byte("王建国")}, {Record: 2, Dataset: 80, Value: []byte("李华")}, {Record: 2, Dataset: 120, Value: []byte(iptcCaption)}}))
 	f.Add(uint8(fuzzIIM), []byte("\x1c\x02\x78\x80\x04\x00\x00\x00\x03abc"))
 	f.Add(uint8(fuzzPNGiTXt), append([]byte{0}, xmp...))
+	f.Add(uint8(fuzzXMPAPP1), []byte(`<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">`+
+		`<rdf:Description xmlns:plus="http://ns.useplus.org/ldf/xmp/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/">`+
+		`<plus:Licensor><rdf:Seq><rdf:li rdf:parseType="Resource"><plus:LicensorName>图片部</plus:LicensorName><plus:LicensorURL>https://example.org/</plus:LicensorURL></rdf:li></rdf:Seq></plus:Licensor>`+
+		`<dc:subject><rdf:Bag><rdf:li>展会</rdf:li></rdf:Bag></dc:subject><Iptc4xmpExt:LocationShown><rdf:Bag><rdf:li Iptc4xmpExt:City="北京" Iptc4xmpExt:CountryCode="CN"/></rdf:Bag></Iptc4xmpExt:LocationShown>`+
+		`</rdf:Description></rdf:RDF></x:xmpmeta>`))
+	f.Add(uint8(fuzzIIM), fixture.IIM([]fixture.IPTCRecord{{Record: 1, Dataset: 90, Value: []byte(fixture.IPTCUTF8)},
+		{Record: 2, Dataset: 110, Value: []byte("工人日报")}, {Record: 2, Dataset: 25, Value: []byte("展会")}, {Record: 2, Dataset: 90, Value: []byte("北京")}}))
 
 	base := jpegFile(f, 8, 8)
 	png := pngFile(f, 4, 4)
@@ -106,5 +114,6 @@ func FuzzCaptions(f *testing.F) {
 		if len(x.Caption) > maxCaption || len(x.Byline) > maxByline {
 			t.Fatalf("caption of %d bytes, byline of %d", len(x.Caption), len(x.Byline))
 		}
+		checkRights(t, x.Rights)
 	})
 }

@@ -74,7 +74,8 @@ func within(t *testing.T, d time.Duration, f func()) {
 }
 
 // FuzzExtract: on any bytes, Extract returns a result or an error, never
-// panics or hangs; through a HeadReader of tiny chunks it returns the same.
+// panics or hangs; through a HeadReader of tiny chunks it returns the same;
+// rights fields are clean and bounded.
 func FuzzExtract(f *testing.F) {
 	for _, b := range append(fixtureSeeds(f), corpusSeeds()...) {
 		f.Add(b)
@@ -114,6 +115,7 @@ func FuzzExtract(f *testing.F) {
 		if x.Orientation < 0 || x.Orientation > 8 || x.Width < 0 || x.Height < 0 {
 			t.Fatalf("orientation %d, size %d×%d", x.Orientation, x.Width, x.Height)
 		}
+		checkRights(t, x.Rights)
 	})
 }
 

@@ -81,17 +81,19 @@ var utf8Designations = []string{"\x1b%G", "\x1b%/G", "\x1b%/H", "\x1b%/I"}
 // readIIM reads IPTC IIM datasets: each a tag marker 0x1C, record and
 // dataset numbers, and a 2-byte length (its top bit set: an extended
 // length, in the number of bytes the other 15 bits give). It takes 2:120
-// Caption-Abstract (the first) and every 2:80 By-line. Text is UTF-8 when
-// dataset 1:90 says so, else Latin-1 (ISO 8859-1), with a note when that
-// assumption decided how non-ASCII bytes read. A dataset that does not fit
+// Caption-Abstract (the first), every 2:80 By-line, and the rights fields
+// (iimRights). Text is UTF-8 when dataset 1:90 says so, else Latin-1 (ISO
+// 8859-1), with a note when that assumption decided how non-ASCII bytes
+// read. A dataset that does not fit
 // ends the walk with a note; what was read before it stands.
 func readIIM(b []byte, x *Exif) captionText {
 	var (
-		caption []byte
-		names   [][]byte
-		charset []byte // the 1:90 value; nil when absent
-		created []byte // 2:55 Date Created, CCYYMMDD
-		clock   []byte // 2:60 Time Created, HHMMSS±HHMM
+		names, keywords [][]byte
+		charset         []byte // the 1:90 value; nil when absent
+		// first is the first of each other record 2 dataset: 2:120
+		// Caption-Abstract, 2:55 Date Created (CCYYMMDD), 2:60 Time
+		// Created (HHMMSS±HHMM), the rights fields.
+		first = map[byte][]byte{}
 	)
 	for pos := 0; pos < len(b); {
 		rest := b[pos:]
@@ -128,16 +130,16 @@ func readIIM(b []byte, x *Exif) captionText {
 		switch {
 		case rec == 1 && ds == 90:
 			charset = v
-		case rec == 2 && ds == 120 && caption == nil:
-			caption = v
-		case rec == 2 && ds == 55 && created == nil:
-			created = v
-		case rec == 2 && ds == 60 && clock == nil:
-			clock = v
 		case rec == 2 && ds == 80:
 			if len(names) < maxBylineNames {
 				names = append(names, v)
 			}
+		case rec == 2 && ds == 25:
+			if len(keywords) < 4*maxKeywords { // room for empty and repeated ones
+				keywords = append(keywords, v)
+			}
+		case rec == 2 && first[ds] == nil:
+			first[ds] = v
 		}
 	}
 
@@ -163,14 +165,20 @@ func readIIM(b []byte, x *Exif) captionText {
 		}
 		return latin1(v)
 	}
-	if caption != nil {
+	if caption, ok := first[120]; ok {
 		t.caption = cleanCaption(decode(caption))
 	}
+	var creators, kws []string
 	for _, v := range names {
-		t.addName(decode(v))
+		creators = append(creators, decode(v))
+		t.addName(creators[len(creators)-1])
 	}
-	if d := strings.TrimSpace(string(created)); d != "" {
-		t.dates = []statedDate{{source: SourceIPTCDateCreated, date: clip(d, 64), time: clip(strings.TrimSpace(string(clock)), 64)}}
+	for _, v := range keywords {
+		kws = append(kws, decode(v))
+	}
+	t.rights = iimRights(creators, kws, func(ds byte) string { return decode(first[ds]) }, x)
+	if d := strings.TrimSpace(string(first[55])); d != "" {
+		t.dates = []statedDate{{source: SourceIPTCDateCreated, date: clip(d, 64), time: clip(strings.TrimSpace(string(first[60])), 64)}}
 	}
 	switch {
 	case invalid:

@@ -1,13 +1,14 @@
 // Package photometa reads a photo's capture date and camera facts (make,
-// model, orientation, pixel size, GPS), and its embedded caption and byline,
-// from the few bytes of the file that hold them, so the exif role can work on
+// model, orientation, pixel size, GPS), and its embedded caption, byline and
+// rights fields, from the few bytes of the file that hold them, so the exif role can work on
 // a 20 MB original with one or two ranged GETs.
 //
 // The container is sniffed from the bytes (jpeg.go, png.go, webp.go, tiff.go,
 // gif.go, heif.go); the EXIF block it holds is checked by tiffguard.go before
 // goexif decodes it (exif.go), because goexif trusts the counts and offsets it
 // reads; capture.go and gps.go turn the tags into values. captions.go,
-// xmp.go and iptc.go read the caption and byline from XMP, IPTC IIM and EXIF.
+// xmp.go and iptc.go read the caption and byline from XMP, IPTC IIM and EXIF,
+// and rights.go the credit and rights fields.
 package photometa
 
 import (
@@ -15,6 +16,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // ErrBadInput is wrapped by every error caused by the photo's bytes (not an
@@ -72,6 +75,10 @@ type Exif struct {
 	CaptionSource string `json:"caption_source,omitempty"`
 	Byline        string `json:"byline,omitempty"`
 	BylineSource  string `json:"byline_source,omitempty"`
+	// Rights are the credit and rights fields the photo embeds, each from
+	// the first of XMP, IPTC IIM and EXIF that has it (see rights.go); nil
+	// when it embeds none.
+	Rights *contract.Rights `json:"rights,omitempty"`
 	// Orientation is the EXIF orientation, 1..8; 0 when absent or invalid.
 	Orientation int `json:"orientation,omitempty"`
 	// Width and Height are the real pixel dimensions: from the container's

@@ -19,6 +19,11 @@ const (
 	nsEXIF = "http://ns.adobe.com/exif/1.0/"
 	nsPS   = "http://ns.adobe.com/photoshop/1.0/"
 	nsXML  = "http://www.w3.org/XML/1998/namespace"
+
+	nsXMPRights = "http://ns.adobe.com/xap/1.0/rights/"
+	nsPLUS      = "http://ns.useplus.org/ldf/xmp/1.0/"
+	nsIPTCCore  = "http://iptc.org/std/Iptc4xmpCore/1.0/xmlns/"
+	nsIPTCExt   = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
 )
 
 // maxXMPDepth bounds element nesting: real packets nest under ten deep.
@@ -26,12 +31,49 @@ const maxXMPDepth = 256
 
 // xmpProp collects one property's values while the packet is read.
 type xmpProp struct {
-	seen  bool
-	items []xmpItem       // rdf:li entries of its rdf:Alt, rdf:Seq or rdf:Bag
-	text  strings.Builder // text directly inside it (a simple value)
+	seen   bool
+	items  []xmpItem       // rdf:li entries of its rdf:Alt, rdf:Seq or rdf:Bag
+	text   strings.Builder // text directly inside it (a simple value)
+	fields []xmpField      // its fields, when its value is a struct itself
 }
 
-type xmpItem struct{ lang, text string }
+// xmpItem is one rdf:li: its text, and its fields when it is a struct
+// (plus:Licensor, Iptc4xmpExt:LocationShown).
+type xmpItem struct {
+	lang, text string
+	fields     []xmpField
+}
+
+// xmpField is one field of a struct, its nested values as plain text.
+type xmpField struct {
+	name xml.Name
+	text string
+}
+
+// structs are the property's struct values: each entry's fields, or its
+// own.
+func (p *xmpProp) structs() [][]xmpField {
+	var out [][]xmpField
+	for _, it := range p.items {
+		if len(it.fields) > 0 {
+			out = append(out, it.fields)
+		}
+	}
+	if len(p.fields) > 0 {
+		out = append(out, p.fields)
+	}
+	return out
+}
+
+// fieldText is the text of the first field of fs named ns:local.
+func fieldText(fs []xmpField, ns, prefix, local string) string {
+	for _, f := range fs {
+		if isName(f.name, ns, prefix, local) {
+			return f.text
+		}
+	}
+	return ""
+}
 
 // xmpWant is a property scanXMP is to fill: its namespace, usual prefix and
 // local name.
@@ -45,9 +87,10 @@ func isName(n xml.Name, ns, prefix, local string) bool {
 }
 
 // readXMP reads dc:description (the x-default entry of its rdf:Alt, else
-// the first non-empty one), dc:creator (every entry of its rdf:Seq) and the
-// capture dates exif:DateTimeOriginal and photoshop:DateCreated from an XMP
-// packet, in element form or as attributes of rdf:Description.
+// the first non-empty one), dc:creator (every entry of its rdf:Seq), the
+// capture dates exif:DateTimeOriginal and photoshop:DateCreated and the
+// rights fields (xmpRights) from an XMP packet, in element form or as
+// attributes of rdf:Description.
 // Invalid UTF-8 is replaced with U+FFFD first, with a note; a packet that is
 // not well-formed XML gives nothing, with a note. encoding/xml never
 // fetches external entities or expands user-defined ones, and the packet is
@@ -57,22 +100,23 @@ func readXMP(b []byte, x *Exif) captionText {
 		b = bytes.ToValidUTF8(b, []byte("\uFFFD"))
 		x.note("XMP: invalid UTF-8 replaced with U+FFFD")
 	}
-	var desc, creator, original, created xmpProp
-	if err := scanXMP(b,
-		xmpWant{nsDC, "dc", "description", &desc}, xmpWant{nsDC, "dc", "creator", &creator},
-		xmpWant{nsEXIF, "exif", "DateTimeOriginal", &original}, xmpWant{nsPS, "photoshop", "DateCreated", &created},
-	); err != nil {
+	var (
+		desc, creator, original, created xmpProp
+		rt                               xmpRights
+	)
+	if err := scanXMP(b, append([]xmpWant{
+		{nsDC, "dc", "description", &desc}, {nsDC, "dc", "creator", &creator},
+		{nsEXIF, "exif", "DateTimeOriginal", &original}, {nsPS, "photoshop", "DateCreated", &created},
+	}, rt.wants()...)...); err != nil {
 		x.note("XMP: %s; ignored", oneLine(err.Error()))
 		return captionText{}
 	}
 	var t captionText
 	t.caption = cleanCaption(langDefault(&desc))
-	for _, it := range creator.items {
-		t.addName(it.text)
+	for _, n := range values(&creator) {
+		t.addName(n)
 	}
-	if len(creator.items) == 0 {
-		t.addName(creator.text.String())
-	}
+	t.rights = rt.rights(&creator, x)
 	for _, d := range []struct {
 		source string
 		p      *xmpProp
@@ -105,19 +149,33 @@ func langDefault(p *xmpProp) string {
 
 // scanXMP walks the packet's elements until its root element closes (what
 // follows, the xpacket trailer or padding, is not read) and fills the first
-// of each wanted property it finds.
+// of each wanted property it finds. A struct's fields are read in each of
+// RDF's forms: rdf:parseType="Resource", a nested rdf:Description, or
+// attributes.
 func scanXMP(b []byte, wants ...xmpWant) error {
 	d := xml.NewDecoder(bytes.NewReader(b))
 	d.Strict = true
 	var (
 		prop      *xmpProp // the property being read
 		propDepth int
-		item      *strings.Builder // the rdf:li being read
-		itemLang  string
+		item      *xmpItem         // the rdf:li being read
+		itemText  *strings.Builder // its text
 		itemDepth int
+		field     *strings.Builder // the struct field being read
+		fieldName xml.Name
+		fieldAt   int
 		depth     int
 		sawRoot   bool
 	)
+	// addFields gives the struct being read (the entry's, else the
+	// property's own) its fields.
+	addFields := func(fs ...xmpField) {
+		if item != nil {
+			item.fields = append(item.fields, fs...)
+		} else {
+			prop.fields = append(prop.fields, fs...)
+		}
+	}
 	for {
 		tok, err := d.Token()
 		if errors.Is(err, io.EOF) {
@@ -144,6 +202,7 @@ func scanXMP(b []byte, wants ...xmpWant) error {
 			case prop == nil && w != nil:
 				prop, propDepth = w, depth
 				w.seen = true
+				w.fields = attrFields(t.Attr) // <plus:Licensor plus:LicensorName="…"/>
 			case prop == nil && isName(t.Name, nsRDF, "rdf", "Description"):
 				// Attribute shorthand: <rdf:Description dc:creator="…">.
 				for _, a := range t.Attr {
@@ -152,17 +211,33 @@ func scanXMP(b []byte, wants ...xmpWant) error {
 						w.text.WriteString(a.Value)
 					}
 				}
-			case prop != nil && item == nil && isName(t.Name, nsRDF, "rdf", "li"):
-				item, itemDepth, itemLang = &strings.Builder{}, depth, ""
+			case prop == nil || field != nil:
+				// Outside the wanted properties, or inside a field: its
+				// nested values are its text.
+			case item == nil && isName(t.Name, nsRDF, "rdf", "li"):
+				item, itemText, itemDepth = &xmpItem{}, &strings.Builder{}, depth
 				for _, a := range t.Attr {
 					if isName(a.Name, nsXML, "xml", "lang") {
-						itemLang = a.Value
+						item.lang = a.Value
 					}
 				}
+				item.fields = attrFields(t.Attr)
+			case t.Name.Space == nsRDF || t.Name.Space == "rdf":
+				// rdf:Seq, rdf:Bag, rdf:Alt, or a struct's rdf:Description.
+				if t.Name.Local == "Description" {
+					addFields(attrFields(t.Attr)...)
+				}
+			default:
+				field, fieldName, fieldAt = &strings.Builder{}, t.Name, depth
 			}
 		case xml.EndElement:
+			if field != nil && depth == fieldAt {
+				addFields(xmpField{name: fieldName, text: field.String()})
+				field = nil
+			}
 			if item != nil && depth == itemDepth {
-				prop.items = append(prop.items, xmpItem{lang: itemLang, text: item.String()})
+				item.text = itemText.String()
+				prop.items = append(prop.items, *item)
 				item = nil
 			}
 			if prop != nil && depth == propDepth {
@@ -173,14 +248,31 @@ func scanXMP(b []byte, wants ...xmpWant) error {
 				return nil // the root element is closed
 			}
 		case xml.CharData:
+			if field != nil {
+				field.Write(t)
+			}
 			switch {
 			case item != nil:
-				item.Write(t)
+				itemText.Write(t)
 			case prop != nil && depth == propDepth:
 				prop.text.Write(t)
 			}
 		}
 	}
+}
+
+// attrFields are the struct fields an element gives as attributes: all
+// but RDF's, XML's and namespace declarations.
+func attrFields(attrs []xml.Attr) []xmpField {
+	var fs []xmpField
+	for _, a := range attrs {
+		switch a.Name.Space {
+		case nsRDF, "rdf", nsXML, "xml", "xmlns", "":
+			continue
+		}
+		fs = append(fs, xmpField{name: a.Name, text: a.Value})
+	}
+	return fs
 }
 
 // wanted is the property of wants that n names and that is not filled yet.

@@ -1,6 +1,6 @@
 // Package exif is the exif role: it reads each uploaded photo's capture
-// date, camera facts and embedded caption and byline from the head of the
-// original, never the whole file.
+// date, camera facts and embedded caption, byline and rights fields from
+// the head of the original, never the whole file.
 package exif
 
 import (
@@ -76,7 +76,7 @@ func data(x *photometa.Exif) contract.ExifData {
 		Orientation: x.Orientation,
 		Width:       x.Width, Height: x.Height, Notes: x.Notes,
 		Caption: x.Caption, CaptionSource: x.CaptionSource,
-		Byline: x.Byline, BylineSource: x.BylineSource,
+		Byline: x.Byline, BylineSource: x.BylineSource, Rights: x.Rights,
 	}
 	if x.GPS != nil {
 		d.GPS = &contract.GPS{Lat: x.GPS.Lat, Lon: x.GPS.Lon, Alt: x.GPS.Alt}

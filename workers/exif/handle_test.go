@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/photodesk/photodesk/internal/fixture"
+	"github.com/photodesk/photodesk/internal/schematest"
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/workers/exif"
@@ -94,5 +95,53 @@ func TestHandleWithoutServers(t *testing.T) {
 	store.fail = errors.New("connection refused")
 	if outs, err := handle("a.jpg", "e1", len(photo)); err == nil || pipeline.IsPermanent(err) || len(outs) != 0 {
 		t.Errorf("store down: outs %v, err %v; want a failure to retry", outs, err)
+	}
+}
+
+// TestHandleReportsEmbeddedRights: the rights fields an original embeds
+// reach the event, XMP over IPTC over EXIF, as the photo.exif schema says;
+// a photo that embeds none has no "rights".
+func TestHandleReportsEmbeddedRights(t *testing.T) {
+	photo, err := fixture.JPEG(fixture.Scene(320, 240, 5), 85, &fixture.EXIF{DateTimeOriginal: "2026:07:28 09:30:00", Artist: "EXIF Artist", Copyright: "© 2026 工人日报"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	iptc := fixture.IPTCSegment([]fixture.IPTCRecord{{Record: 2, Dataset: 110, Value: []byte("工人日报")},
+		{Record: 2, Dataset: 25, Value: []byte("大国工匠")}, {Record: 2, Dataset: 25, Value: []byte("展会")}, {Record: 2, Dataset: 90, Value: []byte("北京")}}, true)
+	if photo, err = fixture.WithAPP(photo, 13, iptc); err != nil {
+		t.Fatal(err)
+	}
+	if photo, err = fixture.WithAPP(photo, 1, []byte(fixture.XMPHeader), fixture.XMPCaption(nil, "王建国", "李华")); err != nil {
+		t.Fatal(err)
+	}
+	plain, err := fixture.JPEG(fixture.Scene(320, 240, 6), 85, &fixture.EXIF{DateTimeOriginal: "2026:07:28 09:30:00"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &memStore{objects: map[string]memObject{"originals/g/a.jpg": {etag: "e1", data: photo}, "originals/g/b.jpg": {etag: "e2", data: plain}}}
+	role := &exif.Role{Store: store, Zone: time.UTC}
+	schema := schematest.Repo(t, "schemas/events/photo.exif.schema.json")
+	for key, want := range map[string]string{
+		"a.jpg": `{"creator":["王建国","李华"],"credit":"工人日报","copyright_notice":"© 2026 工人日报","keywords":["大国工匠","展会"],"location":{"city":"北京"}}`,
+		"b.jpg": ``,
+	} {
+		o := store.objects["originals/g/"+key]
+		ev := contract.PhotoUploaded{Ref: contract.Ref{Gallery: "g", Photo: key, Bucket: "originals", Key: "g/" + key, ETag: o.etag}, Size: int64(len(o.data))}
+		data, _ := json.Marshal(ev)
+		outs, err := role.Handle(context.Background(), &pipeline.Message{Subject: "photodesk.photo.uploaded.g", Data: data, Ref: ev.Ref, Log: slog.New(slog.DiscardHandler)})
+		if err != nil || len(outs) != 1 {
+			t.Fatalf("%s: outs %v, err %v", key, outs, err)
+		}
+		if err := schematest.Validate(t, schema, outs[0].Data); err != nil {
+			t.Errorf("%s: %v", key, err)
+		}
+		var wire struct {
+			Exif struct {
+				Rights json.RawMessage `json:"rights"`
+			} `json:"exif"`
+		}
+		if err := json.Unmarshal(outs[0].Data, &wire); err != nil || string(wire.Exif.Rights) != want {
+			t.Errorf("%s: exif.rights %s (%v), want %s", key, wire.Exif.Rights, err, want)
+		}
 	}
 }
