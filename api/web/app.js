@@ -1,7 +1,8 @@
 // photodesk upload page: sign in with a token, drop photos (each uploaded
-// at once with its own progress bar), caption and order them, submit the
-// manifest, then follow every photo's stages live until the article is
-// ready. Plain JS, no dependencies; the API does every check.
+// at once with its own progress bar), caption and order them, give the
+// credit and rights fields, submit the manifest, then follow every photo's
+// stages live until the article is ready. Plain JS, no dependencies; the
+// API does every check.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -50,7 +51,11 @@ function addFile(file) {
   const bar = document.createElement("progress"); bar.max = 100; bar.value = 0;
   const stage = document.createElement("div"); stage.className = "stage"; stage.textContent = "uploading…";
   const caption = document.createElement("textarea"); caption.placeholder = "图片说明 caption"; caption.setAttribute("aria-label", "caption of " + file.name);
-  mid.append(name, bar, stage, caption);
+  const meta = document.createElement("div"); meta.className = "meta";
+  const alt = document.createElement("input"); alt.className = "alt"; alt.placeholder = "图片替代文字 alt text"; alt.setAttribute("aria-label", "alt text of " + file.name);
+  const by = document.createElement("input"); by.className = "photographer"; by.placeholder = "摄影 photographer (optional)"; by.setAttribute("aria-label", "photographer of " + file.name);
+  meta.append(alt, by);
+  mid.append(name, bar, stage, caption, meta);
   const move = document.createElement("div"); move.className = "move";
   const up = document.createElement("button"); up.textContent = "↑"; up.title = "move up"; up.className = "up";
   const down = document.createElement("button"); down.textContent = "↓"; down.title = "move down"; down.className = "down";
@@ -58,7 +63,7 @@ function addFile(file) {
   li.append(img, mid, move);
   li.dataset.name = file.name;
   $("photos").append(li);
-  const item = { name: file.name, li, bar, stage, caption, uploaded: false, failed: false, stages: {} };
+  const item = { name: file.name, li, bar, stage, caption, alt, by, uploaded: false, failed: false, stages: {} };
   state.items.push(item);
   up.onclick = () => { if (li.previousElementSibling) li.parentNode.insertBefore(li, li.previousElementSibling); };
   down.onclick = () => { if (li.nextElementSibling) li.parentNode.insertBefore(li.nextElementSibling, li); };
@@ -141,6 +146,7 @@ function onEvent(ev, d) {
   if (ev === "photo.exif" && item) {
     item.stages.exif = "done";
     if (!item.caption.value && d.exif && d.exif.caption) item.caption.value = d.exif.caption;
+    prefillRights(item, d.exif && d.exif.rights);
     showStage(item);
   } else if ((ev === "photo.renditions" || ev === "photo.watermarked") && item) {
     item.stages[ev === "photo.renditions" ? "renditions" : "watermark"] = "done";
@@ -157,16 +163,65 @@ function onEvent(ev, d) {
   }
 }
 
+// prefillRights fills a photo's empty alt text and photographer from the
+// rights its original embeds (the exif result's "rights", named as in
+// gallery.json), read defensively: an older exif result has none.
+function prefillRights(item, r) {
+  if (!r || typeof r !== "object") return;
+  if (!item.alt.value && typeof r.alt_text === "string") item.alt.value = r.alt_text;
+  const creators = typeof r.creator === "string" ? [r.creator] : Array.isArray(r.creator) ? r.creator.filter((c) => typeof c === "string") : [];
+  if (!item.by.value && creators.length) item.by.value = creators.join("、");
+}
+
+// list splits a field into its items: keywords and names are separated by
+// commas or 、.
+function list(s) { return s.split(/[,，、;；]/).map((x) => x.trim()).filter((x) => x); }
+
+// pruned is o without its empty fields ("" and [] and objects left empty),
+// or undefined when nothing is left, so the manifest holds only what was
+// given.
+function pruned(o) {
+  const out = {};
+  for (const [k, v] of Object.entries(o)) {
+    const w = v && typeof v === "object" && !Array.isArray(v) ? pruned(v) : v;
+    if (w === undefined || w === "" || (Array.isArray(w) && w.length === 0)) continue;
+    out[k] = w;
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
+// galleryRights are the rights fieldset's fields, named as gallery.json
+// names them.
+function galleryRights() {
+  const v = (id) => $(id).value.trim();
+  return pruned({
+    credit: v("r-credit"), copyright_notice: v("r-notice"), copyright_holder: v("r-holder"),
+    usage_terms: v("r-usage"), web_statement: v("r-web"),
+    licensor: { name: v("r-licensor-name"), url: v("r-licensor-url") },
+    keywords: list(v("r-keywords")),
+    location: { city: v("r-city"), province_state: v("r-province"), country: v("r-country"), country_code: v("r-country-code") },
+  });
+}
+
 async function submit() {
   const order = [...$("photos").children].map((li) => byName(li.dataset.name)).filter((i) => i && i.uploaded);
   const byline = $("byline").value.trim();
   const manifest = {
     headline: $("headline").value.trim(),
-    photos: order.map((i) => ({ file: i.name, caption: i.caption.value.trim() })),
+    rights: galleryRights(),
+    photos: order.map((i) => ({
+      file: i.name, caption: i.caption.value.trim(),
+      rights: pruned({ creator: list(i.by.value), alt_text: i.alt.value.trim() }),
+    })),
   };
   if (byline) manifest.byline = byline.split(/\s+/);
   const resp = await api("PUT", "/v1/galleries/" + state.gallery + "/manifest", JSON.stringify(manifest), { "Content-Type": "application/json" });
-  if (!resp.ok) { $("compose-error").textContent = await errorText(resp); return; }
+  if (!resp.ok) {
+    const msg = await errorText(resp);
+    $("compose-error").textContent = msg;
+    if (msg.includes("rights of the gallery")) $("rights").open = true; // show the field it names
+    return;
+  }
   $("compose-error").textContent = "";
   $("done").hidden = false;
   $("state").textContent = "Submitted; waiting for every photo…";

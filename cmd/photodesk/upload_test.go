@@ -17,6 +17,7 @@ import (
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/devstack"
+	"github.com/photodesk/photodesk/pipeline/gallery"
 )
 
 // captureStdout sends what commands print to a buffer for the test.
@@ -128,6 +129,58 @@ func TestUploadRefusals(t *testing.T) {
 	args := append(append([]string{"upload", "--gallery", "ref-3", "--s3-secret-key", "wrong-secret"}, connFlags(s.Config)...), one)
 	if code := run(args, &stderr); code != 1 || !strings.Contains(stderr.String(), "refused the credentials for access key \""+config.DevAccessKey+"\"") {
 		t.Errorf("bad credentials: exit %d, %s", code, stderr.String())
+	}
+}
+
+// TestUploadRights: a gallery.json with rights, for the gallery and a
+// photo, is stored byte for byte as written (CRLF, indentation, \u
+// escapes and a single creator kept, not re-encoded); one whose copyright
+// notice names a field the template cannot fill is refused, with the
+// reason, before anything is sent, and nothing of it is stored.
+func TestUploadRights(t *testing.T) {
+	s := devstack.ForTest(t)
+	out := captureStdout(t)
+	store, err := pipeline.NewStore(s.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As an editor on Windows saves it: CRLF line ends, and escapes a
+	// re-encoder would not keep.
+	manifest := []byte(strings.ReplaceAll(`{
+  "headline": "\u9ad8\u6e05\u5927\u56fe|版权",
+  "rights": {"credit": "工人日报", "copyright_notice": "© {YYYY} {holder}", "copyright_holder": "工人日报社",
+    "usage_terms": "未经授权不得转载。", "web_statement": "https://example.org/rights",
+    "licensor": {"url": "https://example.org/licence", "name": "工人日报图片部"},
+    "keywords": ["大国工匠"], "location": {"city": "北京", "country_code": "CN"}},
+  "photos": [{"file": "01-a.jpg", "rights": {"creator": "王五", "alt_text": "展台前的观众"}}]
+}
+`, "\n", "\r\n"))
+	if _, err := gallery.ParseManifest(manifest); err != nil {
+		t.Fatalf("the test's gallery.json: %v", err)
+	}
+	dir := writeFiles(t, map[string][]byte{"01-a.jpg": bigPhoto(t, 1), "gallery.json": manifest})
+	var stderr bytes.Buffer
+	if code := run(append(append([]string{"upload", "--gallery", "rights-up-1"}, connFlags(s.Config)...), dir), &stderr); code != 0 {
+		t.Fatalf("upload exited %d: %s\n%s", code, stderr.String(), out.String())
+	}
+	if got := getObject(t, store, s.Config.OriginalsBucket, "rights-up-1/gallery.json"); !bytes.Equal(got, manifest) {
+		t.Errorf("stored gallery.json differs from the file:\n%q\nwant\n%q", got, manifest)
+	}
+
+	out.Reset()
+	stderr.Reset()
+	bad := []byte(`{"headline": "高清大图|版权", "rights": {"credit": "工人日报", "copyright_notice": "© {year} 工人日报"}}`)
+	dir = writeFiles(t, map[string][]byte{"gallery.json": bad})
+	if code := run(append(append([]string{"upload", "--gallery", "rights-up-2"}, connFlags(s.Config)...), dir), &stderr); code != 1 {
+		t.Fatalf("upload of a bad gallery.json exited %d:\n%s", code, out.String())
+	}
+	const reason = `refused  gallery.json: gallery.json: rights of the gallery: copyright notice "© {year} 工人日报" names an unknown field {year} (known: {YYYY}, {creator}, {holder})`
+	refusedAt, uploadingAt := strings.Index(out.String(), reason), strings.Index(out.String(), "uploading ")
+	if refusedAt < 0 || uploadingAt >= 0 && uploadingAt < refusedAt || !strings.Contains(out.String(), "gallery rights-up-2: 0 uploaded, 1 refused, 0 failed") {
+		t.Errorf("output:\n%s\nwant first %q", out.String(), reason)
+	}
+	for obj := range store.ListObjects(context.Background(), s.Config.OriginalsBucket, minio.ListObjectsOptions{Prefix: "rights-up-2/", Recursive: true}) {
+		t.Errorf("stored after the refusal: %s %v", obj.Key, obj.Err)
 	}
 }
 

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/photodesk/photodesk/internal/fixture"
+	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
 
@@ -33,8 +37,12 @@ func artifactDir(t *testing.T) string {
 }
 
 // TestUploadPageInChromium: in a real headless Chromium, sign in with a
-// token, upload three photos, reorder them, caption one, submit, and see
-// "ready" and the preview, against the real servers.
+// token, upload three photos, reorder them, caption one, give the
+// gallery's credit and rights and one photo's alt text, submit, and see
+// "ready" and the preview, against the real servers; the stored
+// gallery.json holds exactly the rights given. A second submit with a
+// licensor URL that is not http(s) shows the API's reason on the page and
+// stores nothing.
 func TestUploadPageInChromium(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("Chromium not found at %s (make deps installs Debian's chromium): %v", chromiumPath, err)
@@ -101,6 +109,33 @@ func TestUploadPageInChromium(t *testing.T) {
 	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`document.querySelector('#photos li[data-name="02-second.jpg"] textarea').value === '嵌入的说明'`)); err != nil {
 		t.Fatalf("the embedded caption was not prefilled: %v", err)
 	}
+	// A photo's alt text and photographer are prefilled from the rights
+	// its exif result reports (fed to the page's event handler here, as
+	// the exif role will send them), and only from well-formed ones.
+	prefill := `onEvent("photo.exif", {photo: "01-first.jpg", exif: {rights: {alt_text: 5, creator: {name: "x"}}}});
+		onEvent("photo.exif", {photo: "01-first.jpg", exif: {rights: null}});
+		onEvent("photo.exif", {photo: "03-third.jpg", exif: {rights: {alt_text: "嵌入的替代文字", creator: ["赵六", "钱七"]}}});
+		const v = (n, c) => document.querySelector('#photos li[data-name="' + n + '"] .' + c).value;
+		[v("01-first.jpg", "alt"), v("01-first.jpg", "photographer"), v("03-third.jpg", "alt"), v("03-third.jpg", "photographer")]`
+	got, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](prefill))
+	if err != nil || !slices.Equal(got, []string{"", "", "嵌入的替代文字", "赵六、钱七"}) {
+		t.Errorf("prefilled alt text and photographer: %q (%v)", got, err)
+	}
+	do("credit and rights",
+		chromedp.Click(chromedp.CSS(`#rights summary`)),
+		chromedp.SendKeys(chromedp.ID("r-credit"), "工人日报"),
+		chromedp.SendKeys(chromedp.ID("r-notice"), "© {YYYY} {holder}"),
+		chromedp.SendKeys(chromedp.ID("r-holder"), "工人日报社"),
+		chromedp.SendKeys(chromedp.ID("r-usage"), "未经授权不得转载。"),
+		chromedp.SendKeys(chromedp.ID("r-web"), "https://example.org/rights"),
+		chromedp.SendKeys(chromedp.ID("r-licensor-name"), "工人日报图片部"),
+		chromedp.SendKeys(chromedp.ID("r-licensor-url"), "https://example.org/licence"),
+		chromedp.SendKeys(chromedp.ID("r-keywords"), "大国工匠, 展会、创新 ,"),
+		chromedp.SendKeys(chromedp.ID("r-city"), "北京"),
+		chromedp.SendKeys(chromedp.ID("r-country"), "中国"),
+		chromedp.SendKeys(chromedp.ID("r-country-code"), "CN"),
+		chromedp.SendKeys(chromedp.CSS(`#photos li[data-name="01-first.jpg"] .alt`), "展台前的观众"),
+	)
 	// The third photo goes first: up twice; then a caption and submit.
 	do("reorder and submit",
 		chromedp.Click(chromedp.CSS(`#photos li[data-name="03-third.jpg"] .up`)),
@@ -127,8 +162,66 @@ func TestUploadPageInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", shot)
-	if !strings.Contains(state, "Article ready (version 1)") || !strings.Contains(srcdoc.Value, "第三张放在最前") || !strings.Contains(srcdoc.Value, "嵌入的说明") || !strings.Contains(srcdoc.Value, "来源:工人日报 张三 李四") {
-		t.Errorf("state %q; preview has caption %v, credits %v", state, strings.Contains(srcdoc.Value, "第三张放在最前"), strings.Contains(srcdoc.Value, "来源:工人日报 张三 李四"))
+	if !strings.Contains(state, "Article ready (version 1)") || !strings.Contains(srcdoc.Value, "第三张放在最前") || !strings.Contains(srcdoc.Value, "嵌入的说明") || !strings.Contains(srcdoc.Value, "来源:工人日报 张三 李四") ||
+		!strings.Contains(srcdoc.Value, `alt="展台前的观众"`) {
+		t.Errorf("state %q; preview has caption %v, credits %v, alt text %v", state, strings.Contains(srcdoc.Value, "第三张放在最前"), strings.Contains(srcdoc.Value, "来源:工人日报 张三 李四"), strings.Contains(srcdoc.Value, `alt="展台前的观众"`))
+	}
+	// gallery.json as stored holds exactly the fields given: no empty
+	// province, no rights for a photo given none.
+	store, err := pipeline.NewStore(s.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := getObject(t, store, s.Config.OriginalsBucket, "web-1/gallery.json")
+	var m struct {
+		Rights any `json:"rights"`
+		Photos []struct {
+			File   string `json:"file"`
+			Rights any    `json:"rights"`
+		} `json:"photos"`
+	}
+	if err := json.Unmarshal(stored, &m); err != nil {
+		t.Fatalf("stored gallery.json: %v\n%s", err, stored)
+	}
+	wantRights := jsonValue(t, `{"credit": "工人日报", "copyright_notice": "© {YYYY} {holder}", "copyright_holder": "工人日报社",
+		"usage_terms": "未经授权不得转载。", "web_statement": "https://example.org/rights",
+		"licensor": {"name": "工人日报图片部", "url": "https://example.org/licence"}, "keywords": ["大国工匠", "展会", "创新"],
+		"location": {"city": "北京", "country": "中国", "country_code": "CN"}}`)
+	if !reflect.DeepEqual(m.Rights, wantRights) {
+		t.Errorf("stored gallery rights %v, want %v", m.Rights, wantRights)
+	}
+	wantPhotos := map[string][]any{
+		"03-third.jpg": {jsonValue(t, `{"creator": ["赵六", "钱七"], "alt_text": "嵌入的替代文字"}`)},
+		"01-first.jpg": {jsonValue(t, `{"alt_text": "展台前的观众"}`)},
+		// No rights, or, once the exif role reports embedded rights, its
+		// creator (XMP dc:creator) prefilled.
+		"02-second.jpg": {nil, jsonValue(t, `{"creator": ["王五"]}`)},
+	}
+	if len(m.Photos) != 3 {
+		t.Fatalf("stored gallery.json lists %d photos:\n%s", len(m.Photos), stored)
+	}
+	for i, p := range m.Photos {
+		if p.File != []string{"03-third.jpg", "01-first.jpg", "02-second.jpg"}[i] || !slices.ContainsFunc(wantPhotos[p.File], func(w any) bool { return reflect.DeepEqual(p.Rights, w) }) {
+			t.Errorf("stored photo %d: %s with rights %v, want one of %v", i+1, p.File, p.Rights, wantPhotos[p.File])
+		}
+	}
+
+	// A licensor URL that is not http(s): the page shows the API's reason,
+	// and the stored gallery.json stays as it was.
+	do("bad licensor URL",
+		chromedp.SetValue(chromedp.ID("r-licensor-url"), "ftp://example.org/licence"),
+		chromedp.Click(chromedp.ID("submit")),
+	)
+	const reason = `gallery.json: rights of the gallery: "licensor" url: "ftp://example.org/licence" is not an http(s) URL`
+	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`document.getElementById("compose-error").textContent !== ""`)); err != nil {
+		t.Fatalf("no refusal shown: %v", err)
+	}
+	shown, err := chromedp.Run(bctx, chromedp.Text(chromedp.ID("compose-error")))
+	if err != nil || shown != reason {
+		t.Errorf("the page shows %q (%v), want %q", shown, err, reason)
+	}
+	if again := getObject(t, store, s.Config.OriginalsBucket, "web-1/gallery.json"); !bytes.Equal(again, stored) {
+		t.Errorf("a refused gallery.json replaced the stored one:\n%s", again)
 	}
 	// The record has the browser's order.
 	var out strings.Builder
@@ -155,4 +248,25 @@ func TestUploadPageInChromium(t *testing.T) {
 	if scroll > 390 {
 		t.Errorf("on a 390 px screen the page is %d px wide", scroll)
 	}
+	// And with the credit and rights open.
+	do("phone, rights open", chromedp.Click(chromedp.CSS(`#rights summary`)), chromedp.WaitVisible(chromedp.ID("r-country-code")))
+	if scroll, err = chromedp.Run(bctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); err != nil {
+		t.Fatal(err)
+	}
+	if png, err = chromedp.Run(bctx, chromedp.FullScreenshot(80)); err == nil {
+		_ = os.WriteFile(filepath.Join(artifactDir(t), "upload-page-phone-rights.png"), png, 0o644)
+	}
+	if scroll > 390 {
+		t.Errorf("on a 390 px screen with the credit and rights open the page is %d px wide", scroll)
+	}
+}
+
+// jsonValue is a JSON text decoded as encoding/json decodes into any.
+func jsonValue(t *testing.T, s string) any {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
