@@ -22,8 +22,8 @@ import (
 
 	"github.com/photodesk/photodesk/internal/imaging"
 	"github.com/photodesk/photodesk/internal/stamp"
-	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/internal/textdraw"
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // output is one Render call of one role: a preset in each of its formats,

@@ -8,6 +8,7 @@ import (
 	"math/rand"
 	"net/http"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -165,7 +166,7 @@ func TestSeedShapedGallery(t *testing.T) {
 		if strings.Contains(doc, "<script>") || !strings.Contains(doc, "&lt;script&gt;") || !strings.Contains(doc, "&amp; 观众") {
 			t.Errorf("%s does not escape the caption", name)
 		}
-		if !strings.Contains(doc, "来源:工人日报 杨登峰 郑莉") || !strings.Contains(doc, "large.wm.jpg") {
+		if !strings.Contains(doc, "来源:工人日报 杨登峰 郑莉") || !regexp.MustCompile(`large\.wm\.[0-9a-f]{16}\.jpg`).MatchString(doc) {
 			t.Errorf("%s: no credits line or no watermarked image", name)
 		}
 	}

@@ -20,7 +20,7 @@ func TestRecordIsNinjs22AndEscaped(t *testing.T) {
 	a := &Article{
 		Gallery: "expo", Headline: "高清大图|巧手逐梦 <b>创新</b>", By: []string{"张三", "李四"}, Source: "工人日报", Language: "zh-CN",
 		Located: "北京", Version: 2,
-		Rights: contract.Rights{CopyrightNotice: "© 2026 工人日报", CopyrightHolder: "工人日报社", UsageTerms: "u", WebStatement: "https://example.org/rights"},
+		Rights:       contract.Rights{CopyrightNotice: "© 2026 工人日报", CopyrightHolder: "工人日报社", UsageTerms: "u", WebStatement: "https://example.org/rights"},
 		FirstCreated: at, VersionCreated: at.Add(time.Hour), PublishTime: "2026-07-28 10:30:00",
 		Figures: []Figure{{
 			Name: "01.jpg", Caption: `7月28日,<script>alert("x")</script> & 朋友们`, By: "张三", CapturedAt: &at, ETag: "e1",
