@@ -3,7 +3,6 @@ package photometa
 import (
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/photodesk/photodesk/pipeline/contract"
 )
@@ -135,17 +134,8 @@ func isCameraDefault(s, make, model string) bool {
 		model != "" && strings.EqualFold(u, strings.TrimSpace(model))
 }
 
-// cut is the longest prefix of s of at most n bytes that ends at a
-// character boundary.
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
+// cut is contract.Cut.
+var cut = contract.Cut
 
 // clip is s cut to n bytes with "…" when longer, for notes.
 func clip(s string, n int) string {

@@ -3,7 +3,6 @@ package stamp
 import (
 	"strings"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/photodesk/photodesk/pipeline/contract"
 )
@@ -65,17 +64,8 @@ func cleanText(s string) string {
 	}, strings.ToValidUTF8(s, "\uFFFD"))
 }
 
-// cut shortens s to at most n bytes at a character boundary: IIM's
-// limits are in bytes and a split character is invalid UTF-8.
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
+// cut is contract.Cut.
+var cut = contract.Cut
 
 // created is m.Created in layout, or "" when unset.
 func created(m Metadata, layout string) string {

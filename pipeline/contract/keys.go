@@ -54,8 +54,17 @@ func Clip(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
+	return Cut(s, n) + "…"
+}
+
+// Cut is the longest prefix of s of at most n bytes that ends at a
+// character boundary: byte limits (IIM's fields) never split a character.
+func Cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}
-	return s[:n] + "…"
+	return s[:n]
 }
