@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/photodesk/photodesk/pipeline/gallery"
 )
 
 // photoshopHeader starts the payload of a JPEG APP13 segment that holds
@@ -135,7 +137,7 @@ func readIIM(b []byte, x *Exif) captionText {
 				names = append(names, v)
 			}
 		case rec == 2 && ds == 25:
-			if len(keywords) < 4*maxKeywords { // room for empty and repeated ones
+			if len(keywords) < 4*gallery.MaxKeywords { // room for empty and repeated ones
 				keywords = append(keywords, v)
 			}
 		case rec == 2 && first[ds] == nil:

@@ -1,7 +1,6 @@
 package photometa
 
 import (
-	"net/url"
 	"reflect"
 	"strings"
 	"unicode/utf8"
@@ -17,18 +16,10 @@ import (
 // the event carries no control characters; markup stays text, escaped
 // where it is shown.
 
-// Limits on the embedded rights fields, in characters, as gallery.json's.
-// A value over its limit is cut at a character boundary, and a list keeps
-// its first entries, with a note; a URL over its limit is dropped.
-const (
-	maxRightsName = 100  // a creator
-	maxRightsLine = 200  // credit, source, holder, licensor name, a place
-	maxRightsText = 2000 // copyright notice, usage terms, alt text
-	maxRightsURL  = 2000
-	maxCreators   = 20
-	maxKeywords   = 64
-	maxKeyword    = 64
-)
+// The embedded rights fields are bounded by gallery.json's limits
+// (gallery.MaxRightsLine and the rest): a value over its limit is cut at a
+// character boundary, and a list keeps its first entries, with a note; a
+// URL over its limit is dropped.
 
 // xmpRights are the XMP properties the rights fields come from (creators
 // are dc:creator, read for the byline).
@@ -52,13 +43,13 @@ func (p *xmpRights) wants() []xmpWant {
 // rights are the fields the packet gives.
 func (p *xmpRights) rights(creator *xmpProp, x *Exif) contract.Rights {
 	r := contract.Rights{
-		Creator:         list(maxCreators, values(creator)...),
+		Creator:         list(gallery.MaxCreators, values(creator)...),
 		Credit:          gallery.TextLine(langDefault(&p.credit)),
 		Source:          gallery.TextLine(langDefault(&p.source)),
 		CopyrightNotice: gallery.TextLine(langDefault(&p.notice)),
 		UsageTerms:      gallery.TextBlock(langDefault(&p.usage)),
 		WebStatement:    webURL("XMP xmpRights:WebStatement", langDefault(&p.web), x),
-		Keywords:        list(maxKeywords, values(&p.subject)...),
+		Keywords:        list(gallery.MaxKeywords, values(&p.subject)...),
 		AltText:         gallery.TextLine(langDefault(&p.alt)),
 	}
 	for _, s := range p.owner.structs() {
@@ -126,9 +117,8 @@ func webURL(what, s string, x *Exif) string {
 	if s = gallery.TextLine(s); s == "" {
 		return ""
 	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(s) > maxRightsURL {
-		x.note("%s %q is not an http(s) URL of at most %d bytes; ignored", what, clip(s, 64), maxRightsURL)
+	if gallery.CheckURL(s) != nil || len(s) > gallery.MaxURL {
+		x.note("%s %q is not an http(s) URL of at most %d bytes; ignored", what, clip(s, 64), gallery.MaxURL)
 		return ""
 	}
 	return s
@@ -139,7 +129,7 @@ func webURL(what, s string, x *Exif) string {
 func place(what, city, state, country, code string, x *Exif) *contract.Location {
 	l := contract.Location{City: gallery.TextLine(city), ProvinceState: gallery.TextLine(state),
 		Country: gallery.TextLine(country), CountryCode: gallery.TextLine(code)}
-	if c := l.CountryCode; c != "" && (len(c) < 2 || len(c) > 3 || strings.Trim(strings.ToUpper(c), "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "") {
+	if c := l.CountryCode; c != "" && !gallery.ValidCountryCode(c) {
 		x.note("%s: country code %q is not ISO 3166; ignored", what, clip(c, 16))
 		l.CountryCode = ""
 	}
@@ -152,7 +142,7 @@ func place(what, city, state, country, code string, x *Exif) *contract.Location 
 // exifRights are the fields EXIF gives: Artist (several names separated by
 // ";", as exiftool and MWG write them) and Copyright.
 func exifRights(x *Exif) contract.Rights {
-	return contract.Rights{Creator: list(maxCreators, strings.Split(x.Artist, ";")...), CopyrightNotice: gallery.TextLine(x.Copyright)}
+	return contract.Rights{Creator: list(gallery.MaxCreators, strings.Split(x.Artist, ";")...), CopyrightNotice: gallery.TextLine(x.Copyright)}
 }
 
 // boundRights bounds each field of r; nil when r says nothing.
@@ -163,21 +153,21 @@ func boundRights(r contract.Rights, x *Exif) *contract.Rights {
 			x.note("embedded %s of %d characters cut to %d", what, n, limit)
 		}
 	}
-	r.Creator = boundList(r.Creator, "creators", maxCreators, maxRightsName, x)
-	r.Keywords = boundList(r.Keywords, "keywords", maxKeywords, maxKeyword, x)
-	cut("credit", &r.Credit, maxRightsLine)
-	cut("source", &r.Source, maxRightsLine)
-	cut("copyright holder", &r.CopyrightHolder, maxRightsLine)
-	cut("copyright notice", &r.CopyrightNotice, maxRightsText)
-	cut("usage terms", &r.UsageTerms, maxRightsText)
-	cut("alt text", &r.AltText, maxRightsText)
+	r.Creator = boundList(r.Creator, "creators", gallery.MaxCreators, gallery.MaxCreatorName, x)
+	r.Keywords = boundList(r.Keywords, "keywords", gallery.MaxKeywords, gallery.MaxKeyword, x)
+	cut("credit", &r.Credit, gallery.MaxRightsLine)
+	cut("source", &r.Source, gallery.MaxRightsLine)
+	cut("copyright holder", &r.CopyrightHolder, gallery.MaxRightsLine)
+	cut("copyright notice", &r.CopyrightNotice, gallery.MaxRightsText)
+	cut("usage terms", &r.UsageTerms, gallery.MaxRightsText)
+	cut("alt text", &r.AltText, gallery.MaxRightsText)
 	if l := r.Licensor; l != nil {
-		cut("licensor name", &l.Name, maxRightsLine)
+		cut("licensor name", &l.Name, gallery.MaxRightsLine)
 	}
 	if l := r.Location; l != nil {
-		cut("city", &l.City, maxRightsLine)
-		cut("province or state", &l.ProvinceState, maxRightsLine)
-		cut("country", &l.Country, maxRightsLine)
+		cut("city", &l.City, gallery.MaxRightsLine)
+		cut("province or state", &l.ProvinceState, gallery.MaxRightsLine)
+		cut("country", &l.Country, gallery.MaxRightsLine)
 	}
 	if reflect.ValueOf(r).IsZero() {
 		return nil
@@ -211,7 +201,7 @@ func boundList(vs []string, what string, n, limit int, x *Exif) []string {
 // first(ds) is the first 2:ds dataset, decoded.
 func iimRights(creators, keywords []string, first func(ds byte) string, x *Exif) contract.Rights {
 	return contract.Rights{
-		Creator: list(maxCreators, creators...), Keywords: list(maxKeywords, keywords...),
+		Creator: list(gallery.MaxCreators, creators...), Keywords: list(gallery.MaxKeywords, keywords...),
 		Credit: gallery.TextLine(first(110)), Source: gallery.TextLine(first(115)), CopyrightNotice: gallery.TextLine(first(116)),
 		Location: place("IPTC", first(90), first(95), first(101), first(100), x),
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline/contract"
+	"github.com/photodesk/photodesk/pipeline/gallery"
 )
 
 // exiftoolWrite is b after ExifTool (-m: IPTC values over IIM's lengths
@@ -151,13 +152,13 @@ func TestRightsHostile(t *testing.T) {
 	// Each is over its limit, and together they still fit the standard
 	// XMP packet of one APP1 segment (ExifTool moves what does not into
 	// Extended XMP, which is not read).
-	line, text := strings.Repeat("长", maxRightsLine+50), strings.Repeat("长", maxRightsText+100)
+	line, text := strings.Repeat("长", gallery.MaxRightsLine+50), strings.Repeat("长", gallery.MaxRightsText+100)
 	var kws, names []string
 	for i := range 80 {
 		kws = append(kws, fmt.Sprintf("keyword %02d %s", i, strings.Repeat("x", 60)))
 	}
 	for i := range 25 {
-		names = append(names, fmt.Sprintf("王%s%02d", strings.Repeat("n", maxRightsName), i))
+		names = append(names, fmt.Sprintf("王%s%02d", strings.Repeat("n", gallery.MaxCreatorName), i))
 	}
 	iimKeywords := []fixture.IPTCRecord{{Record: 2, Dataset: 110, Value: []byte("社\x1b[31m<script>alert(1)</script>\x07\xff\xfe")}}
 	for i := range 4000 {
@@ -171,16 +172,16 @@ func TestRightsHostile(t *testing.T) {
 		{"ExifTool: over every limit", func() []byte {
 			return exiftoolWrite(t, rightsJPEG(t, nil), "-XMP-dc:Creator="+strings.Join(names, "|"), "-XMP-dc:Subject="+strings.Join(kws, "|"),
 				"-XMP-photoshop:Credit="+line, "-XMP-xmpRights:UsageTerms="+text, "-XMP-dc:Rights="+text, "-XMP-iptcCore:AltTextAccessibility="+text,
-				"-XMP-plus:LicensorName="+line, "-XMP-plus:LicensorURL=https://example.org/"+strings.Repeat("a", maxRightsURL),
+				"-XMP-plus:LicensorName="+line, "-XMP-plus:LicensorURL=https://example.org/"+strings.Repeat("a", gallery.MaxURL),
 				"-XMP-iptcExt:LocationShownCity="+line, "-XMP-plus:CopyrightOwnerName="+line)
 		}, func(t *testing.T, x *Exif, r *contract.Rights) {
 			for _, n := range []string{"embedded creators: only the first 20 kept", "embedded creators: 20 cut to 100 characters", "embedded keywords: only the first 64 kept",
 				"embedded credit of 250 characters cut to 200", "embedded usage terms of 2100 characters cut to 2000", "LicensorURL", "embedded city of 250"} {
 				wantNote(t, x, n)
 			}
-			if len(r.Creator) != maxCreators || len(r.Keywords) != maxKeywords || r.Licensor == nil || r.Licensor.URL != "" ||
-				utf8.RuneCountInString(r.Credit) != maxRightsLine || utf8.RuneCountInString(r.CopyrightHolder) != maxRightsLine ||
-				utf8.RuneCountInString(r.UsageTerms) != maxRightsText || utf8.RuneCountInString(r.Creator[0]) != maxRightsName {
+			if len(r.Creator) != gallery.MaxCreators || len(r.Keywords) != gallery.MaxKeywords || r.Licensor == nil || r.Licensor.URL != "" ||
+				utf8.RuneCountInString(r.Credit) != gallery.MaxRightsLine || utf8.RuneCountInString(r.CopyrightHolder) != gallery.MaxRightsLine ||
+				utf8.RuneCountInString(r.UsageTerms) != gallery.MaxRightsText || utf8.RuneCountInString(r.Creator[0]) != gallery.MaxCreatorName {
 				t.Errorf("rights %+v", r)
 			}
 		}},
@@ -196,7 +197,7 @@ func TestRightsHostile(t *testing.T) {
 			return captionJPEG(t, app13(fixture.IPTCSegment(iimKeywords, true)))
 		}, func(t *testing.T, x *Exif, r *contract.Rights) {
 			wantNote(t, x, "embedded keywords: only the first 64 kept")
-			if len(r.Keywords) != maxKeywords || r.Keywords[63] != "词63" || r.Credit != "社[31m<script>alert(1)</script>\uFFFD" {
+			if len(r.Keywords) != gallery.MaxKeywords || r.Keywords[63] != "词63" || r.Credit != "社[31m<script>alert(1)</script>\uFFFD" {
 				t.Errorf("keywords %q, credit %q", r.Keywords, r.Credit)
 			}
 		}},
@@ -228,30 +229,30 @@ func checkRights(t *testing.T, r *contract.Rights) {
 			t.Errorf("%s %q: not clean or over %d characters", what, v, limit)
 		}
 	}
-	if len(r.Creator) > maxCreators || len(r.Keywords) > maxKeywords {
+	if len(r.Creator) > gallery.MaxCreators || len(r.Keywords) > gallery.MaxKeywords {
 		t.Errorf("%d creators, %d keywords", len(r.Creator), len(r.Keywords))
 	}
 	for _, n := range r.Creator {
-		check("creator", n, maxRightsName, false)
+		check("creator", n, gallery.MaxCreatorName, false)
 	}
 	for _, k := range r.Keywords {
-		check("keyword", k, maxKeyword, false)
+		check("keyword", k, gallery.MaxKeyword, false)
 	}
 	for _, f := range []struct {
 		what, v string
 		limit   int
-	}{{"credit", r.Credit, maxRightsLine}, {"source", r.Source, maxRightsLine}, {"holder", r.CopyrightHolder, maxRightsLine},
-		{"notice", r.CopyrightNotice, maxRightsText}, {"alt text", r.AltText, maxRightsText}, {"web statement", r.WebStatement, maxRightsURL}} {
+	}{{"credit", r.Credit, gallery.MaxRightsLine}, {"source", r.Source, gallery.MaxRightsLine}, {"holder", r.CopyrightHolder, gallery.MaxRightsLine},
+		{"notice", r.CopyrightNotice, gallery.MaxRightsText}, {"alt text", r.AltText, gallery.MaxRightsText}, {"web statement", r.WebStatement, gallery.MaxURL}} {
 		check(f.what, f.v, f.limit, false)
 	}
-	check("usage terms", r.UsageTerms, maxRightsText, true)
+	check("usage terms", r.UsageTerms, gallery.MaxRightsText, true)
 	if l := r.Licensor; l != nil {
-		check("licensor name", l.Name, maxRightsLine, false)
-		check("licensor URL", l.URL, maxRightsURL, false)
+		check("licensor name", l.Name, gallery.MaxRightsLine, false)
+		check("licensor URL", l.URL, gallery.MaxURL, false)
 	}
 	if l := r.Location; l != nil {
 		for _, v := range []string{l.City, l.ProvinceState, l.Country, l.CountryCode} {
-			check("location", v, maxRightsLine, false)
+			check("location", v, gallery.MaxRightsLine, false)
 		}
 	}
 }

@@ -13,13 +13,15 @@ import (
 
 // Limits on rights fields, in characters, so that every photo's metadata
 // fits one XMP packet (64 KiB) and IIM's repeatable fields stay sane.
+// photometa bounds what originals embed by the same limits.
 const (
-	maxRightsLine  = 200  // credit, source, holder, names, licensor, places
-	maxRightsText  = 2000 // copyright notice, usage terms, alt text
-	maxURL         = 2000
-	maxKeywords    = 64
-	maxKeyword     = 64
-	maxCreators    = 20
+	MaxCreators    = 20
+	MaxCreatorName = maxName
+	MaxRightsLine  = 200  // credit, source, holder, licensor, places
+	MaxRightsText  = 2000 // copyright notice, usage terms, alt text
+	MaxURL         = 2000
+	MaxKeywords    = 64
+	MaxKeyword     = 64
 	maxPacketBytes = 60000 // XML-escaped text of one photo's metadata; an APP1 holds 65502
 )
 
@@ -52,13 +54,12 @@ func Notice(tmpl string, year int, r contract.Rights) string {
 // CheckRights applies gallery.json's rules to one set of rights fields,
 // trimming them. Its errors name the field.
 func CheckRights(r *contract.Rights) error {
-	bad := fmt.Errorf
-	if len(r.Creator) > maxCreators {
-		return bad("%d creators; the limit is %d", len(r.Creator), maxCreators)
+	if len(r.Creator) > MaxCreators {
+		return fmt.Errorf("%d creators; the limit is %d", len(r.Creator), MaxCreators)
 	}
 	for i, n := range r.Creator {
-		if n = strings.TrimSpace(n); n == "" || utf8.RuneCountInString(n) > maxName {
-			return bad("creator %d must be a name of 1 to %d characters", i+1, maxName)
+		if n = strings.TrimSpace(n); n == "" || utf8.RuneCountInString(n) > MaxCreatorName {
+			return fmt.Errorf("creator %d must be a name of 1 to %d characters", i+1, MaxCreatorName)
 		}
 		r.Creator[i] = n
 	}
@@ -67,48 +68,48 @@ func CheckRights(r *contract.Rights) error {
 		v    *string
 		max  int
 	}{
-		{"credit", &r.Credit, maxRightsLine}, {"source", &r.Source, maxRightsLine},
-		{"copyright_holder", &r.CopyrightHolder, maxRightsLine}, {"copyright_notice", &r.CopyrightNotice, maxRightsText},
-		{"usage_terms", &r.UsageTerms, maxRightsText}, {"alt_text", &r.AltText, maxRightsText},
-		{"web_statement", &r.WebStatement, maxURL},
+		{"credit", &r.Credit, MaxRightsLine}, {"source", &r.Source, MaxRightsLine},
+		{"copyright_holder", &r.CopyrightHolder, MaxRightsLine}, {"copyright_notice", &r.CopyrightNotice, MaxRightsText},
+		{"usage_terms", &r.UsageTerms, MaxRightsText}, {"alt_text", &r.AltText, MaxRightsText},
+		{"web_statement", &r.WebStatement, MaxURL},
 	} {
 		*f.v = strings.TrimSpace(*f.v)
 		if n := utf8.RuneCountInString(*f.v); n > f.max {
-			return bad("%q is %d characters; the limit is %d", f.name, n, f.max)
+			return fmt.Errorf("%q is %d characters; the limit is %d", f.name, n, f.max)
 		}
 	}
 	if err := CheckNoticeTemplate(r.CopyrightNotice); err != nil {
-		return bad("%v", err)
+		return fmt.Errorf("%v", err)
 	}
-	if err := checkURL(r.WebStatement); err != nil {
-		return bad(`"web_statement": %v`, err)
+	if err := CheckURL(r.WebStatement); err != nil {
+		return fmt.Errorf(`"web_statement": %v`, err)
 	}
 	if l := r.Licensor; l != nil {
 		l.Name, l.URL = strings.TrimSpace(l.Name), strings.TrimSpace(l.URL)
-		if utf8.RuneCountInString(l.Name) > maxRightsLine || len(l.URL) > maxURL {
-			return bad(`"licensor" name or url is too long`)
+		if utf8.RuneCountInString(l.Name) > MaxRightsLine || len(l.URL) > MaxURL {
+			return fmt.Errorf(`"licensor" name or url is too long`)
 		}
-		if err := checkURL(l.URL); err != nil {
-			return bad(`"licensor" url: %v`, err)
+		if err := CheckURL(l.URL); err != nil {
+			return fmt.Errorf(`"licensor" url: %v`, err)
 		}
 	}
-	if len(r.Keywords) > maxKeywords {
-		return bad("%d keywords; the limit is %d", len(r.Keywords), maxKeywords)
+	if len(r.Keywords) > MaxKeywords {
+		return fmt.Errorf("%d keywords; the limit is %d", len(r.Keywords), MaxKeywords)
 	}
 	for i, k := range r.Keywords {
-		if k = strings.TrimSpace(k); k == "" || utf8.RuneCountInString(k) > maxKeyword {
-			return bad("keyword %d must be 1 to %d characters", i+1, maxKeyword)
+		if k = strings.TrimSpace(k); k == "" || utf8.RuneCountInString(k) > MaxKeyword {
+			return fmt.Errorf("keyword %d must be 1 to %d characters", i+1, MaxKeyword)
 		}
 		r.Keywords[i] = k
 	}
 	if l := r.Location; l != nil {
 		for _, v := range []*string{&l.City, &l.ProvinceState, &l.Country, &l.CountryCode} {
-			if *v = strings.TrimSpace(*v); utf8.RuneCountInString(*v) > maxRightsLine {
-				return bad(`a "location" field is over %d characters`, maxRightsLine)
+			if *v = strings.TrimSpace(*v); utf8.RuneCountInString(*v) > MaxRightsLine {
+				return fmt.Errorf(`a "location" field is over %d characters`, MaxRightsLine)
 			}
 		}
-		if l.CountryCode != "" && !countryCode.MatchString(l.CountryCode) {
-			return bad(`"country_code" %q is not an ISO 3166 code such as CN or CHN`, l.CountryCode)
+		if l.CountryCode != "" && !ValidCountryCode(l.CountryCode) {
+			return fmt.Errorf(`"country_code" %q is not an ISO 3166 code such as CN or CHN`, l.CountryCode)
 		}
 	}
 	return nil
@@ -116,8 +117,12 @@ func CheckRights(r *contract.Rights) error {
 
 var countryCode = regexp.MustCompile(`^[A-Za-z]{2,3}$`)
 
-// checkURL accepts "" or an absolute http(s) URL.
-func checkURL(s string) error {
+// ValidCountryCode says whether s has the shape of an ISO 3166 code: two
+// or three letters.
+func ValidCountryCode(s string) bool { return countryCode.MatchString(s) }
+
+// CheckURL accepts "" or an absolute http(s) URL.
+func CheckURL(s string) error {
 	if s == "" {
 		return nil
 	}
