@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -37,9 +36,14 @@ func (r *Role) stampAll(ctx context.Context, figs []stamped) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(stampsAtOnce)
 	for _, f := range figs {
+		// The key hashes the metadata: encoded once per figure.
+		mj, err := json.Marshal(f.meta)
+		if err != nil {
+			return err
+		}
 		for i := range f.derivs {
 			g.Go(func() error {
-				d, err := r.publishCopy(gctx, f.derivs[i], f.meta)
+				d, err := r.publishCopy(gctx, f.derivs[i], f.meta, mj)
 				f.derivs[i] = d
 				return err
 			})
@@ -54,17 +58,14 @@ type stamped struct {
 	meta   stamp.Metadata
 }
 
-// publishCopy writes d stamped with m to its published key, unless it is
-// there already, and returns d as published. Formats stamp cannot write
-// into (AVIF) are published as rendered.
-func (r *Role) publishCopy(ctx context.Context, d contract.Derivative, m stamp.Metadata) (contract.Derivative, error) {
+// publishCopy writes d stamped with m (mj is m in JSON) to its published
+// key, unless it is there already, and returns d as published. Formats
+// stamp cannot write into (AVIF) are published as rendered.
+func (r *Role) publishCopy(ctx context.Context, d contract.Derivative, m stamp.Metadata, mj []byte) (contract.Derivative, error) {
 	if d.Format != "jpeg" && d.Format != "webp" {
 		return d, nil
 	}
-	key, err := publishedKey(d, m)
-	if err != nil {
-		return d, err
-	}
+	key := publishedKey(d, mj)
 	if _, etag, size, ok, err := r.Store.Meta(ctx, d.Bucket, key); err != nil {
 		return d, fmt.Errorf("look for %s: %w", key, err)
 	} else if ok {
@@ -78,9 +79,6 @@ func (r *Role) publishCopy(ctx context.Context, d contract.Derivative, m stamp.M
 		return d, fmt.Errorf("read %s: %w", d.Key, err)
 	}
 	out, err := stamp.File(data, d.Format, m)
-	if errors.Is(err, stamp.ErrUnsupported) {
-		return d, nil
-	}
 	if err != nil {
 		return d, fmt.Errorf("stamp %s: %w", d.Key, err)
 	}
@@ -93,15 +91,11 @@ func (r *Role) publishCopy(ctx context.Context, d contract.Derivative, m stamp.M
 }
 
 // publishedKey is <dir>/<name>.<hash>.<ext> beside the derivative: the
-// hash covers the derivative's bytes (its ETag) and the metadata.
-func publishedKey(d contract.Derivative, m stamp.Metadata) (string, error) {
-	mj, err := json.Marshal(m)
-	if err != nil {
-		return "", err
-	}
+// hash covers the derivative's bytes (its ETag) and the metadata (mj).
+func publishedKey(d contract.Derivative, mj []byte) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s|%s|%s|", stampVersion, d.Key, d.ETag)
 	h.Write(mj)
 	ext := path.Ext(d.Key)
-	return strings.TrimSuffix(d.Key, ext) + "." + hex.EncodeToString(h.Sum(nil)[:8]) + ext, nil
+	return strings.TrimSuffix(d.Key, ext) + "." + hex.EncodeToString(h.Sum(nil)[:8]) + ext
 }
