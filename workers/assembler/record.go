@@ -208,11 +208,7 @@ func (a *Article) Render() (record []byte, preview []byte, err error) {
 			p.Descriptions = append(p.Descriptions, Text{Role: "alt", ContentType: "text/plain", Value: f.Rights.AltText})
 		}
 		p.withRights(f.Rights)
-		for _, s := range []struct{ name, role, uri string }{{f.Rights.Credit, "credit", ""}, {f.Rights.Source, "source", ""}, licensor(f.Rights)} {
-			if s.name != "" || s.uri != "" {
-				p.InfoSources = append(p.InfoSources, InfoSource{Name: s.name, Role: s.role, URI: s.uri})
-			}
-		}
+		p.InfoSources = infoSources(f.Rights)
 		if f.CapturedAt != nil {
 			p.ContentCreated = f.CapturedAt.Format(time.RFC3339Nano)
 		}
@@ -239,11 +235,18 @@ func (n *Ninjs) withRights(r contract.Rights) {
 	}
 }
 
-func licensor(r contract.Rights) (s struct{ name, role, uri string }) {
-	if r.Licensor != nil {
-		s.name, s.role, s.uri = r.Licensor.Name, "licensor", r.Licensor.URL
+// infoSources are a picture's credit, source and licensor, those it has.
+func infoSources(r contract.Rights) []InfoSource {
+	var out []InfoSource
+	for _, s := range []InfoSource{{Name: r.Credit, Role: "credit"}, {Name: r.Source, Role: "source"}} {
+		if s.Name != "" {
+			out = append(out, s)
+		}
 	}
-	return s
+	if l := r.Licensor; l != nil && (l.Name != "" || l.URL != "") {
+		out = append(out, InfoSource{Name: l.Name, Role: "licensor", URI: l.URL})
+	}
+	return out
 }
 
 // Alt is the image's alternative text: its alt text, else its caption.
