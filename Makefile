@@ -22,7 +22,7 @@ FUZZ_SHORT ?= 100000x
 FUZZTIME ?= 20000000x
 GO_TEST_FLAGS ?=
 
-.PHONY: all build deps minio test test-go fuzz-short fuzz demo vet clean bench bench-short chaos
+.PHONY: all build deps minio c2pa-verifier test test-go fuzz-short fuzz demo vet clean bench bench-short chaos
 
 all: build
 
@@ -41,6 +41,18 @@ deps:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
+# c2pa-verifier installs the C2PA reference implementation (c2pa-rs as
+# WebAssembly, pinned in tools/c2paverify/package-lock.json) that the tests
+# verify every signed file with. It runs on Node.js: Debian's nodejs and
+# npm are installed where the machine has none.
+C2PA_VERIFIER := tools/c2paverify/node_modules/@contentauth/c2pa-wasm/package.json
+c2pa-verifier: $(C2PA_VERIFIER)
+$(C2PA_VERIFIER): tools/c2paverify/package-lock.json
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm; }
+	cd tools/c2paverify && npm ci --no-audit --no-fund
+	@touch $@
+
 # minio builds the pinned MinIO server once into the per-user cache
 # (about 5 minutes on 2 cores); fresh clones and CI runs reuse it.
 minio: $(MINIO_BIN)
@@ -52,7 +64,7 @@ $(MINIO_BIN):
 vet:
 	go vet ./...
 
-test: deps minio vet test-go fuzz-short bench-short
+test: deps minio c2pa-verifier vet test-go fuzz-short bench-short
 
 test-go:
 	go test -count=1 -timeout 15m $(GO_TEST_FLAGS) ./...

@@ -1,0 +1,165 @@
+package c2pa_test
+
+import (
+	"bytes"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/photodesk/photodesk/internal/c2pa"
+	"github.com/photodesk/photodesk/internal/c2pa/c2patest"
+)
+
+func testJPEG(t testing.TB) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, 64, 48))
+	for y := 0; y < 48; y++ {
+		for x := 0; x < 64; x++ {
+			img.Set(x, y, color.RGBA{uint8(x * 4), uint8(y * 5), 90, 255})
+		}
+	}
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func devSigner(t testing.TB) (*c2pa.Signer, c2pa.Dev) {
+	d, err := c2pa.DevIdentity(filepath.Join(t.TempDir(), "dev"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c2pa.LoadSigner(d.Key, d.Chain, "photodesk", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, d
+}
+
+func work() c2pa.Work {
+	return c2pa.Work{
+		Title: "photo.jpg", Format: "image/jpeg",
+		Authors: []string{"张三"}, Publisher: "工人日报社", Copyright: "© 2026 工人日报",
+		Caption: "7月28日,观众在展会现场参观。",
+		Actions: []c2pa.Action{{Action: "c2pa.resized"}, {Action: "c2pa.edited", Description: "visible credit line 来源:工人日报 drawn on the picture"}, {Action: "c2pa.edited.metadata"}, {Action: "c2pa.published"}},
+		Parent:  c2pa.Parent{Title: "original.jpg", Format: "image/jpeg", SHA256: make([]byte, 32)},
+	}
+}
+
+func TestSignedJPEGIsTrusted(t *testing.T) {
+	s, d := devSigner(t)
+	out, err := s.Sign(testJPEG(t), "jpeg", work())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c2patest.Verify(t, out, "image/jpeg", d.CA)
+	if r.State != "Trusted" || len(r.Status) != 0 {
+		t.Fatalf("state %s, status %v\n%s", r.State, r.Status, r.Raw)
+	}
+}
+
+func testWebP(t testing.TB) []byte {
+	b, err := os.ReadFile(filepath.Join(sharedFixtures(t), "mars.webp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// sharedFixtures is ../shared/c2pa/fixtures: the C2PA project's own files.
+func sharedFixtures(t testing.TB) string {
+	d := filepath.Join("..", "..", "..", "shared", "c2pa", "fixtures")
+	if _, err := os.Stat(d); err != nil {
+		t.Skipf("../shared/c2pa/fixtures is absent (it is present in CI): %v", err)
+	}
+	return d
+}
+
+func TestSignedWebPIsTrusted(t *testing.T) {
+	s, d := devSigner(t)
+	w := work()
+	w.Format = "image/webp"
+	out, err := s.Sign(testWebP(t), "webp", w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c2patest.Verify(t, out, "image/webp", d.CA)
+	if r.State != "Trusted" || len(r.Status) != 0 {
+		t.Fatalf("state %s, status %v\n%s", r.State, r.Status, r.Raw)
+	}
+}
+
+// A byte of the picture changed after signing breaks the hard binding,
+// and the reference verifier says so.
+func TestTamperedCopyFails(t *testing.T) {
+	s, d := devSigner(t)
+	for _, c := range []struct {
+		format, mime string
+		file         []byte
+	}{{"jpeg", "image/jpeg", testJPEG(t)}, {"webp", "image/webp", testWebP(t)}} {
+		out, err := s.Sign(c.file, c.format, work())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, where, err := c2pa.FindStore(out, c.format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The last byte before the store for WebP (its picture comes
+		// first), and one near the end for JPEG (its store comes first).
+		i := len(out) - 10
+		if c.format == "webp" {
+			i = where.Start - 4
+		}
+		out[i] ^= 0x01
+		r := c2patest.Verify(t, out, c.mime, d.CA)
+		if r.State != "Invalid" || !contains(r.Status, "assertion.dataHash.mismatch") {
+			t.Errorf("%s: state %s, status %v", c.format, r.State, r.Status)
+		}
+	}
+}
+
+func contains(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+// A signed original's manifest travels into its rendition's store as the
+// parent ingredient's: the chain survives the resize.
+func TestSignedOriginalIsTheIngredient(t *testing.T) {
+	dir := sharedFixtures(t)
+	orig, err := os.ReadFile(filepath.Join(dir, "CA.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, _, err := c2pa.FindStore(orig, "jpeg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, d := devSigner(t)
+	w := work()
+	w.Parent.Store = store
+	w.Parent.Results = []c2pa.Status{{Code: "claimSignature.validated"}}
+	out, err := s.Sign(testJPEG(t), "jpeg", w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchors := filepath.Join(t.TempDir(), "anchors.pem")
+	ca, _ := os.ReadFile(d.CA)
+	test, _ := os.ReadFile(filepath.Join(dir, "certs", "trust", "test_cert_root_bundle.pem"))
+	os.WriteFile(anchors, append(ca, test...), 0o644)
+	r := c2patest.Verify(t, out, "image/jpeg", anchors)
+	if r.State != "Trusted" || len(r.Status) != 0 {
+		t.Fatalf("state %s, status %v\n%s", r.State, r.Status, r.Raw)
+	}
+	if len(r.Manifests) != 2 || len(r.Ingredients) != 1 || r.Ingredients[0].ActiveManifest == "" || r.Ingredients[0].ActiveManifest == r.Active {
+		t.Fatalf("the original's manifest is not the ingredient's: %s", r.Raw)
+	}
+}
