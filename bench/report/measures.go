@@ -21,6 +21,15 @@ var measures = []measure{
 	{Label: "Per-photo CPU, metadata step vs the derivative set's render", Short: "metadata CPU/render",
 		Bench: "BenchmarkDerivativeSet/impl=stamp", Baseline: "BenchmarkDerivativeSet/impl=roles",
 		Unit: "cpu-s/op", Show: "s", Target: under(0.02)},
+	// Issue 17: signing every published JPEG and WebP with Content
+	// Credentials (C2PA), against rendering them, per file, and its size.
+	{Label: "Per-photo CPU, signing (C2PA) vs the derivative set's render", Short: "signing CPU/render",
+		Bench: "BenchmarkDerivativeSet/impl=sign", Baseline: "BenchmarkDerivativeSet/impl=roles",
+		Unit: "cpu-s/op", Show: "s", Target: atMost(0.03)},
+	{Label: "Signing CPU per published file (C2PA)", Short: "signing ms/file",
+		Bench: "BenchmarkDerivativeSet/impl=sign", Unit: "sign-ms/file", Show: "ms", Target: atMost(5)},
+	{Label: "Bytes a C2PA manifest adds to a published file",
+		Bench: "BenchmarkDerivativeSet/impl=sign", Unit: "added-B/file", Show: "B"},
 
 	// Through the API (and `photodesk upload`), each stored file's event
 	// is published at once; plain S3 PUTs wait for MinIO's notification.

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/photodesk/photodesk/api"
+	"github.com/photodesk/photodesk/internal/c2pa"
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
@@ -69,6 +70,9 @@ func runDev(ctx context.Context, args []string) error {
 		log.Info("stopped")
 	}()
 	cfg = stack.Config
+	if err := devProvenance(&rc, dir, log); err != nil {
+		return err
+	}
 
 	nc, js, store, err := connectAll(cfg, "dev")
 	if err != nil {
@@ -127,6 +131,25 @@ func runDev(ctx context.Context, args []string) error {
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
+	return nil
+}
+
+// devProvenance gives dev a signing identity when none is configured: a
+// development CA and key made in the data dir on first start, named as
+// for testing only, and that CA as the trust anchor for originals.
+func devProvenance(rc *roleConfig, dir string, log *slog.Logger) error {
+	if rc.asm.SigningKey != "" {
+		return nil
+	}
+	d, err := c2pa.DevIdentity(filepath.Join(dir, "c2pa"))
+	if err != nil {
+		return fmt.Errorf("development C2PA identity: %w", err)
+	}
+	rc.asm.SigningKey, rc.asm.SigningChain = d.Key, d.Chain
+	if rc.anchors == "" {
+		rc.anchors = d.CA
+	}
+	log.Info("signing Content Credentials with the development identity: TESTING ONLY, trusted by nobody but this data dir", "ca", d.CA)
 	return nil
 }
 

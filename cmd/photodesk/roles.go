@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/photodesk/photodesk/internal/c2pa"
 	"github.com/photodesk/photodesk/internal/imaging"
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/config"
@@ -74,6 +76,9 @@ type roleConfig struct {
 	img   imaging.Config
 	asm   assembler.Config
 	hooks webhooks.Config
+	// anchors is the PEM file of the C2PA trust anchors originals'
+	// Content Credentials are checked against (exif).
+	anchors string
 }
 
 func defaultRoleConfig() roleConfig {
@@ -84,6 +89,33 @@ func (rc *roleConfig) RegisterFlags(fs *flag.FlagSet) {
 	rc.img.RegisterFlags(fs)
 	rc.asm.RegisterFlags(fs)
 	rc.hooks.RegisterFlags(fs)
+	config.StringVar(fs, &rc.anchors, "c2pa-trust-anchors", "PHOTODESK_C2PA_TRUST_ANCHORS", "PEM file of the C2PA trust anchors originals' Content Credentials are checked against (e.g. the C2PA trust list); without it, intact ones read as valid but untrusted")
+}
+
+// provenance loads what the roles sign and check Content Credentials
+// with: the signer (nil when none is configured) and the trust anchors.
+func (rc *roleConfig) provenance(roles []string) (*c2pa.Signer, []*x509.Certificate, error) {
+	var signer *c2pa.Signer
+	if rc.asm.SigningKey != "" && slices.Contains(roles, contract.StageAssembler) {
+		s, err := c2pa.LoadSigner(rc.asm.SigningKey, rc.asm.SigningChain, "photodesk", pipeline.BuildVersion())
+		if err != nil {
+			return nil, nil, fmt.Errorf("c2pa signer: %w", err)
+		}
+		signer = s
+	}
+	var anchors []*x509.Certificate
+	if rc.anchors != "" && slices.Contains(roles, contract.StageExif) {
+		b, err := os.ReadFile(rc.anchors)
+		if err != nil {
+			return nil, nil, fmt.Errorf("c2pa trust anchors: %w", err)
+		}
+		certs, err := c2pa.ParseCertificates(b)
+		if err != nil {
+			return nil, nil, fmt.Errorf("c2pa trust anchors %s: %w", rc.anchors, err)
+		}
+		anchors = certs
+	}
+	return signer, anchors, nil
 }
 
 func (rc *roleConfig) Validate() error {
@@ -112,6 +144,13 @@ func workers(cfg config.Config, rc roleConfig, js jetstream.JetStream, store *pi
 	if slices.Contains(roles, contract.StageRenditions) && slices.Contains(roles, contract.StageWatermark) {
 		shared = imaging.NewDecodes()
 	}
+	signer, anchors, err := rc.provenance(roles)
+	if err != nil {
+		return nil, err
+	}
+	if signer == nil && slices.Contains(roles, contract.StageAssembler) {
+		log.Warn("no --c2pa-key: published files go out without Content Credentials")
+	}
 	var ws []roleWorker
 	for _, name := range roles {
 		var w pipeline.Worker
@@ -120,7 +159,7 @@ func workers(cfg config.Config, rc roleConfig, js jetstream.JetStream, store *pi
 		case contract.StageIngest:
 			w = (&ingest.Role{Bucket: cfg.OriginalsBucket}).Worker(concurrency)
 		case contract.StageExif:
-			w = (&exif.Role{Store: store, Zone: cfg.Location()}).Worker(concurrency)
+			w = (&exif.Role{Store: store, Zone: cfg.Location(), Anchors: anchors}).Worker(concurrency)
 		case contract.StageRenditions:
 			w = renditions.New(icfg, store, cfg.DerivativesBucket, shared, log).Worker(concurrency)
 		case contract.StageWatermark:
@@ -136,7 +175,7 @@ func workers(cfg config.Config, rc roleConfig, js jetstream.JetStream, store *pi
 			}
 			w = (&assembler.Role{
 				KV: kv, Store: store, ArticlesBucket: cfg.ArticlesBucket, DerivativesBucket: cfg.DerivativesBucket,
-				Zone: cfg.Location(), Cfg: rc.asm,
+				OriginalsBucket: cfg.OriginalsBucket, Signer: signer, Zone: cfg.Location(), Cfg: rc.asm,
 			}).Worker(concurrency)
 		case webhooks.Role:
 			d := &webhooks.Deliverer{JS: js, Pipeline: cfg, Cfg: rc.hooks, Log: log}

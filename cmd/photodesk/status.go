@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -105,9 +107,14 @@ type galleryProgress struct {
 	// Failed are the failures of the current originals, with reasons;
 	// renditions and watermark failures of listed photos hold the gallery.
 	Failed []contract.HeldPhoto `json:"failed,omitempty"`
+	// Held are photos held for their Content Credentials (a gallery that
+	// requires them).
+	Held []contract.HeldPhoto `json:"held,omitempty"`
 	// Waiting is the assembler's own list of what the record waits for.
-	Waiting []string  `json:"waiting,omitempty"`
-	Updated time.Time `json:"updated"`
+	Waiting []string `json:"waiting,omitempty"`
+	// Provenance is each read original's Content Credentials, in a line.
+	Provenance map[string]string `json:"provenance,omitempty"`
+	Updated    time.Time         `json:"updated"`
 }
 
 // missing is a photo and the stages it has no result from yet ("upload"
@@ -226,6 +233,9 @@ func galleriesInProgress(ctx context.Context, js jetstream.JetStream, limit int)
 // published as it stands.
 func progressOf(st *gallery.State) (g galleryProgress, ok bool) {
 	rd := st.Evaluate()
+	// The assembler's --require-provenance is its own; a gallery.json
+	// that asks is seen here.
+	rd.RequireProvenance(st.Manifest, false)
 	if rd.Ready && st.Published != nil && st.Published.Fingerprint == st.Fingerprint(rd) {
 		return g, false
 	}
@@ -238,6 +248,11 @@ func progressOf(st *gallery.State) (g galleryProgress, ok bool) {
 		g.Manifest, g.ManifestError = "invalid", st.ManifestError
 	case st.Manifest == nil:
 		g.Manifest = "missing"
+	}
+	for _, f := range rd.Failed {
+		if f.Stage == gallery.StageProvenance {
+			g.Held = append(g.Held, f)
+		}
 	}
 	switch {
 	case len(rd.Failed) > 0:
@@ -255,6 +270,12 @@ func progressOf(st *gallery.State) (g galleryProgress, ok bool) {
 			continue
 		}
 		g.Failed = append(g.Failed, pp.Failures()...)
+		if x := pp.Result; x != nil && x.Exif != nil && x.Exif.Provenance != nil {
+			if g.Provenance == nil {
+				g.Provenance = map[string]string{}
+			}
+			g.Provenance[pp.Name] = x.Exif.Provenance.Line()
+		}
 		if lack := pp.Pending(); len(lack) > 0 {
 			g.Missing = append(g.Missing, missing{Photo: pp.Name, Stages: lack})
 		}
@@ -345,6 +366,12 @@ func (g galleryProgress) pieces() []string {
 	}
 	for _, f := range g.Failed {
 		out = append(out, fmt.Sprintf("%s failed in %s: %s", f.Photo, f.Stage, oneLine(f.Reason, 120)))
+	}
+	for _, f := range g.Held {
+		out = append(out, fmt.Sprintf("%s held: %s", f.Photo, oneLine(f.Reason, 160)))
+	}
+	for _, name := range slices.Sorted(maps.Keys(g.Provenance)) {
+		out = append(out, name+": "+oneLine(g.Provenance[name], 160))
 	}
 	for _, w := range g.Waiting {
 		if strings.HasPrefix(w, "reprocess ") {

@@ -270,3 +270,23 @@ func embed(file []byte, format string, store []byte) ([]byte, span, error) {
 	}
 	return nil, span{}, fmt.Errorf("C2PA in %q files is not written", format)
 }
+
+// Unwrap returns the manifest store held by b, the bytes at a store's
+// place in a file (FindStore's span): the JPEG APP11 segments or the WebP
+// chunk, their headers taken off.
+func Unwrap(b []byte, format string) ([]byte, error) {
+	switch format {
+	case "jpeg":
+		// The segments between a start of image and a start of scan are
+		// a JPEG header that jpegStore reads.
+		file := append(append([]byte{0xFF, 0xD8}, b...), 0xFF, 0xDA, 0, 2)
+		store, _, err := jpegStore(file)
+		return store, err
+	case "webp":
+		if len(b) < 8 || string(b[:4]) != "C2PA" || int(binary.LittleEndian.Uint32(b[4:])) != len(b)-8 {
+			return nil, fmt.Errorf("not a whole C2PA chunk")
+		}
+		return b[8:], nil
+	}
+	return nil, fmt.Errorf("C2PA in %q files is not read", format)
+}

@@ -7,6 +7,7 @@ import (
 	"image/jpeg"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/photodesk/photodesk/internal/c2pa"
@@ -161,5 +162,55 @@ func TestSignedOriginalIsTheIngredient(t *testing.T) {
 	}
 	if len(r.Manifests) != 2 || len(r.Ingredients) != 1 || r.Ingredients[0].ActiveManifest == "" || r.Ingredients[0].ActiveManifest == r.Active {
 		t.Fatalf("the original's manifest is not the ingredient's: %s", r.Raw)
+	}
+}
+
+// Locate finds a store by its headers where FindStore finds it in the
+// whole file.
+func TestLocateMatchesFindStore(t *testing.T) {
+	s, _ := devSigner(t)
+	for _, c := range []struct {
+		format string
+		file   []byte
+	}{{"jpeg", testJPEG(t)}, {"webp", testWebP(t)}} {
+		if _, err := c2pa.Locate(bytes.NewReader(c.file), int64(len(c.file)), c.format); err != c2pa.ErrNoManifest {
+			t.Errorf("%s unsigned: %v, want ErrNoManifest", c.format, err)
+		}
+		out, err := s.Sign(c.file, c.format, work())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, want, err := c2pa.FindStore(out, c.format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c2pa.Locate(bytes.NewReader(out), int64(len(out)), c.format)
+		if err != nil || got != want {
+			t.Errorf("%s: Locate %+v %v, FindStore %+v", c.format, got, err, want)
+		}
+		store, _, _ := c2pa.FindStore(out, c.format)
+		un, err := c2pa.Unwrap(out[got.Start:got.Start+got.Length], c.format)
+		if err != nil || !bytes.Equal(un, store) {
+			t.Errorf("%s: Unwrap gives %d bytes (%v), the store is %d", c.format, len(un), err, len(store))
+		}
+	}
+}
+
+// A store over one APP11 segment's 64 KB is split across several, and
+// still verifies and reads back.
+func TestLargeStoreSpansSegments(t *testing.T) {
+	s, d := devSigner(t)
+	w := work()
+	w.Caption = strings.Repeat("长", 60000) // 180 KB of UTF-8
+	out, err := s.Sign(testJPEG(t), "jpeg", w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	where, err := c2pa.Locate(bytes.NewReader(out), int64(len(out)), "jpeg")
+	if err != nil || where.Length < 2*65535 {
+		t.Fatalf("store at %+v (%v): want three segments", where, err)
+	}
+	if r := c2patest.Verify(t, out, "image/jpeg", d.CA); r.State != "Trusted" || len(r.Status) != 0 {
+		t.Fatalf("state %s, status %v", r.State, r.Status)
 	}
 }

@@ -2,6 +2,8 @@ package imaging
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"time"
@@ -28,6 +30,9 @@ type Source struct {
 	Width, Height int
 	// Copyright is the EXIF Copyright notice, kept in every derivative.
 	Copyright string
+	// SHA256 is the hex SHA-256 of the original's bytes: the parent its
+	// renditions' Content Credentials name.
+	SHA256 string
 	// cmyk sources take their own load path (see loadCMYK).
 	cmyk bool
 	// base is a kept decode (Options.KeepDecode) for smaller presets.
@@ -97,7 +102,8 @@ func Open(data []byte, lim Limits) (*Source, error) {
 	if o >= 5 && o <= 8 {
 		w, h = h, w
 	}
-	s := &Source{data: data, size: int64(len(data)), Format: format, Width: w, Height: h, cmyk: cmyk}
+	sum := sha256.Sum256(data)
+	s := &Source{data: data, size: int64(len(data)), Format: format, Width: w, Height: h, cmyk: cmyk, SHA256: hex.EncodeToString(sum[:])}
 	// EXIF damage is the exif role's to report; here it only costs the notice.
 	if x, err := photometa.Extract(bytes.NewReader(data), int64(len(data)), time.UTC); err == nil {
 		s.Copyright = x.Copyright

@@ -155,6 +155,85 @@ type ExifData struct {
 	// Rights are the credit and rights fields the original embeds (XMP,
 	// IPTC, EXIF); nil when it embeds none.
 	Rights *Rights `json:"rights,omitempty"`
+	// Provenance is what the original's C2PA manifest says, validated on
+	// arrival; nil when the format is not one C2PA is read from.
+	Provenance *Provenance `json:"provenance,omitempty"`
+}
+
+// Provenance states of an original's Content Credentials.
+const (
+	ProvenanceNone    = "none"    // no C2PA manifest
+	ProvenanceValid   = "valid"   // intact and signed, by a signer not on the trust list
+	ProvenanceTrusted = "trusted" // intact and signed by a trusted signer
+	ProvenanceInvalid = "invalid" // a check failed: Codes and Reason say which
+)
+
+// Provenance is an original's C2PA manifest as validated: its state, who
+// signed it with what, and what it says was done.
+type Provenance struct {
+	State string `json:"state"`
+	// Codes are the C2PA validation status codes that failed (for valid:
+	// signingCredential.untrusted); Reason says the first in words.
+	Codes  []string `json:"codes,omitempty"`
+	Reason string   `json:"reason,omitempty"`
+	// Passed are the checks that passed, carried into the renditions'
+	// ingredient as its validation results.
+	Passed    []string   `json:"passed,omitempty"`
+	Signer    string     `json:"signer,omitempty"`
+	Issuer    string     `json:"issuer,omitempty"`
+	Generator string     `json:"generator,omitempty"`
+	Manifest  string     `json:"manifest,omitempty"` // the active manifest's label
+	Actions   []string   `json:"actions,omitempty"`
+	SignedAt  *time.Time `json:"signed_at,omitempty"`
+	// GenerativeAI says an action declares a generative-AI source
+	// (digitalSourceType trainedAlgorithmicMedia or a composite with it).
+	GenerativeAI      bool   `json:"generative_ai,omitempty"`
+	DigitalSourceType string `json:"digital_source_type,omitempty"`
+	// StoreStart and StoreLength are where the manifest store sits in the
+	// original (APP11 segments or the C2PA chunk), so the assembler reads
+	// only them to carry the store into the renditions' manifests.
+	StoreStart  int64 `json:"store_start,omitempty"`
+	StoreLength int64 `json:"store_length,omitempty"`
+}
+
+// Line says in one line what an original's Content Credentials are: for
+// the record and `photodesk status`.
+func (p *Provenance) Line() string {
+	var b strings.Builder
+	switch p.State {
+	case ProvenanceNone:
+		return "Original: no Content Credentials"
+	case ProvenanceTrusted:
+		b.WriteString("Original: Content Credentials intact, signed by a trusted signer")
+	case ProvenanceValid:
+		b.WriteString("Original: Content Credentials intact, signer not on the trust list")
+	default:
+		b.WriteString("Original: Content Credentials INVALID")
+		if len(p.Codes) > 0 {
+			b.WriteString(" (" + strings.Join(p.Codes, ", ") + ")")
+		}
+		if p.Reason != "" {
+			b.WriteString(": " + p.Reason)
+		}
+	}
+	if p.Signer != "" {
+		b.WriteString("; signer " + p.Signer)
+	}
+	if p.Generator != "" {
+		b.WriteString("; made with " + p.Generator)
+	}
+	if len(p.Actions) > 0 {
+		b.WriteString("; actions " + strings.Join(p.Actions, ", "))
+	}
+	if p.GenerativeAI {
+		b.WriteString("; declares a generative-AI source (" + p.DigitalSourceType + ")")
+	}
+	return b.String()
+}
+
+// Proven says the original carries intact Content Credentials.
+func (p *Provenance) Proven() bool {
+	return p != nil && (p.State == ProvenanceValid || p.State == ProvenanceTrusted)
 }
 
 // GPS is a position in degrees (south and west negative), altitude in metres.
@@ -184,6 +263,9 @@ type ImageSource struct {
 	Width  int   `json:"width"`
 	Height int   `json:"height"`
 	Size   int64 `json:"size"`
+	// SHA256 is the original's hash (hex), named in its renditions' C2PA
+	// manifests as their parent's.
+	SHA256 string `json:"sha256,omitempty"`
 }
 
 // Derivative is one object in the derivatives bucket.

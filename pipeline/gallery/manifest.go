@@ -24,7 +24,10 @@ type Manifest struct {
 	// Rights are the gallery's credit and rights fields; each photo's
 	// override them field by field.
 	Rights *contract.Rights `json:"rights,omitempty"`
-	Photos []MPhoto         `json:"photos,omitempty"`
+	// RequireProvenance holds the gallery until every original carries
+	// intact Content Credentials (C2PA); absent: the assembler's setting.
+	RequireProvenance *bool    `json:"require_provenance,omitempty"`
+	Photos            []MPhoto `json:"photos,omitempty"`
 }
 
 // MPhoto is one photo of the manifest, in publication order.

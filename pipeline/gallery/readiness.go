@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/photodesk/photodesk/pipeline/contract"
@@ -82,6 +83,51 @@ func (s *State) Evaluate() Readiness {
 	rd.Ready = len(rd.Waiting) == 0 && len(rd.Failed) == 0 && len(rd.Entries) > 0
 	return rd
 }
+
+// RequireProvenance holds every ready photo whose original carries no
+// intact Content Credentials when the gallery requires them (its
+// require_provenance, else def), each with the reason. An invalid or
+// missing manifest never fails a photo otherwise.
+func (rd *Readiness) RequireProvenance(m *Manifest, def bool) {
+	if m == nil {
+		return
+	}
+	if m.RequireProvenance != nil {
+		def = *m.RequireProvenance
+	}
+	if !def {
+		return
+	}
+	kept := rd.Entries[:0]
+	for _, e := range rd.Entries {
+		var p *contract.Provenance
+		if e.Current != nil && e.Current.Exif != nil {
+			p = e.Current.Exif.Provenance
+		}
+		if p.Proven() {
+			kept = append(kept, e)
+			continue
+		}
+		reason := "the gallery requires Content Credentials (C2PA) and "
+		switch {
+		case p == nil:
+			reason += "the original's could not be read"
+		case p.State == contract.ProvenanceNone:
+			reason += "the original is unsigned"
+		default:
+			reason += "the original's are invalid: " + strings.Join(p.Codes, ", ")
+			if p.Reason != "" {
+				reason += " (" + p.Reason + ")"
+			}
+		}
+		rd.Failed = append(rd.Failed, contract.HeldPhoto{Photo: e.Name, Stage: StageProvenance, Reason: reason})
+	}
+	rd.Entries = kept
+	rd.Ready = rd.Ready && len(rd.Failed) == 0
+}
+
+// StageProvenance names a photo held for its Content Credentials.
+const StageProvenance = "provenance"
 
 func captured(e Entry) *time.Time {
 	if e.Current == nil || e.Current.Exif == nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/photodesk/photodesk/internal/c2pa"
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
@@ -48,6 +49,14 @@ type Config struct {
 	PresignTTL    time.Duration
 	// DisplayPreset is the watermarked preset the article shows.
 	DisplayPreset string
+	// RequireProvenance holds a gallery until every original carries
+	// intact Content Credentials (C2PA), unless its gallery.json says
+	// otherwise (require_provenance).
+	RequireProvenance bool
+	// SigningKey and SigningChain are the PEM files Content Credentials
+	// are signed with (ES256 or PS256; the chain signing certificate
+	// first); empty: published files go out unsigned.
+	SigningKey, SigningChain string
 }
 
 // DefaultConfig is the newsroom's conventions.
@@ -85,6 +94,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	config.StringVar(fs, &c.PublicBaseURL, "public-base-url", "PHOTODESK_PUBLIC_BASE_URL", "base URL serving the derivatives bucket; empty: presigned URLs")
 	config.DurationVar(fs, &c.PresignTTL, "presign-ttl", "PHOTODESK_PRESIGN_TTL", "lifetime of presigned rendition URLs (at most 168h)")
 	config.StringVar(fs, &c.DisplayPreset, "display-preset", "PHOTODESK_DISPLAY_PRESET", "the watermarked preset the article shows")
+	config.BoolVar(fs, &c.RequireProvenance, "require-provenance", "PHOTODESK_REQUIRE_PROVENANCE", "hold galleries whose originals carry no intact Content Credentials (C2PA), unless gallery.json says otherwise")
+	config.StringVar(fs, &c.SigningKey, "c2pa-key", "PHOTODESK_C2PA_KEY", "PEM private key that signs published files' Content Credentials (C2PA; ES256 or PS256)")
+	config.StringVar(fs, &c.SigningChain, "c2pa-chain", "PHOTODESK_C2PA_CHAIN", "PEM certificate chain of --c2pa-key, signing certificate first")
 }
 
 // Validate checks c.
@@ -100,6 +112,9 @@ func (c *Config) Validate() error {
 	if err := gallery.CheckRights(&c.Rights); err != nil {
 		return fmt.Errorf("default rights: %w", err)
 	}
+	if (c.SigningKey == "") != (c.SigningChain == "") {
+		return errors.New("c2pa-key and c2pa-chain go together")
+	}
 	if c.Source == "" || c.DisplayPreset == "" || !strings.Contains(c.DateFormat, "{D") {
 		return errors.New("source, display-preset and a caption-date-format with a day ({D} or {DD}) are required")
 	}
@@ -111,6 +126,7 @@ func (c *Config) Validate() error {
 // the published (stamped) files, and links to them.
 type Store interface {
 	Get(ctx context.Context, bucket, key, etag string, max int64) ([]byte, error)
+	ReadRange(ctx context.Context, bucket, key, etag string, off, length int64) ([]byte, error)
 	Meta(ctx context.Context, bucket, key string) (meta map[string]string, etag string, size int64, ok bool, err error)
 	Put(ctx context.Context, bucket, key string, data []byte, contentType string, meta map[string]string) (string, error)
 	PutObject(ctx context.Context, bucket, key string, r io.Reader, size int64, opts minio.PutObjectOptions) (minio.UploadInfo, error)
@@ -132,8 +148,11 @@ type Role struct {
 	Store             Store
 	ArticlesBucket    string
 	DerivativesBucket string
-	Zone              *time.Location
-	Cfg               Config
+	OriginalsBucket   string
+	// Signer signs published files' Content Credentials; nil: unsigned.
+	Signer *c2pa.Signer
+	Zone   *time.Location
+	Cfg    Config
 	// Now is the clock (tests pin it).
 	Now func() time.Time
 }
@@ -274,6 +293,7 @@ func (r *Role) update(ctx context.Context, id string, apply func(*gallery.State)
 		before, _ := json.Marshal(st)
 		apply(st)
 		rd = st.Evaluate()
+		rd.RequireProvenance(st.Manifest, r.Cfg.RequireProvenance)
 		pub, republish, held = nil, false, nil
 		if len(rd.Failed) > 0 {
 			// A redelivery asks again: the held event may have been lost

@@ -104,6 +104,14 @@ func (s *memStore) Get(_ context.Context, bucket, key, _ string, _ int64) ([]byt
 	return b, nil
 }
 
+func (s *memStore) ReadRange(ctx context.Context, bucket, key, etag string, off, n int64) ([]byte, error) {
+	b, err := s.Get(ctx, bucket, key, etag, 0)
+	if err != nil {
+		return nil, err
+	}
+	return b[min(off, int64(len(b))):min(off+n, int64(len(b)))], nil
+}
+
 func (s *memStore) Meta(_ context.Context, bucket, key string) (map[string]string, string, int64, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

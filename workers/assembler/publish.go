@@ -97,8 +97,14 @@ func (r *Role) article(ctx context.Context, st *gallery.State, rd gallery.Readin
 	files := make([]stamped, len(rd.Entries))
 	for i, e := range rd.Entries {
 		f, meta := r.figure(m, e, a.Headline, year)
+		files[i] = r.toStamp(e, f, meta, a)
+		if r.Signer != nil {
+			f.SignedBy = r.Signer.Name()
+		}
+		if x := e.Current.Exif; x != nil {
+			f.Provenance = x.Provenance
+		}
 		a.Figures = append(a.Figures, f)
-		files[i] = stamped{derivs: append(append([]contract.Derivative(nil), e.Current.Renditions...), e.Current.Watermarked...), meta: meta}
 	}
 	if err := r.stampAll(ctx, files); err != nil {
 		return nil, err
@@ -144,6 +150,9 @@ func (r *Role) link(ctx context.Context, f *Figure, derivs []contract.Derivative
 			return err
 		}
 		rd := Rendition{Name: renditionName(d), Href: href, ContentType: d.ContentType, Width: d.Width, Height: d.Height, SizeInBytes: d.Size}
+		if f.SignedBy != "" && (d.Format == "jpeg" || d.Format == "webp") {
+			rd.Title = "Content Credentials (C2PA) signed by " + f.SignedBy
+		}
 		f.Renditions = append(f.Renditions, rd)
 		if d.Watermarked && d.Preset == r.Cfg.DisplayPreset && d.Format == "jpeg" {
 			f.Display = rd

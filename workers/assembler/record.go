@@ -15,29 +15,48 @@ import (
 // Ninjs is the subset of an IPTC ninjs 2.2 item photodesk writes: the
 // gallery is a composite item, each photo a picture association.
 type Ninjs struct {
-	URI             string        `json:"uri"`
-	Type            string        `json:"type"`
-	Version         string        `json:"version,omitempty"`
-	FirstCreated    string        `json:"firstcreated,omitempty"`
-	VersionCreated  string        `json:"versioncreated,omitempty"`
-	ContentCreated  string        `json:"contentcreated,omitempty"`
-	PubStatus       string        `json:"pubstatus,omitempty"`
-	CopyrightHolder string        `json:"copyrightholder,omitempty"`
-	CopyrightNotice string        `json:"copyrightnotice,omitempty"`
-	UsageTerms      string        `json:"usageterms,omitempty"`
-	EdNote          string        `json:"ednote,omitempty"`
-	Language        string        `json:"language,omitempty"`
-	Descriptions    []Text        `json:"descriptions,omitempty"`
-	Bodies          []Body        `json:"bodies,omitempty"`
-	Headlines       []Text        `json:"headlines,omitempty"`
-	InfoSources     []InfoSource  `json:"infosources,omitempty"`
-	By              string        `json:"by,omitempty"`
-	Located         string        `json:"located,omitempty"`
-	Renditions      []Rendition   `json:"renditions,omitempty"`
-	Associations    []Association `json:"associations,omitempty"`
-	AltIDs          []AltID       `json:"altids,omitempty"`
-	RightsInfo      *RightsInfo   `json:"rightsinfo,omitempty"`
+	URI             string           `json:"uri"`
+	Type            string           `json:"type"`
+	Version         string           `json:"version,omitempty"`
+	FirstCreated    string           `json:"firstcreated,omitempty"`
+	VersionCreated  string           `json:"versioncreated,omitempty"`
+	ContentCreated  string           `json:"contentcreated,omitempty"`
+	PubStatus       string           `json:"pubstatus,omitempty"`
+	CopyrightHolder string           `json:"copyrightholder,omitempty"`
+	CopyrightNotice string           `json:"copyrightnotice,omitempty"`
+	UsageTerms      string           `json:"usageterms,omitempty"`
+	EdNote          string           `json:"ednote,omitempty"`
+	Language        string           `json:"language,omitempty"`
+	Descriptions    []Text           `json:"descriptions,omitempty"`
+	Bodies          []Body           `json:"bodies,omitempty"`
+	Headlines       []Text           `json:"headlines,omitempty"`
+	InfoSources     []InfoSource     `json:"infosources,omitempty"`
+	By              string           `json:"by,omitempty"`
+	Located         string           `json:"located,omitempty"`
+	Renditions      []Rendition      `json:"renditions,omitempty"`
+	Associations    []Association    `json:"associations,omitempty"`
+	AltIDs          []AltID          `json:"altids,omitempty"`
+	RightsInfo      *RightsInfo      `json:"rightsinfo,omitempty"`
+	TrustIndicators []TrustIndicator `json:"trustindicators,omitempty"`
 }
+
+// TrustIndicator is ninjs 2.2's pointer to what supports trust in an
+// item: photodesk's say whether a picture's files carry Content
+// Credentials and what the original's said (role names the fact).
+type TrustIndicator struct {
+	Role  string `json:"role"`
+	Title string `json:"title,omitempty"`
+	Href  string `json:"href,omitempty"`
+}
+
+// Trust indicator roles: the files are signed, and the original's
+// Content Credentials were <state> (contract.Provenance states).
+const (
+	RoleSigned         = "urn:photodesk:c2pa:signed"
+	RoleOriginalPrefix = "urn:photodesk:c2pa:original:"
+	// verifyURL is where a reader checks a file's Content Credentials.
+	verifyURL = "https://contentcredentials.org/verify"
+)
 
 // RightsInfo links to the rights statement (the web statement of rights).
 type RightsInfo struct {
@@ -90,6 +109,8 @@ type Rendition struct {
 	Width       int    `json:"width"`
 	Height      int    `json:"height"`
 	SizeInBytes int64  `json:"sizeinbytes"`
+	// Title says the file is signed and by whom.
+	Title string `json:"title,omitempty"`
 }
 
 // AltID is an alternative identifier.
@@ -111,6 +132,10 @@ type Figure struct {
 	Renditions  []Rendition
 	ETag        string
 	ContentDate string
+	// SignedBy is who signed the files' Content Credentials ("": unsigned);
+	// Provenance is what the original's said.
+	SignedBy   string
+	Provenance *contract.Provenance
 }
 
 // Article is everything the record and the preview are made from.
@@ -145,7 +170,7 @@ func (a *Article) SourceLine() string { return "来源:" + a.Source }
 // bodyTemplate is the article body; html/template escapes every caption,
 // name and URL.
 var bodyTemplate = template.Must(template.New("body").Parse(
-	`{{range .Figures}}<figure><img src="{{.Display.Href}}" width="{{.Display.Width}}" height="{{.Display.Height}}" alt="{{.Alt}}"><figcaption>{{.Caption}}</figcaption></figure>
+	`{{range .Figures}}<figure><img src="{{.Display.Href}}" width="{{.Display.Width}}" height="{{.Display.Height}}" alt="{{.Alt}}"><figcaption>{{.Caption}}</figcaption>{{if $.Preview}}{{with .Credentials}}<p class="c2pa">{{.}}</p>{{end}}{{end}}</figure>
 {{end}}<p class="credits">{{.Credits}}</p>
 `))
 
@@ -160,7 +185,7 @@ var previewTemplate = template.Must(template.New("preview").Parse(`<!DOCTYPE htm
 <style>
 body{font-family:"Noto Sans CJK SC","Source Han Sans SC","PingFang SC","Microsoft YaHei",sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222;line-height:1.7}
 h1{font-size:1.6em;line-height:1.3}.meta{color:#666;margin-bottom:2em}.meta span{margin-right:2em}
-figure{margin:0 0 2em}img{max-width:100%;height:auto;display:block}figcaption{margin-top:.6em;text-indent:2em}.credits{color:#555;margin-top:3em}
+figure{margin:0 0 2em}.c2pa{color:#777;font-size:.85em;margin:.2em 0 0}img{max-width:100%;height:auto;display:block}figcaption{margin-top:.6em;text-indent:2em}.credits{color:#555;margin-top:3em}
 </style>
 </head>
 <body>
@@ -174,8 +199,13 @@ figure{margin:0 0 2em}img{max-width:100%;height:auto;display:block}figcaption{ma
 
 // Render makes the ninjs record and the HTML preview.
 func (a *Article) Render() (record []byte, preview []byte, err error) {
-	var body bytes.Buffer
-	if err := bodyTemplate.Execute(&body, a); err != nil {
+	// The record's body is the article; the preview's also says what each
+	// picture's Content Credentials are, as a reader's page would.
+	var body, shown bytes.Buffer
+	if err := bodyTemplate.Execute(&body, bodyData{a, false}); err != nil {
+		return nil, nil, err
+	}
+	if err := bodyTemplate.Execute(&shown, bodyData{a, true}); err != nil {
 		return nil, nil, err
 	}
 	item := Ninjs{
@@ -209,6 +239,7 @@ func (a *Article) Render() (record []byte, preview []byte, err error) {
 		}
 		p.withRights(f.Rights)
 		p.InfoSources = infoSources(f.Rights)
+		p.TrustIndicators = f.trust()
 		if f.CapturedAt != nil {
 			p.ContentCreated = f.CapturedAt.Format(time.RFC3339Nano)
 		}
@@ -222,7 +253,7 @@ func (a *Article) Render() (record []byte, preview []byte, err error) {
 	err = previewTemplate.Execute(&page, struct {
 		Article *Article
 		Body    template.HTML
-	}{a, template.HTML(body.String())}) // body was built by html/template above
+	}{a, template.HTML(shown.String())}) // built by html/template above
 	return record, page.Bytes(), err
 }
 
@@ -245,6 +276,50 @@ func infoSources(r contract.Rights) []InfoSource {
 	}
 	if l := r.Licensor; l != nil && (l.Name != "" || l.URL != "") {
 		out = append(out, InfoSource{Name: l.Name, Role: "licensor", URI: l.URL})
+	}
+	return out
+}
+
+// bodyData is the body template's input: the article, and whether the
+// page is the preview.
+type bodyData struct {
+	*Article
+	Preview bool
+}
+
+// Credentials is the preview's line under a picture: whether its files
+// are signed, and what the original's Content Credentials said.
+func (f Figure) Credentials() string {
+	var parts []string
+	if f.SignedBy != "" {
+		parts = append(parts, "本图文件带有内容凭证(C2PA),签名方:"+f.SignedBy)
+	}
+	if p := f.Provenance; p != nil {
+		switch p.State {
+		case contract.ProvenanceTrusted:
+			parts = append(parts, "原图内容凭证有效,签名方:"+p.Signer)
+		case contract.ProvenanceValid:
+			parts = append(parts, "原图内容凭证完整,签名方("+p.Signer+")不在信任列表")
+		case contract.ProvenanceInvalid:
+			parts = append(parts, "原图内容凭证无效("+strings.Join(p.Codes, ", ")+")")
+		default:
+			parts = append(parts, "原图无内容凭证")
+		}
+		if p.GenerativeAI {
+			parts = append(parts, "原图声明含生成式人工智能内容")
+		}
+	}
+	return strings.Join(parts, ";")
+}
+
+// trust is the picture's trust indicators.
+func (f Figure) trust() []TrustIndicator {
+	var out []TrustIndicator
+	if f.SignedBy != "" {
+		out = append(out, TrustIndicator{Role: RoleSigned, Title: "Every file carries Content Credentials (C2PA) signed by " + f.SignedBy, Href: verifyURL})
+	}
+	if p := f.Provenance; p != nil {
+		out = append(out, TrustIndicator{Role: RoleOriginalPrefix + p.State, Title: p.Line()})
 	}
 	return out
 }

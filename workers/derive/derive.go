@@ -124,6 +124,7 @@ const (
 	metaSourceWidth  = "photodesk-source-width"
 	metaSourceHeight = "photodesk-source-height"
 	metaSourceSize   = "photodesk-source-size"
+	metaSourceSHA256 = "photodesk-source-sha256"
 )
 
 // Handle makes the derivatives of one photo.uploaded event.
@@ -162,7 +163,7 @@ func (d *Deriver) Handle(ctx context.Context, m *pipeline.Message) ([]contract.O
 			sw, _ := strconv.Atoi(meta[metaSourceWidth])
 			sh, _ := strconv.Atoi(meta[metaSourceHeight])
 			ss, _ := strconv.ParseInt(meta[metaSourceSize], 10, 64)
-			res.Source = contract.ImageSource{Format: meta[metaSourceFormat], Width: sw, Height: sh, Size: ss}
+			res.Source = contract.ImageSource{Format: meta[metaSourceFormat], Width: sw, Height: sh, Size: ss, SHA256: meta[metaSourceSHA256]}
 			continue
 		}
 		missing[p.preset.Name] = append(missing[p.preset.Name], i)
@@ -187,9 +188,9 @@ func (d *Deriver) Handle(ctx context.Context, m *pipeline.Message) ([]contract.O
 		if err != nil {
 			return nil, pipeline.PermanentIf(err, imaging.ErrBadInput, pipeline.ErrTooLarge)
 		}
-		res.Source = contract.ImageSource{Format: src.Format, Width: src.Width, Height: src.Height, Size: src.Size()}
+		res.Source = contract.ImageSource{Format: src.Format, Width: src.Width, Height: src.Height, Size: src.Size(), SHA256: src.SHA256}
 		srcMeta := map[string]string{
-			metaSourceETag: etag, metaSourceFormat: src.Format, metaSourceSize: strconv.FormatInt(src.Size(), 10),
+			metaSourceETag: etag, metaSourceSHA256: src.SHA256, metaSourceFormat: src.Format, metaSourceSize: strconv.FormatInt(src.Size(), 10),
 			metaSourceWidth: strconv.Itoa(src.Width), metaSourceHeight: strconv.Itoa(src.Height),
 		}
 		var jobs []imaging.Job

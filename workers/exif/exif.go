@@ -1,10 +1,12 @@
 // Package exif is the exif role: it reads each uploaded photo's capture
 // date, camera facts and embedded caption, byline and rights fields from
-// the head of the original, never the whole file.
+// the head of the original, and its Content Credentials (C2PA): the
+// whole file is read only when it carries a manifest to validate.
 package exif
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"time"
 
@@ -25,6 +27,9 @@ type Role struct {
 	Store Store
 	// Zone is the newsroom's time zone, for EXIF times without an offset.
 	Zone *time.Location
+	// Anchors are the C2PA trust anchors originals' Content Credentials
+	// are checked against; nil: none is trusted.
+	Anchors []*x509.Certificate
 }
 
 // Worker is the exif role as the runtime runs it.
@@ -48,9 +53,17 @@ func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]contract.Outp
 	if err != nil {
 		return nil, pipeline.PermanentIf(err, photometa.ErrBadInput)
 	}
-	res := contract.PhotoExif{Ref: ev.Ref, Exif: data(x), BytesRead: head.Fetched()}
+	res := contract.PhotoExif{Ref: ev.Ref, Exif: data(x)}
+	prov, whole, err := r.provenance(ctx, ev, x.Format, head)
+	if m.Superseded(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.Exif.Provenance, res.BytesRead = prov, head.Fetched()+whole
 	m.Log.Info("exif read", "captured_at", res.Exif.CapturedAt, "date_source", res.Exif.DateSource,
-		"caption_source", res.Exif.CaptionSource, "byline_source", res.Exif.BylineSource, "bytes_read", res.BytesRead)
+		"caption_source", res.Exif.CaptionSource, "byline_source", res.Exif.BylineSource, "provenance", res.Exif.Provenance, "bytes_read", res.BytesRead)
 	if ev.Reprocess != nil {
 		res.Run = ev.Reprocess.Run
 	}
