@@ -9,12 +9,23 @@ func Embed(file []byte, format string, store []byte) ([]byte, error) {
 	return out, err
 }
 
-// Edited drops what a parsed box remembers of its bytes, so that
-// Append writes it, and every box under it, from its fields as edited.
-func Edited(b *Box) *Box {
-	b.payload = nil
-	for _, c := range b.Children {
-		Edited(c)
+// Edited drops what the boxes from root down to each changed box
+// remember of their bytes, so that root.Append writes the edits and
+// leaves every other box as it was read.
+func Edited(root *Box, changed ...*Box) *Box {
+	var walk func(b, target *Box) bool
+	walk = func(b, target *Box) bool {
+		found := b == target
+		for _, c := range b.Children {
+			found = walk(c, target) || found
+		}
+		if found {
+			b.payload = nil
+		}
+		return found
 	}
-	return b
+	for _, c := range changed {
+		walk(root, c)
+	}
+	return root
 }

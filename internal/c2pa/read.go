@@ -135,7 +135,7 @@ func Read(file []byte, format string, anchors []*x509.Certificate) (r Report) {
 	if len(store) > maxStoreSize {
 		return invalid(codeGeneral, fmt.Sprintf("the manifest store is %d bytes, more than the %d read", len(store), maxStoreSize))
 	}
-	v := &validation{file: file, where: where, anchors: anchors}
+	v := &validation{file: file, where: where, anchors: anchors, claims: make(map[string]*claim)}
 	v.r.Store = bytes.Clone(store)
 	root, err := ParseJUMBF(store)
 	if err != nil {
@@ -158,6 +158,7 @@ func Read(file []byte, format string, anchors []*x509.Certificate) (r Report) {
 	active := v.manifests[len(v.manifests)-1]
 	v.r.Active = active.Label
 	v.manifest(active, true)
+	v.dropRecorded()
 	v.r.State = v.state()
 	return v.r
 }
@@ -172,9 +173,13 @@ type validation struct {
 	where     span
 	anchors   []*x509.Certificate
 	manifests []*Box
+	claims    map[string]*claim // the ingredient manifests checked
 	r         Report
 	// signed says the active claim's signature was checked and holds.
 	signed bool
+	// quiet keeps what passes in ingredient manifests out of Success,
+	// which is the active manifest's.
+	quiet bool
 }
 
 func (v *validation) fail(code, url, why string) {
@@ -182,6 +187,9 @@ func (v *validation) fail(code, url, why string) {
 }
 
 func (v *validation) pass(code, url, why string) {
+	if v.quiet {
+		return
+	}
 	v.r.Success = append(v.r.Success, Status{Code: code, URL: url, Explanation: why})
 }
 
@@ -284,6 +292,9 @@ func (v *validation) manifest(m *Box, bind bool) *claim {
 	v.hashedURIs(c)
 	v.actions(c, bind)
 	if bind {
+		v.quiet = true
+		v.ingredients(c, 0, map[string]bool{m.Label: true})
+		v.quiet = false
 		v.binding(c)
 	}
 	return c
@@ -519,6 +530,16 @@ func (v *validation) dataHash(b *Box, claimAlg string) string {
 	}
 	if dh.URL != nil {
 		return "remote data hash URIs are not supported"
+	}
+	// The exclusion must be where the store is, no more: bytes excluded
+	// beside it could be changed at will (c2pa-rs 0.92 checks this too).
+	if !slices.ContainsFunc(dh.Exclusions, func(e struct {
+		Start  uint64 `cbor:"start"`
+		Length uint64 `cbor:"length"`
+	}) bool {
+		return e.Start == uint64(v.where.Start) && e.Length == uint64(v.where.Length)
+	}) {
+		return "data hash exclusion does not match the manifest location in the asset"
 	}
 	alg := dh.Alg
 	if alg == "" {

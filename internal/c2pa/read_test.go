@@ -132,8 +132,15 @@ func TestReadFixturesAsTheReference(t *testing.T) {
 func withoutStore(r c2pa.Report) c2pa.Report { r.Store = nil; return r }
 
 // editStore returns file with its manifest store's active manifest
-// edited by fn, re-embedded.
-func editStore(t *testing.T, file []byte, format string, fn func(m *c2pa.Box)) []byte {
+// edited by fn (which returns the box it changed), re-embedded.
+func editStore(t *testing.T, file []byte, format string, fn func(m *c2pa.Box) *c2pa.Box) []byte {
+	t.Helper()
+	return editRoot(t, file, format, func(root *c2pa.Box) *c2pa.Box { return fn(root.Children[len(root.Children)-1]) })
+}
+
+// editRoot returns file with its manifest store edited by fn (which
+// returns the box it changed), re-embedded.
+func editRoot(t *testing.T, file []byte, format string, fn func(root *c2pa.Box) *c2pa.Box) []byte {
 	t.Helper()
 	store, _, err := c2pa.FindStore(file, format)
 	if err != nil {
@@ -143,8 +150,8 @@ func editStore(t *testing.T, file []byte, format string, fn func(m *c2pa.Box)) [
 	if err != nil {
 		t.Fatal(err)
 	}
-	fn(root.Children[len(root.Children)-1])
-	out, err := c2pa.Embed(file, format, c2pa.Edited(root).Append(nil))
+	changed := fn(root)
+	out, err := c2pa.Embed(file, format, c2pa.Edited(root, changed).Append(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,9 +211,10 @@ func TestReadSignedFilesAsTheReference(t *testing.T) {
 
 		// One byte of the claim changed (its title): the signature no
 		// longer covers it.
-		claimEdit := editStore(t, signed, c.format, func(m *c2pa.Box) {
+		claimEdit := editStore(t, signed, c.format, func(m *c2pa.Box) *c2pa.Box {
 			cb := content(m, "c2pa.claim.v2")
 			cb.Data = replaceIn(t, cb.Data, "photo.jpg", "photo.jpf")
+			return cb
 		})
 		if r := agree(t, c.format+" claim edited", claimEdit, c.format, d.CA); !has(r.Failure, "claimSignature.mismatch") {
 			t.Errorf("%s claim edited: %v", c.format, r.Failure)
@@ -214,9 +222,10 @@ func TestReadSignedFilesAsTheReference(t *testing.T) {
 
 		// One byte of an assertion changed: its hashed URI no longer
 		// matches.
-		assertionEdit := editStore(t, signed, c.format, func(m *c2pa.Box) {
+		assertionEdit := editStore(t, signed, c.format, func(m *c2pa.Box) *c2pa.Box {
 			cb := content(m, "c2pa.assertions", "stds.schema-org.CreativeWork")
 			cb.Data = replaceIn(t, cb.Data, "schema.org", "schema.orh")
+			return cb
 		})
 		if r := agree(t, c.format+" assertion edited", assertionEdit, c.format, d.CA); !has(r.Failure, "assertion.hashedURI.mismatch") {
 			t.Errorf("%s assertion edited: %v", c.format, r.Failure)
@@ -232,19 +241,21 @@ func TestReadMalformedSignedFilesAsTheReference(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	untagged := editStore(t, signed, "jpeg", func(m *c2pa.Box) {
+	untagged := editStore(t, signed, "jpeg", func(m *c2pa.Box) *c2pa.Box {
 		sb := content(m, "c2pa.signature")
 		if sb.Data[0] != 0xD2 {
 			t.Fatalf("the signature starts % x", sb.Data[:2])
 		}
 		sb.Data = sb.Data[1:]
+		return sb
 	})
 	if r := agree(t, "untagged COSE_Sign1", untagged, "jpeg", d.CA); !has(r.Failure, "claimSignature.mismatch") {
 		t.Errorf("untagged: %v", r.Failure)
 	}
-	missing := editStore(t, signed, "jpeg", func(m *c2pa.Box) {
+	missing := editStore(t, signed, "jpeg", func(m *c2pa.Box) *c2pa.Box {
 		as := m.Child("c2pa.assertions")
 		as.Children = slices.DeleteFunc(as.Children, func(b *c2pa.Box) bool { return b.Label == "stds.schema-org.CreativeWork" })
+		return as
 	})
 	if r := agree(t, "assertion removed", missing, "jpeg", d.CA); !has(r.Failure, "assertion.missing") {
 		t.Errorf("assertion removed: %v", r.Failure)
@@ -338,5 +349,65 @@ func TestReadSigningCertificatesAsTheReference(t *testing.T) {
 				t.Errorf("%s (anchors %q): %s %v, want %s %s", c.name, anchors, r.State, r.Failure, want, c.code)
 			}
 		}
+	}
+}
+
+// A rendition carrying its signed original's manifest: the reference
+// also judges the ingredient's manifest, and so must Read.
+func TestReadIngredientManifestsAsTheReference(t *testing.T) {
+	dir := sharedFixtures(t)
+	orig, err := os.ReadFile(filepath.Join(dir, "CA.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, _, err := c2pa.FindStore(orig, "jpeg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, d := devSigner(t)
+	w := work()
+	w.Parent.Store = store
+	w.Parent.Results = []c2pa.Status{{Code: "claimSignature.validated"}}
+	signed, err := s.Sign(testJPEG(t), "jpeg", w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	both := filepath.Join(t.TempDir(), "anchors.pem")
+	ca, _ := os.ReadFile(d.CA)
+	test, _ := os.ReadFile(filepath.Join(dir, "certs", "trust", "test_cert_root_bundle.pem"))
+	os.WriteFile(both, append(ca, test...), 0o644)
+	for anchors, want := range map[string]string{both: c2pa.StateTrusted, d.CA: c2pa.StateValid, "": c2pa.StateValid} {
+		r := agree(t, "rendition of CA.jpg", signed, "jpeg", anchors)
+		if r.State != want || len(r.Failure) > 0 && !has(r.Failure, "signingCredential.untrusted") {
+			t.Errorf("rendition of CA.jpg, anchors %q: %s %v, want %s", anchors, r.State, r.Failure, want)
+		}
+	}
+
+	// The carried manifest edited (a byte of one of its assertions), and
+	// left out.
+	edited := editRoot(t, signed, "jpeg", func(root *c2pa.Box) *c2pa.Box {
+		cb := content(root.Children[0], "c2pa.assertions", "stds.schema-org.CreativeWork")
+		cb.Data = replaceIn(t, cb.Data, "schema.org", "schema.orh")
+		return cb
+	})
+	if r := agree(t, "ingredient manifest edited", edited, "jpeg", both); r.State != c2pa.StateInvalid ||
+		!has(r.Failure, "assertion.hashedURI.mismatch") || !has(r.Failure, "ingredient.manifest.mismatch") {
+		t.Errorf("ingredient manifest edited: %s %v", r.State, r.Failure)
+	}
+	// An ingredient that records its signer as untrusted when it was
+	// validated: the reference counts only what changed since.
+	w.Parent.Results = append(w.Parent.Results, c2pa.Status{Code: "signingCredential.untrusted",
+		URL: "self#jumbf=/c2pa/contentauth:urn:uuid:c2677d4b-0a93-4444-876f-ed2f2d40b8cf/c2pa.signature"})
+	recorded, err := s.Sign(testJPEG(t), "jpeg", w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := agree(t, "ingredient records its untrusted signer", recorded, "jpeg", d.CA); r.State != c2pa.StateTrusted {
+		t.Errorf("ingredient records its untrusted signer: %s %v", r.State, r.Failure)
+	}
+
+	missing := editRoot(t, signed, "jpeg", func(root *c2pa.Box) *c2pa.Box { root.Children = root.Children[1:]; return root })
+	if r := agree(t, "ingredient manifest left out", missing, "jpeg", both); r.State != c2pa.StateInvalid || !has(r.Failure, "ingredient.manifest.missing") {
+		t.Errorf("ingredient manifest left out: %s %v", r.State, r.Failure)
 	}
 }
