@@ -73,7 +73,8 @@ func isStoreStart(p []byte) bool {
 
 func jpegStore(file []byte) ([]byte, span, error) {
 	var (
-		store     []byte
+		parts     [][]byte // the store's pieces, in the file: copied once at the end
+		size      int
 		where     span
 		en        []byte
 		next      uint32
@@ -85,17 +86,17 @@ func jpegStore(file []byte) ([]byte, span, error) {
 	walkErr := jpegSegments(file, func(off int, code byte, p []byte) bool {
 		segEnd := off + 4 + len(p)
 		if code != 0xEB || len(p) < 16 || p[0] != 'J' || p[1] != 'P' {
-			if store != nil {
+			if parts != nil {
 				ended = true
 			}
 			return true
 		}
 		switch {
-		case store == nil && isStoreStart(p):
+		case parts == nil && isStoreStart(p):
 			en, next = p[2:4], 2
-			store = append([]byte(nil), p[8:]...)
+			parts, size = [][]byte{p[8:]}, len(p)-8
 			where, lastEnd = span{Start: off}, segEnd
-		case store != nil && bytes.Equal(p[2:4], en):
+		case parts != nil && bytes.Equal(p[2:4], en):
 			if ended {
 				err = fmt.Errorf("the C2PA store's APP11 segments are not contiguous")
 				return false
@@ -105,7 +106,7 @@ func jpegStore(file []byte) ([]byte, span, error) {
 				return false
 			}
 			next++
-			store = append(store, p[16:]...)
+			parts, size = append(parts, p[16:]), size+len(p)-16
 			lastEnd = segEnd
 		case isStoreStart(p):
 			foundMore = true
@@ -118,13 +119,17 @@ func jpegStore(file []byte) ([]byte, span, error) {
 	if err != nil {
 		return nil, span{}, err
 	}
-	if store == nil {
+	if parts == nil {
 		return nil, span{}, ErrNoManifest
 	}
 	if foundMore {
 		return nil, span{}, fmt.Errorf("the file holds more than one C2PA store")
 	}
 	where.Length = lastEnd - where.Start
+	store := make([]byte, 0, size)
+	for _, p := range parts {
+		store = append(store, p...)
+	}
 	return store, where, nil
 }
 

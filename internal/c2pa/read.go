@@ -501,45 +501,45 @@ func (v *validation) binding(c *claim) {
 			v.fail(codeDataHashMismatch, url, "only c2pa.hash.data hard bindings are checked here, not "+b.Label)
 			continue
 		}
-		if why := v.dataHash(b, c.alg); why != "" {
+		whys := v.dataHash(b, c.alg)
+		for _, why := range whys {
 			v.fail(codeDataHashMismatch, url, why)
-			continue
 		}
-		v.pass(codeDataHashMatch, url, "data hash valid")
+		if len(whys) == 0 {
+			v.pass(codeDataHashMatch, url, "data hash valid")
+		}
 	}
 }
 
+type exclusionRange struct {
+	Start  uint64 `cbor:"start"`
+	Length uint64 `cbor:"length"`
+}
+
 // dataHash returns why the data hash assertion b does not match the
-// file, or "".
-func (v *validation) dataHash(b *Box, claimAlg string) string {
+// file: nothing when it does.
+func (v *validation) dataHash(b *Box, claimAlg string) []string {
 	var dh struct {
-		Exclusions []struct {
-			Start  uint64 `cbor:"start"`
-			Length uint64 `cbor:"length"`
-		} `cbor:"exclusions"`
-		Alg  string  `cbor:"alg"`
-		Hash []byte  `cbor:"hash"`
-		URL  *string `cbor:"url"`
+		Exclusions []exclusionRange `cbor:"exclusions"`
+		Alg        string           `cbor:"alg"`
+		Hash       []byte           `cbor:"hash"`
+		URL        *string          `cbor:"url"`
 	}
 	data := b.Content("cbor")
 	if data == nil {
-		return "the data hash assertion holds no CBOR"
+		return []string{"the data hash assertion holds no CBOR"}
 	}
 	if err := readDec.Unmarshal(data, &dh); err != nil {
-		return "the data hash assertion does not decode: " + err.Error()
+		return []string{"the data hash assertion does not decode: " + err.Error()}
 	}
 	if dh.URL != nil {
-		return "remote data hash URIs are not supported"
+		return []string{"remote data hash URIs are not supported"}
 	}
+	var whys []string
 	// The exclusion must be where the store is, no more: bytes excluded
 	// beside it could be changed at will (c2pa-rs 0.92 checks this too).
-	if !slices.ContainsFunc(dh.Exclusions, func(e struct {
-		Start  uint64 `cbor:"start"`
-		Length uint64 `cbor:"length"`
-	}) bool {
-		return e.Start == uint64(v.where.Start) && e.Length == uint64(v.where.Length)
-	}) {
-		return "data hash exclusion does not match the manifest location in the asset"
+	if !slices.Contains(dh.Exclusions, exclusionRange{uint64(v.where.Start), uint64(v.where.Length)}) {
+		whys = append(whys, "data hash exclusion does not match the manifest location in the asset")
 	}
 	alg := dh.Alg
 	if alg == "" {
@@ -547,22 +547,17 @@ func (v *validation) dataHash(b *Box, claimAlg string) string {
 	}
 	h := newHash(alg)
 	if h == nil {
-		return fmt.Sprintf("the data hash's algorithm %q is not sha256, sha384 or sha512", alg)
+		return append(whys, fmt.Sprintf("the data hash's algorithm %q is not sha256, sha384 or sha512", alg))
 	}
 	// Hash what the exclusions leave, in file order; overlapping ones
 	// are allowed (the reference subtracts them as a set).
 	ex := slices.Clone(dh.Exclusions)
-	slices.SortFunc(ex, func(a, b struct {
-		Start  uint64 `cbor:"start"`
-		Length uint64 `cbor:"length"`
-	}) int {
-		return cmpU64(a.Start, b.Start)
-	})
+	slices.SortFunc(ex, func(a, b exclusionRange) int { return cmpU64(a.Start, b.Start) })
 	size := uint64(len(v.file))
 	at := uint64(0)
 	for _, e := range ex {
 		if e.Start > size || e.Length > size-e.Start {
-			return fmt.Sprintf("the exclusion %d+%d runs past the file's %d bytes", e.Start, e.Length, size)
+			return append(whys, fmt.Sprintf("the exclusion %d+%d runs past the file's %d bytes", e.Start, e.Length, size))
 		}
 		if e.Start > at {
 			h.Write(v.file[at:e.Start])
@@ -571,9 +566,9 @@ func (v *validation) dataHash(b *Box, claimAlg string) string {
 	}
 	h.Write(v.file[at:])
 	if !bytes.Equal(h.Sum(nil), dh.Hash) {
-		return "asset hash error: hashes do not match"
+		whys = append(whys, "asset hash error: hashes do not match")
 	}
-	return ""
+	return whys
 }
 
 func cmpU64(a, b uint64) int {
