@@ -25,6 +25,10 @@ type Box struct {
 	// payload is a parsed superbox's payload as read (its description and
 	// children, without its own header): what a hashed URI's hash covers.
 	payload []byte
+	// verbatim says a parsed box was in the form Append writes: 32-bit
+	// sizes, and a description of toggles 0x03 with nothing after the
+	// label. Such a store re-encodes to the bytes it was read from.
+	verbatim bool
 }
 
 // c2paUUID is a JUMBF type UUID in the C2PA form: four characters and
@@ -153,6 +157,7 @@ func parseBox(b []byte, depth int, n *int) (*Box, []byte, error) {
 		return nil, nil, fmt.Errorf("%w: a box header is cut short (%d bytes)", ErrJUMBF, len(b))
 	}
 	size, typ, hdr := uint64(binary.BigEndian.Uint32(b)), string(b[4:8]), uint64(8)
+	plain := size > 1
 	switch size {
 	case 0: // to the end
 		size = uint64(len(b))
@@ -167,7 +172,7 @@ func parseBox(b []byte, depth int, n *int) (*Box, []byte, error) {
 	}
 	body, rest := b[hdr:size], b[size:]
 	if typ != "jumb" {
-		return &Box{Type: typ, Data: body}, rest, nil
+		return &Box{Type: typ, Data: body, verbatim: plain}, rest, nil
 	}
 	if depth >= maxDepth {
 		return nil, nil, fmt.Errorf("%w: superboxes nested deeper than %d", ErrJUMBF, maxDepth)
@@ -191,6 +196,7 @@ func parseBox(b []byte, depth int, n *int) (*Box, []byte, error) {
 			return nil, nil, fmt.Errorf("%w: a description's label is not terminated", ErrJUMBF)
 		}
 		box.Label = string(label[:end])
+		box.verbatim = plain && d.verbatim && toggles == 0x03 && end == len(label)-1
 	}
 	for len(kids) > 0 {
 		var c *Box
