@@ -273,6 +273,8 @@ func (v *validation) manifest(m *Box, bind bool) *claim {
 		return nil
 	}
 	c.store = assertions
+	// Without a known algorithm no hash in the claim can be checked
+	// (c2pa-rs refuses such a claim with algorithm.unsupported too).
 	if !knownAlg(c.alg) {
 		v.fail(codeAlgUnsupported, manifestURI(m.Label), fmt.Sprintf("the claim's hash algorithm %q is not sha256, sha384 or sha512", c.alg))
 		return nil
@@ -343,11 +345,6 @@ func parseClaim(label string, box *Box) (*claim, string) {
 		return nil, "the claim's fields do not decode: " + err.Error()
 	}
 	c.signature, c.alg = cl.Signature, cl.Alg
-	if c.alg == "" {
-		// c2pa-rs refuses a claim without one too (algorithm.unsupported),
-		// but that is a message, not a claim malformed: keep it apart.
-		c.alg = "(none)"
-	}
 	c.assertions = append(append(cl.Assertions, cl.Created...), cl.Gathered...)
 	if len(c.assertions) > maxClaimURIs {
 		return nil, fmt.Sprintf("the claim lists %d assertions, more than the %d read", len(c.assertions), maxClaimURIs)
