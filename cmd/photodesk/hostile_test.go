@@ -10,6 +10,7 @@ import (
 	"image/jpeg"
 	"io"
 	"math"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +22,8 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/photodesk/photodesk/internal/c2pa"
+	"github.com/photodesk/photodesk/internal/c2pa/c2patest"
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/internal/imaging"
 	"github.com/photodesk/photodesk/pipeline"
@@ -54,6 +57,9 @@ type outcome struct {
 	// Images: the renditions and watermark roles both fail the photo with
 	// a reason containing this.
 	Images string
+	// Provenance: the photo is processed, and the exif role reads its
+	// Content Credentials as invalid with a reason containing this.
+	Provenance string
 }
 
 var processed = outcome{}
@@ -71,6 +77,8 @@ func (o outcome) String() string {
 		return "failed in ingest: " + o.Ingest
 	case o == processed:
 		return "processed"
+	case o.Provenance != "":
+		return "processed; its Content Credentials read as invalid: " + o.Provenance
 	}
 	s := "EXIF read"
 	if o.Exif != "" {
@@ -108,6 +116,34 @@ const (
 	hostileGallery = "hostile-photos"
 	goodGallery    = "good-alongside"
 )
+
+// hostileManifests are photos whose C2PA manifest stores are broken on
+// purpose (c2patest.HostileJPEGs): each is processed and published like
+// any photo, its Content Credentials read as invalid with the reason.
+func hostileManifests(t *testing.T, g string) []hostileCase {
+	d, err := c2pa.DevIdentity(filepath.Join(t.TempDir(), "c2pa"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := c2pa.LoadSigner(d.Key, d.Chain, "photodesk", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := signer.Sign(photo(t, 60, nil), "jpeg", c2pa.Work{Title: "c2pa.jpg", Format: "image/jpeg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := c2patest.HostileJPEGs(signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []hostileCase
+	for i, f := range files {
+		out = append(out, hostileCase{name: "C2PA: " + f.Name, key: fmt.Sprintf("%sc2pa-%02d.jpg", g, i),
+			body: func(*testing.T) []byte { return f.File }, want: outcome{Provenance: f.Why}})
+	}
+	return out
+}
 
 func hostileCorpus(t *testing.T) []hostileCase {
 	g := hostileGallery + "/"
@@ -192,6 +228,7 @@ func hostileCorpus(t *testing.T) []hostileCase {
 			meta: map[string]string{"caption": "闭幕\xff<script>"}, want: processed},
 	}
 	cases = append(cases, heicCases...)
+	cases = append(cases, hostileManifests(t, g)...)
 	return append(cases,
 		// Object keys photodesk does not take.
 		hostileCase{name: "key with ../", key: g + "../escape.jpg", body: good(5), want: outcome{Put: `Resource name contains bad components such as ".."`}},
@@ -680,6 +717,12 @@ func checkCase(t *testing.T, ev *hostileEvents, c hostileCase) {
 	}
 	if _, ok := ev.exif[c.key]; ok == (w.Exif != "") {
 		t.Errorf("exif result published: %v; exif failure expected: %v", ok, w.Exif != "")
+	}
+	if x, ok := ev.exif[c.key]; ok && w.Provenance != "" {
+		p := x.Exif.Provenance
+		if p == nil || p.State != contract.ProvenanceInvalid || !strings.Contains(p.Reason, w.Provenance) {
+			t.Errorf("Content Credentials read as %+v, want invalid saying %q", p, w.Provenance)
+		}
 	}
 	for _, role := range []string{"renditions", "watermark"} {
 		if _, ok := ev.derivs[role][c.key]; ok == (w.Images != "") {

@@ -265,6 +265,14 @@ func webpWith(file, store []byte) ([]byte, span, error) {
 	return out, where, nil
 }
 
+// Embed returns file with store put in its format's place, replacing
+// any store it held. The store is not checked: a file changed after
+// signing fails its hard binding.
+func Embed(file []byte, format string, store []byte) ([]byte, error) {
+	out, _, err := embed(file, format, store)
+	return out, err
+}
+
 // embed returns file with store in it, in its format's place.
 func embed(file []byte, format string, store []byte) ([]byte, span, error) {
 	switch format {

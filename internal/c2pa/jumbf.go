@@ -207,3 +207,24 @@ func parseBox(b []byte, depth int, n *int) (*Box, []byte, error) {
 	}
 	return box, rest, nil
 }
+
+// Edited drops what the boxes from root down to each changed box
+// remember of their bytes as read, so that root.Append writes the edits
+// and leaves every other box byte for byte as it was read.
+func Edited(root *Box, changed ...*Box) *Box {
+	var walk func(b, target *Box) bool
+	walk = func(b, target *Box) bool {
+		found := b == target
+		for _, c := range b.Children {
+			found = walk(c, target) || found
+		}
+		if found {
+			b.payload = nil
+		}
+		return found
+	}
+	for _, c := range changed {
+		walk(root, c)
+	}
+	return root
+}

@@ -173,7 +173,7 @@ const (
 type Provenance struct {
 	State string `json:"state"`
 	// Codes are the C2PA validation status codes that failed (for valid:
-	// signingCredential.untrusted); Reason says the first in words.
+	// signingCredential.untrusted); Reason says them in words.
 	Codes  []string `json:"codes,omitempty"`
 	Reason string   `json:"reason,omitempty"`
 	// Passed are the checks that passed, carried into the renditions'

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"github.com/photodesk/photodesk/internal/c2pa"
 	"github.com/photodesk/photodesk/pipeline/contract"
@@ -49,12 +51,14 @@ func (r *Role) provenance(ctx context.Context, ev contract.PhotoUploaded, format
 		t := rep.SignedAt.UTC()
 		p.SignedAt = &t
 	}
+	var why []string
 	for _, s := range rep.Failure {
 		p.Codes = append(p.Codes, s.Code)
-		if p.Reason == "" {
-			p.Reason = s.Explanation
+		if s.Explanation != "" && !slices.Contains(why, s.Explanation) {
+			why = append(why, s.Explanation)
 		}
 	}
+	p.Reason = contract.Clip(strings.Join(why, "; "), 400)
 	for _, s := range rep.Success {
 		p.Passed = append(p.Passed, s.Code)
 	}
