@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -133,6 +134,12 @@ func TestDevRunsStopsAndRestarts(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	// The development signing identity is made on first start, named as
+	// for testing only.
+	devCA, err := os.ReadFile(filepath.Join(data, "c2pa", "c2pa-dev-ca.TESTING-ONLY.pem"))
+	if err != nil || !strings.Contains(string(devCA), "BEGIN CERTIFICATE") {
+		t.Errorf("no development CA in the data dir: %v", err)
+	}
 	stop(p, exited)
 	// MinIO is gone with it.
 	if c, err := net.DialTimeout("tcp", s3Addr, time.Second); err == nil {
@@ -150,6 +157,9 @@ func TestDevRunsStopsAndRestarts(t *testing.T) {
 	}
 	if _, ok := r.exif["b.jpg"]; !ok {
 		t.Error("upload after restart was not processed")
+	}
+	if again, _ := os.ReadFile(filepath.Join(data, "c2pa", "c2pa-dev-ca.TESTING-ONLY.pem")); !bytes.Equal(again, devCA) {
+		t.Error("a restart made a new development CA: files signed before would no longer chain to the data dir's")
 	}
 	store, err := pipeline.NewStore(cfg)
 	if err != nil {
