@@ -355,27 +355,7 @@ func TestReadSigningCertificatesAsTheReference(t *testing.T) {
 // A rendition carrying its signed original's manifest: the reference
 // also judges the ingredient's manifest, and so must Read.
 func TestReadIngredientManifestsAsTheReference(t *testing.T) {
-	dir := sharedFixtures(t)
-	orig, err := os.ReadFile(filepath.Join(dir, "CA.jpg"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, _, err := c2pa.FindStore(orig, "jpeg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, d := devSigner(t)
-	w := work()
-	w.Parent.Store = store
-	w.Parent.Results = []c2pa.Status{{Code: "claimSignature.validated"}}
-	signed, err := s.Sign(testJPEG(t), "jpeg", w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	both := filepath.Join(t.TempDir(), "anchors.pem")
-	ca, _ := os.ReadFile(d.CA)
-	test, _ := os.ReadFile(filepath.Join(dir, "certs", "trust", "test_cert_root_bundle.pem"))
-	os.WriteFile(both, append(ca, test...), 0o644)
+	signed, d, both, s, w := signedRendition(t)
 	for anchors, want := range map[string]string{both: c2pa.StateTrusted, d.CA: c2pa.StateValid, "": c2pa.StateValid} {
 		r := agree(t, "rendition of CA.jpg", signed, "jpeg", anchors)
 		if r.State != want || len(r.Failure) > 0 && !has(r.Failure, "signingCredential.untrusted") {

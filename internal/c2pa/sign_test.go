@@ -132,9 +132,11 @@ func contains(xs []string, x string) bool {
 	return false
 }
 
-// A signed original's manifest travels into its rendition's store as the
-// parent ingredient's: the chain survives the resize.
-func TestSignedOriginalIsTheIngredient(t *testing.T) {
+// signedRendition is a picture signed (by s, saying w) as the rendition
+// of the C2PA project's CA.jpg, carrying its manifest; anchors trusts
+// both signers.
+func signedRendition(t *testing.T) (out []byte, d c2pa.Dev, anchors string, s *c2pa.Signer, w c2pa.Work) {
+	t.Helper()
 	dir := sharedFixtures(t)
 	orig, err := os.ReadFile(filepath.Join(dir, "CA.jpg"))
 	if err != nil {
@@ -144,18 +146,26 @@ func TestSignedOriginalIsTheIngredient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, d := devSigner(t)
-	w := work()
+	s, d = devSigner(t)
+	w = work()
 	w.Parent.Store = store
 	w.Parent.Results = []c2pa.Status{{Code: "claimSignature.validated"}}
-	out, err := s.Sign(testJPEG(t), "jpeg", w)
-	if err != nil {
+	if out, err = s.Sign(testJPEG(t), "jpeg", w); err != nil {
 		t.Fatal(err)
 	}
-	anchors := filepath.Join(t.TempDir(), "anchors.pem")
+	anchors = filepath.Join(t.TempDir(), "anchors.pem")
 	ca, _ := os.ReadFile(d.CA)
 	test, _ := os.ReadFile(filepath.Join(dir, "certs", "trust", "test_cert_root_bundle.pem"))
-	os.WriteFile(anchors, append(ca, test...), 0o644)
+	if err := os.WriteFile(anchors, append(ca, test...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return out, d, anchors, s, w
+}
+
+// A signed original's manifest travels into its rendition's store as the
+// parent ingredient's: the chain survives the resize.
+func TestSignedOriginalIsTheIngredient(t *testing.T) {
+	out, _, anchors, _, _ := signedRendition(t)
 	r := c2patest.Verify(t, out, "image/jpeg", anchors)
 	if r.State != "Trusted" || len(r.Status) != 0 {
 		t.Fatalf("state %s, status %v\n%s", r.State, r.Status, r.Raw)
