@@ -94,6 +94,9 @@ func briefRecord(out io.Writer, record []byte) error {
 			caption = a.Descriptions[0].Value
 		}
 		fmt.Fprintf(out, "\n%s %s\n  %s\n  taken %s; %s; by %s\n", a.Name, a.URI, caption, a.ContentCreated, a.EdNote, dash(a.By))
+		for _, ti := range a.TrustIndicators {
+			fmt.Fprintf(out, "  %s\n", ti.Title)
+		}
 		for _, r := range a.Renditions {
 			fmt.Fprintf(out, "  %-24s %4dx%-4d %7d bytes  %s\n", r.Name, r.Width, r.Height, r.SizeInBytes, r.ContentType)
 		}
