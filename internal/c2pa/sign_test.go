@@ -2,13 +2,20 @@ package c2pa_test
 
 import (
 	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"image"
 	"image/color"
 	"image/jpeg"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/photodesk/photodesk/internal/c2pa"
 	"github.com/photodesk/photodesk/internal/c2pa/c2patest"
@@ -222,5 +229,54 @@ func TestLargeStoreSpansSegments(t *testing.T) {
 	}
 	if r := c2patest.Verify(t, out, "image/jpeg", d.CA); r.State != "Trusted" || len(r.Status) != 0 {
 		t.Fatalf("state %s, status %v", r.State, r.Status)
+	}
+}
+
+// An RSA key signs PS256, and the reference verifier trusts it through
+// its CA like an ES256 one.
+func TestSignPS256(t *testing.T) {
+	caKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Add(-time.Hour)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "RSA test CA", Organization: []string{"photodesk tests"}},
+		NotBefore: now, NotAfter: now.AddDate(1, 0, 0), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "RSA signer", Organization: []string{"工人日报社"}},
+		NotBefore: now, NotAfter: now.AddDate(1, 0, 0), KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection}}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, key.Public(), caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(leafDER)
+	s, err := c2pa.NewSigner(key, []*x509.Certificate{leaf, ca}, "photodesk", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.Sign(testJPEG(t), "jpeg", work())
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchors := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(anchors, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := c2patest.Verify(t, out, "image/jpeg", anchors)
+	if r.State != "Trusted" || len(r.Status) != 0 || !strings.EqualFold(r.Signature.Alg, "ps256") || s.Name() != "工人日报社" {
+		t.Fatalf("PS256: %s %v alg %q signer %q\n%s", r.State, r.Status, r.Signature.Alg, s.Name(), r.Raw)
+	}
+	if got := c2pa.Read(out, "jpeg", []*x509.Certificate{ca}); got.State != c2pa.StateTrusted {
+		t.Errorf("our reader: %s %v", got.State, got.Failure)
 	}
 }
