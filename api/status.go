@@ -24,6 +24,9 @@ type PhotoStatus struct {
 	ETag     string            `json:"etag"`
 	Stages   map[string]string `json:"stages"` // stage -> pending, done or failed
 	Failures map[string]string `json:"failures,omitempty"`
+	// Provenance is what the original's Content Credentials (C2PA) were,
+	// once the exif role has read them.
+	Provenance *contract.Provenance `json:"provenance,omitempty"`
 }
 
 // GalleryStatus is what GET /v1/galleries/{id} answers.
@@ -61,6 +64,9 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	if st.Photos != nil {
 		rd := st.Evaluate()
+		// The assembler's --require-provenance is its own; a gallery.json
+		// that asks is seen here.
+		rd.RequireProvenance(st.Manifest, false)
 		out.Ready, out.Waiting, out.Failed = rd.Ready, rd.Waiting, rd.Failed
 	}
 	for _, name := range st.PhotoNames() {
@@ -73,6 +79,9 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, id string) {
 // any other stage that failed it.
 func photoStatus(pp gallery.PhotoProgress) PhotoStatus {
 	ps := PhotoStatus{Name: pp.Name, ETag: pp.Photo.ETag, Stages: map[string]string{}}
+	if pp.Result != nil && pp.Result.Exif != nil {
+		ps.Provenance = pp.Result.Exif.Provenance
+	}
 	for _, sp := range append(pp.Stages, pp.Other...) {
 		ps.Stages[sp.Stage.Name] = sp.State
 		if sp.State == gallery.Failed {

@@ -36,3 +36,20 @@ func TestPhotoStatusFollowsTheStageTable(t *testing.T) {
 		}
 	}
 }
+
+// A photo's Content Credentials, as the exif role read them, show in its
+// status.
+func TestPhotoStatusShowsProvenance(t *testing.T) {
+	at := time.Now()
+	ref := contract.Ref{Gallery: "g", Photo: "a.jpg", ETag: "e1"}
+	s := gallery.New("g")
+	s.ApplyUploaded(contract.PhotoUploaded{Ref: ref, UploadedAt: at}, at)
+	if ps := photoStatus(s.PhotoProgress(gallery.MPhoto{File: "a.jpg"})); ps.Provenance != nil {
+		t.Fatalf("provenance before the exif result: %+v", ps.Provenance)
+	}
+	p := &contract.Provenance{State: contract.ProvenanceInvalid, Codes: []string{"assertion.dataHash.mismatch"}}
+	s.ApplyExif(contract.PhotoExif{Ref: ref, Exif: contract.ExifData{Format: "jpeg", Provenance: p}}, at)
+	if ps := photoStatus(s.PhotoProgress(gallery.MPhoto{File: "a.jpg"})); ps.Provenance == nil || ps.Provenance.State != "invalid" {
+		t.Errorf("provenance %+v, want the exif result's", ps.Provenance)
+	}
+}
