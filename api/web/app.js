@@ -103,8 +103,22 @@ function byName(name) { return state.items.find((i) => i.name === name); }
 function showStage(item) {
   const s = item.stages;
   const parts = ["exif", "renditions", "watermark"].map((k) => k + " " + (s[k] === "done" ? "✓" : s[k] === "failed" ? "✗" : "…"));
+  const p = item.provenance;
+  if (p && typeof p.state === "string") parts.push(provenanceText(p));
   item.stage.textContent = parts.join(" · ") + (item.reason ? " — " + item.reason : "");
   item.stage.classList.toggle("failed", !!item.reason);
+}
+
+// provenanceText says what the original's Content Credentials (C2PA) are,
+// as the exif role read them.
+function provenanceText(p) {
+  const by = typeof p.signer === "string" && p.signer ? ", signed by " + p.signer : "";
+  switch (p.state) {
+    case "trusted": return "Content Credentials ✓" + by;
+    case "valid": return "Content Credentials intact" + by + " (signer not on the trust list)";
+    case "invalid": return "Content Credentials INVALID" + (Array.isArray(p.codes) ? " (" + p.codes.join(", ") + ")" : "");
+    default: return "no Content Credentials";
+  }
 }
 
 // follow reads the gallery's Server-Sent Events with fetch (EventSource
@@ -147,6 +161,7 @@ function onEvent(ev, d) {
     item.stages.exif = "done";
     if (!item.caption.value && d.exif && d.exif.caption) item.caption.value = d.exif.caption;
     prefillRights(item, d.exif && d.exif.rights);
+    item.provenance = d.exif && d.exif.provenance;
     showStage(item);
   } else if ((ev === "photo.renditions" || ev === "photo.watermarked") && item) {
     item.stages[ev === "photo.renditions" ? "renditions" : "watermark"] = "done";

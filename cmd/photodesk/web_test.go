@@ -121,6 +121,16 @@ func TestUploadPageInChromium(t *testing.T) {
 	if err != nil || !slices.Equal(got, []string{"", "", "嵌入的替代文字", "赵六、钱七"}) {
 		t.Errorf("prefilled alt text and photographer: %q (%v)", got, err)
 	}
+	// What the original's Content Credentials are shows on its line.
+	prov := `onEvent("photo.exif", {photo: "02-second.jpg", exif: {provenance: {state: "invalid", codes: ["assertion.dataHash.mismatch"]}}});
+		onEvent("photo.exif", {photo: "03-third.jpg", exif: {provenance: {state: "trusted", signer: "Reuters"}}});
+		const st = (n) => document.querySelector('#photos li[data-name="' + n + '"] .stage').textContent;
+		[st("02-second.jpg"), st("03-third.jpg")]`
+	lines, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](prov))
+	if err != nil || len(lines) != 2 || !strings.Contains(lines[0], "Content Credentials INVALID (assertion.dataHash.mismatch)") ||
+		!strings.Contains(lines[1], "Content Credentials ✓, signed by Reuters") {
+		t.Errorf("provenance on the photos' lines: %q (%v)", lines, err)
+	}
 	do("credit and rights",
 		chromedp.Click(chromedp.CSS(`#rights summary`)),
 		chromedp.SendKeys(chromedp.ID("r-credit"), "工人日报"),
