@@ -211,7 +211,7 @@ func (s *Server) createGallery(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) listGalleries(w http.ResponseWriter, r *http.Request) {
 	c := callerOf(r)
-	keys, err := s.registry.ListKeys(r.Context())
+	entries, err := pipeline.Entries(r.Context(), s.JS, s.registry)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
 		return
@@ -222,16 +222,12 @@ func (s *Server) listGalleries(w http.ResponseWriter, r *http.Request) {
 		Created time.Time `json:"created"`
 	}
 	var items []item
-	for k := range keys.Keys() {
-		e, err := s.registry.Get(r.Context(), k)
-		if err != nil {
-			continue
-		}
+	for _, e := range entries {
 		var reg registration
 		if json.Unmarshal(e.Value(), &reg) != nil || (c.Role == RolePhotographer && reg.Owner != c.Name) {
 			continue
 		}
-		items = append(items, item{ID: k, Owner: reg.Owner, Created: reg.Created})
+		items = append(items, item{ID: e.Key(), Owner: reg.Owner, Created: reg.Created})
 	}
 	sort.Slice(items, func(i, j int) bool { return items[i].Created.After(items[j].Created) })
 	if len(items) > 100 {

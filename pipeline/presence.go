@@ -183,28 +183,20 @@ func processes(ctx context.Context, js jetstream.JetStream, bucket string, ttl t
 	if err != nil {
 		return nil, fmt.Errorf("key-value bucket %s: %w", bucket, err)
 	}
-	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	entries, err := Entries(ctx, js, kv)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", bucket, err)
+		return nil, err
 	}
-	defer w.Stop()
 	var out []Process
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case e, ok := <-w.Updates():
-			if !ok || e == nil {
-				return out, nil // nil marks the end of the current values
-			}
-			var p Process
-			// The bucket expires keys on its own; an entry it has not
-			// removed yet is as gone.
-			if json.Unmarshal(e.Value(), &p) != nil || time.Since(e.Created()) > ttl {
-				continue
-			}
-			p.Seen = e.Created().UTC()
-			out = append(out, p)
+	for _, e := range entries {
+		var p Process
+		// The bucket expires keys on its own; an entry it has not
+		// removed yet is as gone.
+		if json.Unmarshal(e.Value(), &p) != nil || time.Since(e.Created()) > ttl {
+			continue
 		}
+		p.Seen = e.Created().UTC()
+		out = append(out, p)
 	}
+	return out, nil
 }

@@ -192,21 +192,11 @@ func galleriesInProgress(ctx context.Context, js jetstream.JetStream, limit int)
 	if err != nil {
 		return nil, 0, err
 	}
-	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	entries, err := pipeline.Entries(ctx, js, kv)
 	if err != nil {
 		return nil, 0, err
 	}
-	defer w.Stop()
-	for {
-		var e jetstream.KeyValueEntry
-		select {
-		case <-ctx.Done():
-			return nil, 0, ctx.Err()
-		case e = <-w.Updates():
-		}
-		if e == nil {
-			break // the end of the current values
-		}
+	for _, e := range entries {
 		var st gallery.State
 		if err := json.Unmarshal(e.Value(), &st); err != nil {
 			continue
