@@ -12,6 +12,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/veraison/go-cose"
 )
 
 // fuzzFiles returns files to seed the fuzzers with: a JPEG and a WebP we
@@ -176,6 +179,62 @@ func FuzzRead(f *testing.F) {
 			default:
 				t.Fatalf("%s: state %q", format, r.State)
 			}
+		}
+	})
+}
+
+// tokensIn returns the time-stamp tokens of the active manifest of a
+// file's store.
+func tokensIn(file []byte, format string) [][]byte {
+	store, _, err := FindStore(file, format)
+	if err != nil {
+		return nil
+	}
+	root, err := ParseJUMBF(store)
+	if err != nil || len(root.Children) == 0 {
+		return nil
+	}
+	sig := root.Children[len(root.Children)-1].Child(labelSignature)
+	if sig == nil || len(sig.Children) == 0 {
+		return nil
+	}
+	var msg cose.Sign1Message
+	if msg.UnmarshalCBOR(sig.Children[0].Data) != nil {
+		return nil
+	}
+	var out [][]byte
+	for _, h := range []string{"sigTst", "sigTst2"} {
+		raw, err := cbor.Marshal(msg.Headers.Unprotected[h])
+		var c tstContainer
+		if err == nil && readDec.Unmarshal(raw, &c) == nil {
+			for _, t := range c.Tokens {
+				out = append(out, t.Val)
+			}
+		}
+	}
+	return out
+}
+
+// verifyToken never panics on any bytes (pkcs7's BER reader does on
+// some), and no token holds for data it was not made for.
+func FuzzVerifyToken(f *testing.F) {
+	files, _ := fuzzFiles(f)
+	for name, file := range files {
+		format := "jpeg"
+		if strings.HasSuffix(name, ".webp") {
+			format = "webp"
+		}
+		for _, tok := range tokensIn(file, format) {
+			f.Add(tok)
+			if inner, ok := tokenOfResponse(tok); ok {
+				f.Add(inner)
+			}
+		}
+	}
+	f.Add([]byte("0\x82"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if at, ok := verifyToken(b, []byte("not what was stamped")); ok {
+			t.Fatalf("a token holds for other data, at %v", at)
 		}
 	})
 }
