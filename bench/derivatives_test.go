@@ -457,7 +457,7 @@ func benchSign(b *testing.B, roles map[string][]imaging.Result) {
 			added = 0
 			for i, f := range files {
 				w.Title, w.Format = "file."+formats[i], "image/"+formats[i]
-				out, err := signer.Sign(f, formats[i], w)
+				out, err := signer.Sign(b.Context(), f, formats[i], w)
 				if err != nil {
 					b.Fatalf("sign %s: %v", formats[i], err)
 				}

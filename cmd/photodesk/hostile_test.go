@@ -129,7 +129,7 @@ func hostileManifests(t *testing.T, g string) []hostileCase {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signed, err := signer.Sign(photo(t, 60, nil), "jpeg", c2pa.Work{Title: "c2pa.jpg", Format: "image/jpeg"})
+	signed, err := signer.Sign(t.Context(), photo(t, 60, nil), "jpeg", c2pa.Work{Title: "c2pa.jpg", Format: "image/jpeg"})
 	if err != nil {
 		t.Fatal(err)
 	}

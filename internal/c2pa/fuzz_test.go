@@ -49,11 +49,11 @@ func fuzzFiles(f *testing.F) (files map[string][]byte, anchors []*x509.Certifica
 	}
 	files["plain.jpg"] = jb.Bytes()
 	w := Work{Title: "fuzz.jpg", Format: "image/jpeg", Actions: []Action{{Action: "c2pa.resized"}}}
-	if files["signed.jpg"], err = s.Sign(jb.Bytes(), "jpeg", w); err != nil {
+	if files["signed.jpg"], err = s.Sign(f.Context(), jb.Bytes(), "jpeg", w); err != nil {
 		f.Fatal(err)
 	}
 	if webp, ok := files["mars.webp"]; ok {
-		if files["signed.webp"], err = s.Sign(webp, "webp", w); err != nil {
+		if files["signed.webp"], err = s.Sign(f.Context(), webp, "webp", w); err != nil {
 			f.Fatal(err)
 		}
 	}

@@ -42,7 +42,7 @@ func readBounded(t *testing.T, name string, file []byte, format string) c2pa.Rep
 
 func TestReadHostileStores(t *testing.T) {
 	s, _ := devSigner(t)
-	signed, err := s.Sign(testJPEG(t), "jpeg", work())
+	signed, err := s.Sign(t.Context(), testJPEG(t), "jpeg", work())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestReadHostileStores(t *testing.T) {
 // A JUMBF store of another kind than C2PA's is no manifest.
 func TestReadOtherJUMBF(t *testing.T) {
 	s, _ := devSigner(t)
-	signed, err := s.Sign(testJPEG(t), "jpeg", work())
+	signed, err := s.Sign(t.Context(), testJPEG(t), "jpeg", work())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestReadTwoWebPStores(t *testing.T) {
 	s, _ := devSigner(t)
 	w := work()
 	w.Format = "image/webp"
-	signed, err := s.Sign(testWebP(t), "webp", w)
+	signed, err := s.Sign(t.Context(), testWebP(t), "webp", w)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -184,7 +184,7 @@ func TestReadSignedFilesAsTheReference(t *testing.T) {
 		format string
 		file   []byte
 	}{{"jpeg", testJPEG(t)}, {"webp", testWebP(t)}} {
-		signed, err := s.Sign(c.file, c.format, w)
+		signed, err := s.Sign(t.Context(), c.file, c.format, w)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -237,7 +237,7 @@ func TestReadSignedFilesAsTheReference(t *testing.T) {
 // not list: malformed in ways a careless writer makes them.
 func TestReadMalformedSignedFilesAsTheReference(t *testing.T) {
 	s, d := devSigner(t)
-	signed, err := s.Sign(testJPEG(t), "jpeg", work())
+	signed, err := s.Sign(t.Context(), testJPEG(t), "jpeg", work())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +335,7 @@ func TestReadSigningCertificatesAsTheReference(t *testing.T) {
 		{"a CA", &x509.Certificate{Subject: subject, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, UnknownExtKeyUsage: docSigning,
 			BasicConstraintsValid: true, IsCA: true}, c2pa.StateInvalid, "signingCredential.invalid"},
 	} {
-		signed, err := ca.signer(t, c.tmpl).Sign(testJPEG(t), "jpeg", work())
+		signed, err := ca.signer(t, c.tmpl).Sign(t.Context(), testJPEG(t), "jpeg", work())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -378,7 +378,7 @@ func TestReadIngredientManifestsAsTheReference(t *testing.T) {
 	// validated: the reference counts only what changed since.
 	w.Parent.Results = append(w.Parent.Results, c2pa.Status{Code: "signingCredential.untrusted",
 		URL: "self#jumbf=/c2pa/contentauth:urn:uuid:c2677d4b-0a93-4444-876f-ed2f2d40b8cf/c2pa.signature"})
-	recorded, err := s.Sign(testJPEG(t), "jpeg", w)
+	recorded, err := s.Sign(t.Context(), testJPEG(t), "jpeg", w)
 	if err != nil {
 		t.Fatal(err)
 	}

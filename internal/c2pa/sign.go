@@ -2,6 +2,7 @@ package c2pa
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -164,33 +165,67 @@ func (s *Signer) Identity() string { return fmt.Sprintf("%x", sha256.Sum256(s.ch
 // C2PA manifest store embedded that says w, and signed: the last write to
 // the file, since any later change breaks its hard binding. A store the
 // file held is replaced.
-func (s *Signer) Sign(file []byte, format string, w Work) ([]byte, error) {
+func (s *Signer) Sign(ctx context.Context, file []byte, format string, w Work) ([]byte, error) {
+	m, err := s.manifest(w)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.place(file, format, m)
+	if err != nil {
+		return nil, err
+	}
+	return p.file, nil
+}
+
+// draft is a manifest being made: all but its hard binding and its
+// signature.
+type draft struct {
+	label, instanceID, title string
+	carried                  []*Box // the parent's manifests
+	parts                    []*Box // the assertions but the hard binding
+}
+
+func (s *Signer) manifest(w Work) (*draft, error) {
 	carried, parent, err := parentManifests(w.Parent.Store)
 	if err != nil {
 		return nil, err
 	}
-	label := "urn:c2pa:" + uuid.NewString()
-	parts, err := w.assertions(label, parent, s.generator)
-	if err != nil {
+	d := &draft{label: "urn:c2pa:" + uuid.NewString(), instanceID: "xmp:iid:" + uuid.NewString(), title: w.Title, carried: carried}
+	if d.parts, err = w.assertions(d.label, parent, s.generator); err != nil {
 		return nil, err
 	}
-	// The hard binding covers the file with the store left out, and the
-	// store's place and size are in the binding itself: build, embed and
-	// measure until the place holds still (twice, save when a length
-	// crosses a CBOR width).
+	return d, nil
+}
+
+// placed is a draft signed and embedded in a file.
+type placed struct {
+	file    []byte
+	at      span // the store's place in file
+	binding *Box
+	claim   []byte
+	msg     *cose.Sign1Message // the claim signature
+}
+
+// place embeds d in file, signed. The hard binding covers the file with
+// the store left out, and the store's place and size are in the binding
+// itself: build, embed and measure until the place holds still (twice,
+// save when a length crosses a CBOR width).
+func (s *Signer) place(file []byte, format string, d *draft) (placed, error) {
 	where := span{}
 	hash := make([]byte, sha256.Size)
 	for range 4 {
-		store, err := s.store(label, carried, parts, dataHashBox(where, hash), w.Title)
+		binding := dataHashBox(where, hash)
+		claim := s.claim(d, binding)
+		msg, sig, err := s.signClaim(claim)
 		if err != nil {
-			return nil, err
+			return placed{}, err
 		}
-		out, at, err := embed(file, format, store)
+		out, at, err := embed(file, format, d.store(binding, claim, sig))
 		if err != nil {
-			return nil, err
+			return placed{}, err
 		}
 		if at == where {
-			return out, nil
+			return placed{out, at, binding, claim, msg}, nil
 		}
 		where = at
 		h := sha256.New()
@@ -198,23 +233,28 @@ func (s *Signer) Sign(file []byte, format string, w Work) ([]byte, error) {
 		h.Write(out[at.Start+at.Length:])
 		hash = h.Sum(nil)
 	}
-	return nil, errors.New("the manifest's place in the file did not settle")
+	return placed{}, errors.New("the manifest's place in the file did not settle")
 }
 
-// store builds and signs the manifest store.
-func (s *Signer) store(label string, carried, parts []*Box, binding *Box, title string) ([]byte, error) {
-	all := append(append([]*Box(nil), parts...), binding)
-	claim := claimV2{
-		InstanceID: "xmp:iid:" + uuid.NewString(),
+// claim is the claim's CBOR: every assertion, the hard binding last.
+func (s *Signer) claim(d *draft, binding *Box) []byte {
+	c := claimV2{
+		InstanceID: d.instanceID,
 		Generator:  s.generator,
-		Signature:  "self#jumbf=/c2pa/" + label + "/" + labelSignature,
-		Title:      title,
+		Signature:  "self#jumbf=/c2pa/" + d.label + "/" + labelSignature,
+		Title:      d.title,
 		Alg:        "sha256",
 	}
-	for _, a := range all {
-		claim.Created = append(claim.Created, hashedURI{URL: assertionURI(label, a.Label), Hash: sha(a.Payload())})
+	for _, a := range append(d.parts[:len(d.parts):len(d.parts)], binding) {
+		c.Created = append(c.Created, hashedURI{URL: assertionURI(d.label, a.Label), Hash: sha(a.Payload())})
 	}
-	cb := mustCBOR(claim)
+	return mustCBOR(c)
+}
+
+// signClaim signs the claim: a COSE_Sign1 with the chain in its
+// protected header and the claim detached (it is the payload signed, not
+// carried twice). It returns the message and its CBOR.
+func (s *Signer) signClaim(claim []byte) (*cose.Sign1Message, []byte, error) {
 	msg := cose.NewSign1Message()
 	msg.Headers.Protected.SetAlgorithm(s.alg)
 	if len(s.chain) == 1 {
@@ -222,21 +262,25 @@ func (s *Signer) store(label string, carried, parts []*Box, binding *Box, title 
 	} else {
 		msg.Headers.Protected[cose.HeaderLabelX5Chain] = s.chain
 	}
-	// Detached: the claim is the payload signed, not carried twice.
-	msg.Payload = cb
+	msg.Payload = claim
 	if err := msg.Sign(rand.Reader, nil, s.cose); err != nil {
-		return nil, fmt.Errorf("sign the claim: %w", err)
+		return nil, nil, fmt.Errorf("sign the claim: %w", err)
 	}
 	msg.Payload = nil
 	sig, err := msg.MarshalCBOR()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	manifest := superbox(uuidManifest, label,
-		superbox(uuidAssertions, labelAssertions, all...),
-		superbox(uuidClaim, labelClaim, &Box{Type: "cbor", Data: cb}),
+	return msg, sig, nil
+}
+
+// store is the manifest store: the carried manifests and this one.
+func (d *draft) store(binding *Box, claim, sig []byte) []byte {
+	manifest := superbox(uuidManifest, d.label,
+		superbox(uuidAssertions, labelAssertions, append(d.parts[:len(d.parts):len(d.parts)], binding)...),
+		superbox(uuidClaim, labelClaim, &Box{Type: "cbor", Data: claim}),
 		superbox(uuidSignature, labelSignature, &Box{Type: "cbor", Data: sig}),
 	)
-	root := superbox(uuidStore, "c2pa", append(append([]*Box(nil), carried...), manifest)...)
-	return root.Append(nil), nil
+	root := superbox(uuidStore, "c2pa", append(append([]*Box(nil), d.carried...), manifest)...)
+	return root.Append(nil)
 }

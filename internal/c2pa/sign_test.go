@@ -59,7 +59,7 @@ func work() c2pa.Work {
 
 func TestSignedJPEGIsTrusted(t *testing.T) {
 	s, d := devSigner(t)
-	out, err := s.Sign(testJPEG(t), "jpeg", work())
+	out, err := s.Sign(t.Context(), testJPEG(t), "jpeg", work())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestSignedWebPIsTrusted(t *testing.T) {
 	s, d := devSigner(t)
 	w := work()
 	w.Format = "image/webp"
-	out, err := s.Sign(testWebP(t), "webp", w)
+	out, err := s.Sign(t.Context(), testWebP(t), "webp", w)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestTamperedCopyFails(t *testing.T) {
 		format, mime string
 		file         []byte
 	}{{"jpeg", "image/jpeg", testJPEG(t)}, {"webp", "image/webp", testWebP(t)}} {
-		out, err := s.Sign(c.file, c.format, work())
+		out, err := s.Sign(t.Context(), c.file, c.format, work())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,7 +157,7 @@ func signedRendition(t *testing.T) (out []byte, d c2pa.Dev, anchors string, s *c
 	w = work()
 	w.Parent.Store = store
 	w.Parent.Results = []c2pa.Status{{Code: "claimSignature.validated"}}
-	if out, err = s.Sign(testJPEG(t), "jpeg", w); err != nil {
+	if out, err = s.Sign(t.Context(), testJPEG(t), "jpeg", w); err != nil {
 		t.Fatal(err)
 	}
 	anchors = filepath.Join(t.TempDir(), "anchors.pem")
@@ -193,7 +193,7 @@ func TestLocateMatchesFindStore(t *testing.T) {
 		if _, err := c2pa.Locate(bytes.NewReader(c.file), int64(len(c.file)), c.format); err != c2pa.ErrNoManifest {
 			t.Errorf("%s unsigned: %v, want ErrNoManifest", c.format, err)
 		}
-		out, err := s.Sign(c.file, c.format, work())
+		out, err := s.Sign(t.Context(), c.file, c.format, work())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -219,7 +219,7 @@ func TestLargeStoreSpansSegments(t *testing.T) {
 	s, d := devSigner(t)
 	w := work()
 	w.Caption = strings.Repeat("长", 60000) // 180 KB of UTF-8
-	out, err := s.Sign(testJPEG(t), "jpeg", w)
+	out, err := s.Sign(t.Context(), testJPEG(t), "jpeg", w)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +264,7 @@ func TestSignPS256(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := s.Sign(testJPEG(t), "jpeg", work())
+	out, err := s.Sign(t.Context(), testJPEG(t), "jpeg", work())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -145,7 +145,7 @@ func (r *Role) publishCopy(ctx context.Context, d contract.Derivative, f *stampe
 	// Signing is the last write: the hard binding covers every byte
 	// stamped above.
 	if r.Signer != nil {
-		if out, err = r.Signer.Sign(out, d.Format, f.workFor(d, key)); err != nil {
+		if out, err = r.Signer.Sign(ctx, out, d.Format, f.workFor(d, key)); err != nil {
 			return d, fmt.Errorf("sign %s: %w", d.Key, err)
 		}
 	}
