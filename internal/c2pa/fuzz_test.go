@@ -2,6 +2,7 @@ package c2pa
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"image"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/veraison/go-cose"
+
+	"github.com/photodesk/photodesk/internal/c2pa/c2patest"
 )
 
 // fuzzFiles returns files to seed the fuzzers with: a JPEG and a WebP we
@@ -231,6 +234,13 @@ func FuzzVerifyToken(f *testing.F) {
 			}
 		}
 	}
+	tsa := c2patest.NewTSA(f)
+	imprint := sha256.Sum256([]byte("stamped"))
+	tok, err := NewTSA(tsa.URL, nil).Stamp(f.Context(), imprint[:])
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(tok)
 	f.Add([]byte("0\x82"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if at, ok := verifyToken(b, []byte("not what was stamped")); ok {

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 
 	"github.com/google/uuid"
 	"github.com/veraison/go-cose"
@@ -29,6 +30,11 @@ type Signer struct {
 	cose      cose.Signer
 	generator generatorInfo
 	name      string
+	// stamper time-stamps every claim signature when set; reserve is
+	// the room made for its token in the signature (learnt, shared by
+	// the copies of the signer that sign at once).
+	stamper TimeStamper
+	reserve *atomic.Int64
 }
 
 // NewSigner checks that key matches the chain's first certificate and
@@ -157,24 +163,161 @@ func ParseCertificates(b []byte) ([]*x509.Certificate, error) {
 func (s *Signer) Name() string { return s.name }
 
 // Identity names the key and chain in a way that changes with them (the
-// signing certificate's SHA-256): published files are re-signed when it
-// does.
-func (s *Signer) Identity() string { return fmt.Sprintf("%x", sha256.Sum256(s.chain[0])) }
+// signing certificate's SHA-256), and says whether signatures are
+// time-stamped: published files are re-signed when it changes, so
+// turning time-stamps on signs them again, stamped.
+func (s *Signer) Identity() string {
+	id := fmt.Sprintf("%x", sha256.Sum256(s.chain[0]))
+	if s.stamper != nil {
+		id += "+tsa"
+	}
+	return id
+}
+
+// WithTimeStamps returns a signer like s whose claim signatures are
+// time-stamped by ts (nil: none), as C2PA 2.x does it: a token over the
+// signature in the signature's unprotected header (sigTst2).
+//
+// A time-stamp that cannot be had fails the signing; the file is not
+// published unstamped. A newsroom would rather publish late than publish
+// credentials that turn invalid, unnoticed, the day the signing
+// certificate expires, since an unstamped signature is judged at the
+// time it is read; a failure is loud (the assembler retries, logs and
+// finally gives up), and a desk that prefers to publish through an
+// outage of its time-stamp authority can turn time-stamping off.
+func (s *Signer) WithTimeStamps(ts TimeStamper) *Signer {
+	c := *s
+	c.stamper, c.reserve = ts, new(atomic.Int64)
+	return &c
+}
 
 // Sign returns file (a JPEG or WebP, format "jpeg" or "webp") with a
 // C2PA manifest store embedded that says w, and signed: the last write to
 // the file, since any later change breaks its hard binding. A store the
 // file held is replaced.
 func (s *Signer) Sign(ctx context.Context, file []byte, format string, w Work) ([]byte, error) {
-	m, err := s.manifest(w)
+	d, err := s.manifest(w)
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.place(file, format, m)
+	if s.stamper != nil {
+		return s.signStamped(ctx, file, format, d)
+	}
+	p, err := s.place(file, format, d, 0)
 	if err != nil {
 		return nil, err
 	}
 	return p.file, nil
+}
+
+// tokenSlack is the room made beyond the largest token seen, for the
+// next one's length to differ by (a serial number, the time's fraction,
+// an ECDSA signature's DER, the nonce: a few bytes each).
+const tokenSlack = 128
+
+// signStamped signs d into file with a time-stamped claim signature. The
+// token stamps the signature, so it can be asked for only once the
+// signature is final, that is once the store holds still in the file;
+// yet it is in the store. So the store is placed with the signature's
+// unprotected header padded by the room a token takes, then the token is
+// asked for and traded for the padding (less what is left of it): the
+// store keeps its size, and with it the binding, the claim and the
+// signature. The room is learnt from the tokens: the first file finds
+// none and is placed again with room for the token it got; later files
+// fit the first time. One request per file, two for the first.
+func (s *Signer) signStamped(ctx context.Context, file []byte, format string, d *draft) ([]byte, error) {
+	for range 3 {
+		reserve := int(s.reserve.Load())
+		p, err := s.place(file, format, d, reserve)
+		if err != nil {
+			return nil, err
+		}
+		protected, err := p.msg.Headers.MarshalProtected()
+		if err != nil {
+			return nil, err
+		}
+		tbs := countersigned(protected, mustCBOR(p.msg.Signature))
+		imprint := sha256.Sum256(tbs)
+		tok, err := s.stamper.Stamp(ctx, imprint[:])
+		if err != nil {
+			return nil, fmt.Errorf("time-stamp the claim signature: %w", err)
+		}
+		if len(tok) > maxTSAReply {
+			return nil, fmt.Errorf("time-stamp the claim signature: a token of %d bytes, more than %d KiB", len(tok), maxTSAReply>>10)
+		}
+		if _, ok := verifyToken(tok, tbs); !ok {
+			return nil, errors.New("time-stamp the claim signature: the token does not hold for it (its imprint or its own signature)")
+		}
+		val := map[string]any{"tstTokens": []any{map[string]any{"val": tok}}}
+		need := len(mustCBOR("sigTst2")) + len(mustCBOR(val))
+		pad, fits := padding(reserve - need)
+		if !fits {
+			growTo(s.reserve, int64(need+tokenSlack))
+			continue
+		}
+		p.msg.Headers.Unprotected = cose.UnprotectedHeader{"sigTst2": val}
+		for k, v := range pad {
+			p.msg.Headers.Unprotected[k] = v
+		}
+		sig, err := p.msg.MarshalCBOR()
+		if err != nil {
+			return nil, err
+		}
+		out, at, err := embed(file, format, d.store(p.binding, p.claim, sig))
+		if err != nil {
+			return nil, err
+		}
+		if at != p.at {
+			return nil, fmt.Errorf("c2pa: the stamped signature moved the store from %+v to %+v", p.at, at) // a bug
+		}
+		return out, nil
+	}
+	return nil, errors.New("time-stamp the claim signature: the authority's tokens kept outgrowing the room made for them")
+}
+
+// growTo raises a to n unless it is higher already.
+func growTo(a *atomic.Int64, n int64) {
+	for r := a.Load(); r < n && !a.CompareAndSwap(r, n); r = a.Load() {
+	}
+}
+
+// padding returns unprotected header entries of zeros that take exactly
+// n bytes, as c2pa-rs pads its signatures: "pad", and "pad2" beside it
+// for the lengths one cannot take; false for the few no two can (1-4).
+func padding(n int) (map[string][]byte, bool) {
+	if n == 0 {
+		return nil, true
+	}
+	fit := func(key string, n int) ([]byte, bool) {
+		for _, head := range []int{1, 2, 3, 5} {
+			if z := n - 1 - len(key) - head; z >= 0 && cborHead(z) == head {
+				return make([]byte, z), true
+			}
+		}
+		return nil, false
+	}
+	if z, ok := fit("pad", n); ok {
+		return map[string][]byte{"pad": z}, true
+	}
+	if z, ok := fit("pad2", n-len(mustCBOR("pad"))-1); ok {
+		return map[string][]byte{"pad": {}, "pad2": z}, true
+	}
+	return nil, false
+}
+
+// cborHead is the length of the head of a CBOR string of n bytes.
+func cborHead(n int) int {
+	switch {
+	case n < 24:
+		return 1
+	case n < 1<<8:
+		return 2
+	case n < 1<<16:
+		return 3
+	case n < 1<<32:
+		return 5
+	}
+	return 9
 }
 
 // draft is a manifest being made: all but its hard binding and its
@@ -210,13 +353,14 @@ type placed struct {
 // the store left out, and the store's place and size are in the binding
 // itself: build, embed and measure until the place holds still (twice,
 // save when a length crosses a CBOR width).
-func (s *Signer) place(file []byte, format string, d *draft) (placed, error) {
+// The signature's unprotected header is padded by reserve bytes.
+func (s *Signer) place(file []byte, format string, d *draft, reserve int) (placed, error) {
 	where := span{}
 	hash := make([]byte, sha256.Size)
 	for range 4 {
 		binding := dataHashBox(where, hash)
 		claim := s.claim(d, binding)
-		msg, sig, err := s.signClaim(claim)
+		msg, sig, err := s.signClaim(claim, reserve)
 		if err != nil {
 			return placed{}, err
 		}
@@ -253,8 +397,9 @@ func (s *Signer) claim(d *draft, binding *Box) []byte {
 
 // signClaim signs the claim: a COSE_Sign1 with the chain in its
 // protected header and the claim detached (it is the payload signed, not
-// carried twice). It returns the message and its CBOR.
-func (s *Signer) signClaim(claim []byte) (*cose.Sign1Message, []byte, error) {
+// carried twice). Its unprotected header is padded by reserve bytes. It
+// returns the message and its CBOR.
+func (s *Signer) signClaim(claim []byte, reserve int) (*cose.Sign1Message, []byte, error) {
 	msg := cose.NewSign1Message()
 	msg.Headers.Protected.SetAlgorithm(s.alg)
 	if len(s.chain) == 1 {
@@ -267,6 +412,13 @@ func (s *Signer) signClaim(claim []byte) (*cose.Sign1Message, []byte, error) {
 		return nil, nil, fmt.Errorf("sign the claim: %w", err)
 	}
 	msg.Payload = nil
+	pad, ok := padding(reserve)
+	if !ok {
+		return nil, nil, fmt.Errorf("c2pa: no padding of %d bytes", reserve) // reserve is 0 or more than 4
+	}
+	for k, v := range pad {
+		msg.Headers.Unprotected[k] = v
+	}
 	sig, err := msg.MarshalCBOR()
 	if err != nil {
 		return nil, nil, err

@@ -7,6 +7,7 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/digitorus/pkcs7"
@@ -108,14 +109,21 @@ func verifyToken(tok, data []byte) (time.Time, bool) {
 // CMS SignedData is about a dozen levels down.
 const maxDERDepth = 32
 
+// pkcsMu serialises the calls into pkcs7: its BER reader counts its
+// depth in a package variable (for debugging output it no longer
+// prints), a data race when two goroutines read tokens at once.
+var pkcsMu sync.Mutex
+
 // guarded runs parse (pkcs7's or timestamp's) on a token from outside:
-// only on well-formed DER, which is what the reference reads too, and
-// with a panic turned into an error, since pkcs7's BER reader indexes
-// past the end of some malformed input.
+// only on well-formed DER, which is what the reference reads too, one at
+// a time, and with a panic turned into an error, since pkcs7's BER
+// reader indexes past the end of some malformed input.
 func guarded[T any](tok []byte, parse func([]byte) (T, error)) (v T, err error) {
 	if !derOK(tok, maxDERDepth) {
 		return v, errors.New("the time-stamp token is not well-formed DER")
 	}
+	pkcsMu.Lock()
+	defer pkcsMu.Unlock()
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("the time-stamp token is malformed: %v", r)

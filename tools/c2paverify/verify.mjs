@@ -1,5 +1,9 @@
-// verify.mjs FILE MIME [ANCHORS_PEM] prints one JSON line: what the C2PA
-// reference implementation (c2pa-rs as WebAssembly) says of FILE. The
+// verify.mjs FILE MIME [ANCHORS_PEM [TSA_ANCHORS_PEM]] prints one JSON
+// line: what the C2PA reference implementation (c2pa-rs as WebAssembly)
+// says of FILE, trusting the signers ANCHORS_PEM issues and the
+// time-stamp authorities TSA_ANCHORS_PEM issues (c2pa-rs keeps the two
+// lists apart; without the second, time-stamps are trusted by its own
+// list of authorities, as a reader in the field does). The
 // tests call it as the outside judge of photodesk's Content Credentials;
 // a file without a manifest prints {"state":"None","error":"JumbfNotFound…"}.
 import { readFileSync as rd } from 'node:fs';
@@ -7,8 +11,13 @@ import { createRequire } from 'node:module';
 import { initSync, WasmReader } from '@contentauth/c2pa-wasm';
 
 initSync({ module: rd(createRequire(import.meta.url).resolve('@contentauth/c2pa-wasm/c2pa.wasm')) });
-const [file, mime, anchors] = process.argv.slice(2);
-const settings = anchors && JSON.stringify({ trust: { trust_anchors: rd(anchors, 'utf8') } });
+const [file, mime, anchors, tsaAnchors] = process.argv.slice(2);
+let settings = anchors && JSON.stringify({ trust: { trust_anchors: rd(anchors, 'utf8') } });
+if (tsaAnchors) {
+  const lists = [{ trust_kind: 'tsa', trust_anchors: rd(tsaAnchors, 'utf8') }];
+  if (anchors) lists.push({ trust_kind: 'manifest', trust_anchors: rd(anchors, 'utf8') });
+  settings = JSON.stringify({ trust: { anchors: lists } });
+}
 let reader;
 try {
   reader = await WasmReader.fromBytes(mime, new Uint8Array(rd(file)), settings);

@@ -35,7 +35,14 @@ type Report struct {
 		Issuer     string `json:"issuer"`
 		CommonName string `json:"common_name"`
 		Alg        string `json:"alg"`
+		Time       string `json:"time"` // of the time-stamp, RFC 3339
 	} `json:"signature"`
+	// Results is what the validation found of the active manifest.
+	Results struct {
+		Active struct {
+			Success, Informational, Failure []struct{ Code, Explanation string }
+		} `json:"activeManifest"`
+	} `json:"results"`
 	Raw string `json:"-"`
 }
 
@@ -51,6 +58,14 @@ func Dir() string {
 // test` does first.
 func Verify(t testing.TB, data []byte, mime, anchors string) Report {
 	t.Helper()
+	return VerifyTSA(t, data, mime, anchors, "")
+}
+
+// VerifyTSA is Verify that also trusts the time-stamp authorities whose
+// PEM anchors are in file tsaAnchors (c2pa-rs trusts signers and
+// time-stamp authorities by separate lists).
+func VerifyTSA(t testing.TB, data []byte, mime, anchors, tsaAnchors string) Report {
+	t.Helper()
 	dir := Dir()
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@contentauth", "c2pa-wasm")); err != nil {
 		t.Fatalf("the C2PA reference verifier is not installed in %s (make c2pa-verifier): %v", dir, err)
@@ -60,8 +75,11 @@ func Verify(t testing.TB, data []byte, mime, anchors string) Report {
 		t.Fatal(err)
 	}
 	args := []string{filepath.Join(dir, "verify.mjs"), f, mime}
-	if anchors != "" {
+	if anchors != "" || tsaAnchors != "" {
 		args = append(args, anchors)
+	}
+	if tsaAnchors != "" {
+		args = append(args, tsaAnchors)
 	}
 	out, err := exec.Command("node", args...).Output()
 	if err != nil {
