@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 
@@ -30,6 +31,8 @@ func runConfig(_ context.Context, args []string) error {
 		v := f.Value.String()
 		if secretFlag.MatchString(f.Name) && v != "" && !strings.Contains(v, "***") {
 			v = mask(v)
+		} else if u, err := url.Parse(v); err == nil && u.User != nil {
+			v = u.Redacted() // a URL's password (a time-stamp authority's, say)
 		}
 		fmt.Fprintf(stdout, "%-28s %s\n", f.Name, v)
 	})

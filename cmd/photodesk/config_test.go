@@ -16,17 +16,19 @@ func TestConfigMasksSecrets(t *testing.T) {
 	t.Setenv("PHOTODESK_PRESETS", "thumb:320:jpeg")
 	var stderr bytes.Buffer
 	args := []string{"config", "--s3-secret-key", "s3-secret-value-456", "--nats-user", "pd", "--api-tokens", "a:photographer:api-token-value-7890",
-		"--webhooks", "desk=https://example.com/hook;k1;webhook-secret-value-0000"}
+		"--webhooks", "desk=https://example.com/hook;k1;webhook-secret-value-0000",
+		"--c2pa-key", "key.pem", "--c2pa-chain", "chain.pem", "--c2pa-tsa-url", "https://desk:tsa-pass-value-4242@tsa.example.com/rfc3161"}
 	if code := run(args, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	s := out.String()
-	for _, secret := range []string{"nats-pass-value-123", "s3-secret-value-456", "api-token-value-7890", "webhook-secret-value-0000"} {
+	for _, secret := range []string{"nats-pass-value-123", "s3-secret-value-456", "api-token-value-7890", "webhook-secret-value-0000", "tsa-pass-value-4242"} {
 		if strings.Contains(s, secret) {
 			t.Errorf("config printed the secret %s", secret)
 		}
 	}
-	for _, want := range []string{"presets                      thumb:320:jpeg", "nats-user                    pd", "s3-secret-key                *** (19 characters)", "https://example.com/hook", "# valid"} {
+	for _, want := range []string{"presets                      thumb:320:jpeg", "nats-user                    pd", "s3-secret-key                *** (19 characters)", "https://example.com/hook",
+		"c2pa-tsa-url                 https://desk:xxxxx@tsa.example.com/rfc3161", "# valid"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("config lacks %q:\n%s", want, s)
 		}
@@ -34,6 +36,18 @@ func TestConfigMasksSecrets(t *testing.T) {
 	out.Reset()
 	if code := run([]string{"config", "--max-deliver", "0"}, &stderr); code != 1 || !strings.Contains(stderr.String(), "invalid: max-deliver") {
 		t.Errorf("invalid config: exit %d, %s", code, stderr.String())
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--c2pa-tsa-url", "https://tsa.example.com/"}, "it needs c2pa-key"},
+		{[]string{"--c2pa-key", "k", "--c2pa-chain", "c", "--c2pa-tsa-url", "tsa.example.com"}, "want an http(s) URL"},
+	} {
+		stderr.Reset()
+		if code := run(append([]string{"config"}, c.args...), &stderr); code != 1 || !strings.Contains(stderr.String(), c.want) {
+			t.Errorf("%v: exit %d, %s", c.args, code, stderr.String())
+		}
 	}
 }
 

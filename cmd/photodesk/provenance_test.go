@@ -243,3 +243,36 @@ func TestRequireProvenanceHoldsUnsignedOriginals(t *testing.T) {
 		t.Errorf("status text does not say why a.jpg is held:\n%s", text.String())
 	}
 }
+
+// TestProvenanceConfigTimeStamps: with --c2pa-tsa-url the assembler's
+// signer time-stamps every signature with that authority.
+func TestProvenanceConfigTimeStamps(t *testing.T) {
+	tsa := c2patest.NewTSA(t)
+	d, err := c2pa.DevIdentity(filepath.Join(t.TempDir(), "c2pa"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := defaultRoleConfig()
+	rc.asm.SigningKey, rc.asm.SigningChain, rc.asm.TSAURL = d.Key, d.Chain, tsa.URL
+	if err := rc.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	signer, _, err := rc.provenance([]string{contract.StageAssembler})
+	if err != nil || signer == nil {
+		t.Fatalf("signer %v: %v", signer, err)
+	}
+	img, err := fixture.JPEG(fixture.Scene(64, 48, 1), 85, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := signer.Sign(t.Context(), img, "jpeg", c2pa.Work{Title: "a.jpg", Format: "image/jpeg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := os.ReadFile(d.CA)
+	anchors, _ := c2pa.ParseCertificates(ca)
+	r := c2pa.Read(out, "jpeg", anchors)
+	if tsa.Requests.Load() == 0 || r.State != c2pa.StateTrusted || r.SignedAt.Sub(tsa.Last()).Abs() > time.Second {
+		t.Errorf("%d requests; Read says %s, signed at %v (the authority %v)", tsa.Requests.Load(), r.State, r.SignedAt, tsa.Last())
+	}
+}

@@ -101,6 +101,9 @@ func (rc *roleConfig) provenance(roles []string) (*c2pa.Signer, []*x509.Certific
 		if err != nil {
 			return nil, nil, fmt.Errorf("c2pa signer: %w", err)
 		}
+		if rc.asm.TSAURL != "" {
+			s = s.WithTimeStamps(c2pa.NewTSA(rc.asm.TSAURL, nil))
+		}
 		signer = s
 	}
 	var anchors []*x509.Certificate

@@ -57,6 +57,9 @@ type Config struct {
 	// are signed with (ES256 or PS256; the chain signing certificate
 	// first); empty: published files go out unsigned.
 	SigningKey, SigningChain string
+	// TSAURL is the RFC 3161 time-stamp authority every signature is
+	// time-stamped by; empty: none.
+	TSAURL string
 }
 
 // DefaultConfig is the newsroom's conventions.
@@ -97,6 +100,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	config.BoolVar(fs, &c.RequireProvenance, "require-provenance", "PHOTODESK_REQUIRE_PROVENANCE", "hold galleries whose originals carry no intact Content Credentials (C2PA), unless gallery.json says otherwise")
 	config.StringVar(fs, &c.SigningKey, "c2pa-key", "PHOTODESK_C2PA_KEY", "PEM private key that signs published files' Content Credentials (C2PA; ES256 or PS256)")
 	config.StringVar(fs, &c.SigningChain, "c2pa-chain", "PHOTODESK_C2PA_CHAIN", "PEM certificate chain of --c2pa-key, signing certificate first")
+	config.StringVar(fs, &c.TSAURL, "c2pa-tsa-url", "PHOTODESK_C2PA_TSA_URL", "RFC 3161 time-stamp authority URL for Content Credentials; empty: none")
 }
 
 // Validate checks c.
@@ -114,6 +118,15 @@ func (c *Config) Validate() error {
 	}
 	if (c.SigningKey == "") != (c.SigningChain == "") {
 		return errors.New("c2pa-key and c2pa-chain go together")
+	}
+	if c.TSAURL != "" {
+		u, err := url.Parse(c.TSAURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("c2pa-tsa-url %q: want an http(s) URL", c.TSAURL)
+		}
+		if c.SigningKey == "" {
+			return errors.New("c2pa-tsa-url time-stamps signatures: it needs c2pa-key and c2pa-chain")
+		}
 	}
 	if c.Source == "" || c.DisplayPreset == "" || !strings.Contains(c.DateFormat, "{D") {
 		return errors.New("source, display-preset and a caption-date-format with a day ({D} or {DD}) are required")
