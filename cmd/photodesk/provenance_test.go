@@ -14,6 +14,7 @@ import (
 
 	"github.com/photodesk/photodesk/internal/c2pa"
 	"github.com/photodesk/photodesk/internal/c2pa/c2patest"
+	"github.com/photodesk/photodesk/internal/c2pa/tsatest"
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/internal/schematest"
 	"github.com/photodesk/photodesk/pipeline"
@@ -247,7 +248,7 @@ func TestRequireProvenanceHoldsUnsignedOriginals(t *testing.T) {
 // TestProvenanceConfigTimeStamps: with --c2pa-tsa-url the assembler's
 // signer time-stamps every signature with that authority.
 func TestProvenanceConfigTimeStamps(t *testing.T) {
-	tsa := c2patest.NewTSA(t)
+	tsa := tsatest.New(t)
 	d, err := c2pa.DevIdentity(filepath.Join(t.TempDir(), "c2pa"))
 	if err != nil {
 		t.Fatal(err)

@@ -17,7 +17,7 @@ import (
 	"github.com/fxamacker/cbor/v2"
 	"github.com/veraison/go-cose"
 
-	"github.com/photodesk/photodesk/internal/c2pa/c2patest"
+	"github.com/photodesk/photodesk/internal/c2pa/tsatest"
 )
 
 // fuzzFiles returns files to seed the fuzzers with: a JPEG and a WebP we
@@ -234,7 +234,7 @@ func FuzzVerifyToken(f *testing.F) {
 			}
 		}
 	}
-	tsa := c2patest.NewTSA(f)
+	tsa := tsatest.New(f)
 	imprint := sha256.Sum256([]byte("stamped"))
 	tok, err := NewTSA(tsa.URL, nil).Stamp(f.Context(), imprint[:])
 	if err != nil {

@@ -18,7 +18,7 @@ import (
 	"github.com/digitorus/timestamp"
 	"github.com/veraison/go-cose"
 
-	"github.com/photodesk/photodesk/internal/c2pa/c2patest"
+	"github.com/photodesk/photodesk/internal/c2pa/tsatest"
 )
 
 // ask posts a request to a TSA and returns its whole reply.
@@ -43,7 +43,7 @@ func ask(t *testing.T, url string, imprint []byte, certs bool) []byte {
 // verifyToken takes a token or a whole reply, over the data stamped only,
 // and with a certificate to check it by.
 func TestVerifyToken(t *testing.T) {
-	tsa := c2patest.NewTSA(t)
+	tsa := tsatest.New(t)
 	data := []byte("a countersignature structure")
 	imprint := sha256.Sum256(data)
 	tok, err := NewTSA(tsa.URL, nil).Stamp(t.Context(), imprint[:])

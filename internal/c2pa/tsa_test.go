@@ -19,6 +19,7 @@ import (
 
 	"github.com/photodesk/photodesk/internal/c2pa"
 	"github.com/photodesk/photodesk/internal/c2pa/c2patest"
+	"github.com/photodesk/photodesk/internal/c2pa/tsatest"
 )
 
 // anchorsFile writes the PEM certificates given into one file of trust
@@ -59,7 +60,7 @@ func codes(ss []struct{ Code, Explanation string }) []string {
 // time. The first file asks the authority twice (to learn how much room
 // a token takes), later files once.
 func TestSignWithTimeStamps(t *testing.T) {
-	tsa := c2patest.NewTSA(t)
+	tsa := tsatest.New(t)
 	s, d := devSigner(t)
 	anchors, certs := anchorsFile(t, readFile(t, d.CA))
 	tsaAnchors, _ := anchorsFile(t, tsa.CAPEM)
@@ -106,7 +107,7 @@ func TestSignWithTimeStamps(t *testing.T) {
 // after the certificate expires; one not stamped does not.
 func TestTimeStampOutlivesTheCertificate(t *testing.T) {
 	t.Parallel()
-	tsa := c2patest.NewTSA(t)
+	tsa := tsatest.New(t)
 	ca := newTestCA(t)
 	anchors, certs := anchorsFile(t, readFile(t, ca.pem))
 	tsaAnchors, _ := anchorsFile(t, tsa.CAPEM)
@@ -143,7 +144,7 @@ func TestTimeStampOutlivesTheCertificate(t *testing.T) {
 // saying why: no file is published unstamped.
 func TestSignFailsWithTheTimeStampAuthority(t *testing.T) {
 	s, _ := devSigner(t)
-	good := c2patest.NewTSA(t)
+	good := tsatest.New(t)
 	errorReply, _ := timestamp.CreateErrorResponse(timestamp.Rejection, timestamp.SystemFailure)
 	proxyTo := func(edit func(reply []byte) []byte) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
@@ -224,7 +225,7 @@ func TestSignFailsWithTheTimeStampAuthority(t *testing.T) {
 // Signers sharing a time-stamping signer learn the room a token takes
 // together: a handful of requests beyond one per file at most.
 func TestSignWithTimeStampsAtOnce(t *testing.T) {
-	tsa := c2patest.NewTSA(t)
+	tsa := tsatest.New(t)
 	plain, d := devSigner(t)
 	_, certs := anchorsFile(t, readFile(t, d.CA))
 	s := plain.WithTimeStamps(c2pa.NewTSA(tsa.URL, nil))

@@ -1,4 +1,6 @@
-package c2patest
+// Package tsatest runs an RFC 3161 time-stamp authority for tests. It
+// imports nothing of c2pa, so c2pa's own tests can use it.
+package tsatest
 
 import (
 	"crypto"
@@ -41,8 +43,8 @@ type TSA struct {
 
 var oidExtKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 37}
 
-// NewTSA starts a TSA, closed when the test ends.
-func NewTSA(t testing.TB) *TSA {
+// New starts a TSA, closed when the test ends.
+func New(t testing.TB) *TSA {
 	t.Helper()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
