@@ -43,6 +43,10 @@ var (
 	ErrTooLarge = errors.New("stamp: metadata too large")
 )
 
+// Writes says whether File can stamp files of format: the rest (AVIF)
+// are published as rendered, unstamped and unsigned.
+func Writes(format string) bool { return format == "jpeg" || format == "webp" }
+
 // File stamps data of format ("jpeg" or "webp", as imaging.Format names
 // them) with m. Errors are ErrUnsupported, ErrMalformed (the file),
 // ErrTooLarge (the metadata), or a GPS position out of range.

@@ -97,13 +97,10 @@ func (r *Role) article(ctx context.Context, st *gallery.State, rd gallery.Readin
 	files := make([]stamped, len(rd.Entries))
 	for i, e := range rd.Entries {
 		f, meta := r.figure(m, e, a.Headline, year)
-		files[i] = r.toStamp(e, f, meta, a)
 		if r.Signer != nil {
 			f.SignedBy = r.Signer.Name()
 		}
-		if x := e.Current.Exif; x != nil {
-			f.Provenance = x.Provenance
-		}
+		files[i] = r.toStamp(e, f, meta, a)
 		a.Figures = append(a.Figures, f)
 	}
 	if err := r.stampAll(ctx, files); err != nil {
@@ -134,6 +131,7 @@ func (r *Role) figure(m *gallery.Manifest, e gallery.Entry, headline string, yea
 	f := Figure{
 		Name: e.Name, Caption: caption, By: strings.Join(rights.Creator, "、"), Rights: rights,
 		CapturedAt: x.CapturedAt, ETag: e.Photo.ETag, DateSource: dateNote(e, x),
+		Provenance: x.Provenance,
 	}
 	meta := stamp.Metadata{Rights: rights, Headline: headline, Caption: caption, Created: x.CapturedAt}
 	if r.Cfg.KeepGPS {
@@ -150,7 +148,7 @@ func (r *Role) link(ctx context.Context, f *Figure, derivs []contract.Derivative
 			return err
 		}
 		rd := Rendition{Name: renditionName(d), Href: href, ContentType: d.ContentType, Width: d.Width, Height: d.Height, SizeInBytes: d.Size}
-		if f.SignedBy != "" && (d.Format == "jpeg" || d.Format == "webp") {
+		if f.SignedBy != "" && stamp.Writes(d.Format) {
 			rd.Title = "Content Credentials (C2PA) signed by " + f.SignedBy
 		}
 		f.Renditions = append(f.Renditions, rd)

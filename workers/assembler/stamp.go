@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 
@@ -49,11 +50,10 @@ func (r *Role) stampAll(ctx context.Context, figs []stamped) error {
 		if err != nil {
 			return err
 		}
-		if r.Signer != nil && f.prov.Proven() {
-			if f.work.Parent.Store, err = r.parentStore(ctx, f); err != nil {
-				return err
-			}
-		}
+		// The original's manifest store is read once, and only when a
+		// published copy is missing: a republish that changes nothing
+		// reads nothing.
+		f.parentStore = sync.OnceValues(func() ([]byte, error) { return r.parentStore(gctx, f) })
 		for i := range f.derivs {
 			g.Go(func() error {
 				d, err := r.publishCopy(gctx, f.derivs[i], f, mj)
@@ -77,6 +77,8 @@ type stamped struct {
 	prov *contract.Provenance
 	// original locates the uploaded file, for its manifest store.
 	bucket, key, etag string
+	// parentStore is the original's manifest store, read on first use.
+	parentStore func() ([]byte, error)
 }
 
 // signedBy names a figure's signature inputs beyond its metadata: the
@@ -101,7 +103,7 @@ const maxParentStore = 16 << 20
 // found it: those bytes only, not the whole original.
 func (r *Role) parentStore(ctx context.Context, f *stamped) ([]byte, error) {
 	p := f.prov
-	if p.StoreLength <= 0 || p.StoreLength > maxParentStore {
+	if r.Signer == nil || !p.Proven() || p.StoreLength <= 0 || p.StoreLength > maxParentStore {
 		return nil, nil
 	}
 	b, err := r.Store.ReadRange(ctx, f.bucket, f.key, f.etag, p.StoreStart, p.StoreLength)
@@ -122,7 +124,7 @@ func (r *Role) parentStore(ctx context.Context, f *stamped) ([]byte, error) {
 // returns d as published. Formats stamp cannot write into (AVIF) are
 // published as rendered.
 func (r *Role) publishCopy(ctx context.Context, d contract.Derivative, f *stamped, mj []byte) (contract.Derivative, error) {
-	if d.Format != "jpeg" && d.Format != "webp" {
+	if !stamp.Writes(d.Format) {
 		return d, nil
 	}
 	key := publishedKey(d, mj)
@@ -145,7 +147,11 @@ func (r *Role) publishCopy(ctx context.Context, d contract.Derivative, f *stampe
 	// Signing is the last write: the hard binding covers every byte
 	// stamped above.
 	if r.Signer != nil {
-		if out, err = r.Signer.Sign(ctx, out, d.Format, f.workFor(d, key)); err != nil {
+		w := f.workFor(d, key)
+		if w.Parent.Store, err = f.parentStore(); err != nil {
+			return d, err
+		}
+		if out, err = r.Signer.Sign(ctx, out, d.Format, w); err != nil {
 			return d, fmt.Errorf("sign %s: %w", d.Key, err)
 		}
 	}
@@ -204,8 +210,8 @@ func (r *Role) toStamp(e gallery.Entry, f Figure, meta stamp.Metadata, a *Articl
 		s.work.Parent.Format = "image/" + src.Format
 		s.work.Parent.SHA256, _ = hex.DecodeString(src.SHA256)
 	}
-	if x := e.Current.Exif; x != nil && x.Provenance != nil {
-		s.prov = x.Provenance
+	if f.Provenance != nil {
+		s.prov = f.Provenance
 		for _, c := range s.prov.Passed {
 			s.work.Parent.Results = append(s.work.Parent.Results, c2pa.Status{Code: c})
 		}
