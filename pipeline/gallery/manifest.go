@@ -26,17 +26,60 @@ type Manifest struct {
 	Rights *contract.Rights `json:"rights,omitempty"`
 	// RequireProvenance holds the gallery until every original carries
 	// intact Content Credentials (C2PA); absent: the assembler's setting.
-	RequireProvenance *bool    `json:"require_provenance,omitempty"`
-	Photos            []MPhoto `json:"photos,omitempty"`
+	RequireProvenance *bool `json:"require_provenance,omitempty"`
+	// Lead is the article's opening paragraphs, before the first block.
+	Lead Paragraphs `json:"lead,omitempty"`
+	// Photos are the article's blocks in order: photos, and text blocks
+	// between them (Text set, File empty).
+	Photos []MPhoto `json:"photos,omitempty"`
 }
 
-// MPhoto is one photo of the manifest, in publication order.
+// MPhoto is one block of the manifest, in publication order: a photo, or
+// a text block when Text is set.
 type MPhoto struct {
-	File    string `json:"file"`
+	File    string `json:"file,omitempty"`
 	Caption string `json:"caption,omitempty"`
 	Byline  string `json:"byline,omitempty"`
 	// Rights override the gallery's for this photo.
 	Rights *contract.Rights `json:"rights,omitempty"`
+	// FilePhoto marks an archive picture: labelled (资料图), and its
+	// caption does not open with the day it was taken.
+	FilePhoto bool `json:"file_photo,omitempty"`
+	// Date false keeps the caption as written, with no date in front.
+	Date *bool `json:"date,omitempty"`
+	// Text is a text block's paragraphs.
+	Text Paragraphs `json:"text,omitempty"`
+}
+
+// IsText says the block is a text block, not a photo.
+func (p MPhoto) IsText() bool { return p.File == "" && len(p.Text) > 0 }
+
+// Dated says the caption gets the day the photo was taken in front.
+func (p MPhoto) Dated() bool { return !p.FilePhoto && (p.Date == nil || *p.Date) }
+
+// Pictures are the photos the manifest lists, in order, without the text
+// blocks between them.
+func (m *Manifest) Pictures() []MPhoto {
+	var out []MPhoto
+	for _, p := range m.Photos {
+		if !p.IsText() {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Paragraphs accepts one paragraph or a list of paragraphs.
+type Paragraphs []string
+
+// UnmarshalJSON takes "text" or ["text", ...].
+func (p *Paragraphs) UnmarshalJSON(data []byte) error {
+	var n contract.Names
+	if err := n.UnmarshalJSON(data); err != nil {
+		return &json.UnmarshalTypeError{Value: "value", Type: reflect.TypeFor[Paragraphs]()}
+	}
+	*p = Paragraphs(n)
+	return nil
 }
 
 // Bylines accepts one name or a list of names.
@@ -49,6 +92,11 @@ const (
 	maxCaption       = 2000
 	maxPhotos        = 500
 	maxName          = 100
+	// A paragraph holds what the page's longest do several times over; a
+	// longer one is refused, never cut.
+	maxParagraph  = 5000
+	maxParagraphs = 50 // in the lead, or in one text block
+	maxTextBlocks = 500
 )
 
 var langTag = regexp.MustCompile(`^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$`)
@@ -84,13 +132,15 @@ func ParseManifest(data []byte) (*Manifest, error) {
 		case errors.As(err, &te) && te.Field == "":
 			return nil, fmt.Errorf(`gallery.json must be a JSON object such as {"headline": "…", "photos": […]}, not %s`, aKind(te.Value))
 		case errors.As(err, &te) && te.Type == reflect.TypeFor[MPhoto]():
-			return nil, fmt.Errorf(`gallery.json: each of "photos" must be an object such as {"file": "01.jpg", "caption": "…"}, not %s`, aKind(te.Value))
+			return nil, fmt.Errorf(`gallery.json: each of "photos" must be an object such as {"file": "01.jpg", "caption": "…"} or {"text": "…"}, not %s`, aKind(te.Value))
 		case errors.As(err, &te) && te.Type == reflect.TypeFor[contract.Names]():
 			return nil, fmt.Errorf("gallery.json: %q must be a name or a list of names", te.Field)
+		case errors.As(err, &te) && te.Type == reflect.TypeFor[Paragraphs]():
+			return nil, fmt.Errorf("gallery.json: %q must be a paragraph or a list of paragraphs", te.Field)
 		case errors.As(err, &te):
 			return nil, fmt.Errorf("gallery.json: %q must be %s", te.Field, aKind(kind(te.Type.Kind().String())))
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return nil, fmt.Errorf("gallery.json: unknown field %s (known: headline, byline, source, language, dateline, rights, photos; in a photo: file, caption, byline, rights; in rights: creator, credit, source, copyright_notice, copyright_holder, usage_terms, web_statement, licensor, keywords, location, alt_text)", strings.TrimPrefix(err.Error(), "json: unknown field "))
+			return nil, fmt.Errorf("gallery.json: unknown field %s (known: headline, byline, source, language, dateline, rights, require_provenance, lead, photos; in a photo: file, caption, byline, rights, file_photo, date; a text block: text; in rights: creator, credit, source, copyright_notice, copyright_holder, usage_terms, web_statement, licensor, keywords, location, alt_text)", strings.TrimPrefix(err.Error(), "json: unknown field "))
 		}
 		return nil, fmt.Errorf("gallery.json: %v", err)
 	}
@@ -156,13 +206,38 @@ func (m *Manifest) check() error {
 	if utf8.RuneCountInString(m.Source) > maxName || utf8.RuneCountInString(m.Dateline) > maxName {
 		return fmt.Errorf(`gallery.json: "source" and "dateline" are limited to %d characters`, maxName)
 	}
-	if len(m.Photos) > maxPhotos {
-		return fmt.Errorf("gallery.json lists %d photos; the limit is %d", len(m.Photos), maxPhotos)
+	var err error
+	if m.Lead, err = cleanParagraphs("the lead", m.Lead); err != nil {
+		return err
+	}
+	if n := len(m.Pictures()); n > maxPhotos {
+		return fmt.Errorf("gallery.json lists %d photos; the limit is %d", n, maxPhotos)
+	}
+	if n := len(m.Photos) - len(m.Pictures()); n > maxTextBlocks {
+		return fmt.Errorf("gallery.json has %d text blocks; the limit is %d", n, maxTextBlocks)
 	}
 	seen := map[string]int{}
 	for i, p := range m.Photos {
+		if p.File == "" && p.Text != nil {
+			if p.Caption != "" || p.Byline != "" || p.Rights != nil || p.FilePhoto || p.Date != nil {
+				return fmt.Errorf(`gallery.json: entry %d of "photos" is a text block ("text"), which has no caption, byline, rights, file_photo or date; is its "file" missing?`, i+1)
+			}
+			if m.Photos[i].Text, err = cleanParagraphs(fmt.Sprintf(`entry %d of "photos" (a text block)`, i+1), p.Text); err != nil {
+				return err
+			}
+			if !m.Photos[i].IsText() {
+				return fmt.Errorf(`gallery.json: entry %d of "photos" is an empty text block`, i+1)
+			}
+			continue
+		}
+		if p.Text != nil {
+			return fmt.Errorf(`gallery.json: %s has "text": a photo's words go in "caption", a text block is an entry of its own`, p.File)
+		}
+		if p.File == "" {
+			return fmt.Errorf(`gallery.json: entry %d of "photos" is neither a photo ("file") nor a text block ("text")`, i+1)
+		}
 		if err := contract.ValidPhotoName(p.File); err != nil {
-			return fmt.Errorf("gallery.json: photo %d: %v", i+1, err) // err names the file
+			return fmt.Errorf(`gallery.json: entry %d of "photos": %v`, i+1, err) // err names the file
 		}
 		if j, dup := seen[p.File]; dup {
 			return fmt.Errorf("gallery.json: %s is listed twice (photos %d and %d)", p.File, j+1, i+1)
@@ -180,6 +255,24 @@ func (m *Manifest) check() error {
 	return m.checkRights()
 }
 
+// cleanParagraphs cleans each paragraph (TextBlock) and drops empty ones;
+// a paragraph over the limit is refused, not cut.
+func cleanParagraphs(what string, ps Paragraphs) (Paragraphs, error) {
+	if len(ps) > maxParagraphs {
+		return nil, fmt.Errorf("gallery.json: %s has %d paragraphs; the limit is %d", what, len(ps), maxParagraphs)
+	}
+	var kept Paragraphs
+	for i, p := range ps {
+		if n := utf8.RuneCountInString(p); n > maxParagraph {
+			return nil, fmt.Errorf("gallery.json: paragraph %d of %s is %d characters; the limit is %d (split it into paragraphs)", i+1, what, n, maxParagraph)
+		}
+		if p = TextBlock(p); p != "" {
+			kept = append(kept, p)
+		}
+	}
+	return kept, nil
+}
+
 // checkRights checks the gallery's rights and each photo's, and that each
 // photo's metadata fits one XMP packet.
 func (m *Manifest) checkRights() error {
@@ -190,7 +283,7 @@ func (m *Manifest) checkRights() error {
 		}
 		all = *m.Rights
 	}
-	for _, p := range m.Photos {
+	for _, p := range m.Pictures() {
 		r := all
 		if p.Rights != nil {
 			if err := CheckRights(p.Rights); err != nil {

@@ -19,7 +19,7 @@ func TestManifestReasonsForThePhotographer(t *testing.T) {
 		{`["a.jpg", "b.jpg"]`, `gallery.json must be a JSON object such as {"headline": "…", "photos": […]}, not an array`},
 		{`"开幕"`, "must be a JSON object such as"},
 		{`{"headline": "开幕",}`, "not valid JSON: line 1, column 19: invalid character '}'"},
-		{`{"headline": "h", "photos": ["a.jpg"]}`, `each of "photos" must be an object such as {"file": "01.jpg", "caption": "…"}, not a string`},
+		{`{"headline": "h", "photos": ["a.jpg"]}`, `each of "photos" must be an object such as {"file": "01.jpg", "caption": "…"} or {"text": "…"}, not a string`},
 		{`{"headline": "h", "photos": {"file": "a.jpg"}}`, `"photos" must be a list`},
 		{`{"headline": "h", "source": 3}`, `"source" must be a string`},
 		{`{"headline": "\u0000\u001b\u0007 "}`, `"headline" is missing or empty`},

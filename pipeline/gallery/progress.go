@@ -75,7 +75,7 @@ func (pp PhotoProgress) failures(holding bool) []contract.HeldPhoto {
 func (s *State) Progress() []PhotoProgress {
 	var listed []MPhoto
 	if s.Manifest != nil {
-		listed = s.Manifest.Photos
+		listed = s.Manifest.Pictures()
 	}
 	if len(listed) == 0 {
 		for _, name := range s.PhotoNames() {

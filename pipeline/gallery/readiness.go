@@ -67,7 +67,7 @@ func (s *State) Evaluate() Readiness {
 		// One new version when the run is done, not one per photo.
 		rd.Waiting = append(rd.Waiting, s.Rerun.waiting(s)...)
 	}
-	if len(s.Manifest.Photos) == 0 {
+	if len(s.Manifest.Pictures()) == 0 {
 		// No order given: by capture time, then file name.
 		sort.SliceStable(rd.Entries, func(i, j int) bool {
 			a, b := captured(rd.Entries[i]), captured(rd.Entries[j])

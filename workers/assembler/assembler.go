@@ -60,6 +60,12 @@ type Config struct {
 	// TSAURL is the RFC 3161 time-stamp authority every signature is
 	// time-stamped by; empty: none.
 	TSAURL string
+	// FilePhotoLabel follows the caption of a photo gallery.json marks as
+	// a file photo (file_photo).
+	FilePhotoLabel string
+	// FilePhotoAge: a photo taken more than this before the gallery's
+	// other photos is noted in its ednote as a likely file photo.
+	FilePhotoAge time.Duration
 }
 
 // DefaultConfig is the newsroom's conventions.
@@ -74,8 +80,10 @@ func DefaultConfig() Config {
 			CopyrightHolder: "工人日报社",
 			UsageTerms:      "版权归工人日报所有，未经授权不得转载。",
 		},
-		PresignTTL:    7 * 24 * time.Hour,
-		DisplayPreset: "large",
+		PresignTTL:     7 * 24 * time.Hour,
+		DisplayPreset:  "large",
+		FilePhotoLabel: "(资料图)",
+		FilePhotoAge:   30 * 24 * time.Hour,
 	}
 }
 
@@ -100,6 +108,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	config.BoolVar(fs, &c.RequireProvenance, "require-provenance", "PHOTODESK_REQUIRE_PROVENANCE", "hold galleries whose originals carry no intact Content Credentials (C2PA), unless gallery.json says otherwise")
 	config.StringVar(fs, &c.SigningKey, "c2pa-key", "PHOTODESK_C2PA_KEY", "PEM private key that signs published files' Content Credentials (C2PA; ES256 or PS256)")
 	config.StringVar(fs, &c.SigningChain, "c2pa-chain", "PHOTODESK_C2PA_CHAIN", "PEM certificate chain of --c2pa-key, signing certificate first")
+	config.StringVar(fs, &c.FilePhotoLabel, "file-photo-label", "PHOTODESK_FILE_PHOTO_LABEL", "label after the caption of a photo marked file_photo in gallery.json")
+	config.DurationVar(fs, &c.FilePhotoAge, "file-photo-age", "PHOTODESK_FILE_PHOTO_AGE", "a photo taken this long before the gallery's others is noted (ednote) as a likely file photo")
 	config.StringVar(fs, &c.TSAURL, "c2pa-tsa-url", "PHOTODESK_C2PA_TSA_URL", "RFC 3161 time-stamp authority URL for Content Credentials; empty: none")
 }
 
@@ -127,6 +137,9 @@ func (c *Config) Validate() error {
 		if c.SigningKey == "" {
 			return errors.New("c2pa-tsa-url time-stamps signatures: it needs c2pa-key and c2pa-chain")
 		}
+	}
+	if c.FilePhotoAge <= 0 {
+		return fmt.Errorf("file-photo-age must be positive, got %s", c.FilePhotoAge)
 	}
 	if c.Source == "" || c.DisplayPreset == "" || !strings.Contains(c.DateFormat, "{D") {
 		return errors.New("source, display-preset and a caption-date-format with a day ({D} or {DD}) are required")

@@ -33,9 +33,10 @@ func pad2(n int) string {
 var opensWithDate = regexp.MustCompile(`^\s*(\d{4}\s*年\s*)?\d{1,2}\s*月\s*\d{1,2}\s*日|^\s*\d{1,2}\s*日|^\s*\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|^\s*\d{1,2}/\d{1,2}\b`)
 
 // Caption is a photo's caption with the day it was taken in front, unless
-// it already opens with a date or no capture date is known.
+// it already opens with a date, no capture date is known, or there is no
+// caption (a date alone, "7月28日,", is no caption).
 func Caption(text string, captured *time.Time, zone *time.Location, pattern string) (string, bool) {
-	if captured == nil || opensWithDate.MatchString(text) {
+	if captured == nil || strings.TrimSpace(text) == "" || opensWithDate.MatchString(text) {
 		return text, false
 	}
 	return FormatDate(pattern, captured.In(zone)) + text, true

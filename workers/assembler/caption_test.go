@@ -21,7 +21,8 @@ func TestCaptionDatePrefix(t *testing.T) {
 		{"2026年7月30日，闭幕。", DefaultDateFormat, "2026年7月30日，闭幕。", false},
 		{"2026-07-30 closing.", DefaultDateFormat, "2026-07-30 closing.", false},
 		{"观众参观展品。", "{YYYY}-{MM}-{DD} ", "2026-07-28 观众参观展品。", true},
-		{"", DefaultDateFormat, "7月28日,", true},
+		{"", DefaultDateFormat, "", false},
+		{" ", DefaultDateFormat, " ", false},
 	} {
 		got, p := Caption(c.text, &at, sh, c.pattern)
 		if got != c.want || p != c.prefixed {

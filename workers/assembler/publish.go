@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 
@@ -94,6 +96,9 @@ func (r *Role) article(ctx context.Context, st *gallery.State, rd gallery.Readin
 		Version: pub.Version, FirstCreated: pub.FirstCreated, VersionCreated: pub.VersionCreated,
 		PublishTime: pub.VersionCreated.In(r.Zone).Format("2006-01-02 15:04:05"),
 	}
+	if m != nil {
+		a.Lead = m.Lead
+	}
 	files := make([]stamped, len(rd.Entries))
 	for i, e := range rd.Entries {
 		f, meta := r.figure(m, e, a.Headline, year)
@@ -103,6 +108,8 @@ func (r *Role) article(ctx context.Context, st *gallery.State, rd gallery.Readin
 		files[i] = r.toStamp(e, f, meta, a)
 		a.Figures = append(a.Figures, f)
 	}
+	noteFilePhotos(a.Figures, r.Cfg.FilePhotoAge)
+	a.Blocks = blocks(m, rd.Entries)
 	if err := r.stampAll(ctx, files); err != nil {
 		return nil, err
 	}
@@ -122,8 +129,13 @@ func (r *Role) figure(m *gallery.Manifest, e gallery.Entry, headline string, yea
 	if x == nil {
 		x = &contract.ExifData{}
 	}
-	text := firstOf(gallery.TextBlock(e.Listed.Caption), gallery.TextBlock(x.Caption), gallery.TextBlock(e.Photo.Caption))
-	caption, _ := Caption(text, x.CapturedAt, r.Zone, r.Cfg.DateFormat)
+	caption := firstOf(gallery.TextBlock(e.Listed.Caption), gallery.TextBlock(x.Caption), gallery.TextBlock(e.Photo.Caption))
+	if e.Listed.Dated() {
+		caption, _ = Caption(caption, x.CapturedAt, r.Zone, r.Cfg.DateFormat)
+	}
+	if e.Listed.FilePhoto {
+		caption += r.Cfg.FilePhotoLabel
+	}
 	if x.CapturedAt != nil {
 		year = x.CapturedAt.Year() // in the photo's own zone, as its date says
 	}
@@ -131,7 +143,7 @@ func (r *Role) figure(m *gallery.Manifest, e gallery.Entry, headline string, yea
 	f := Figure{
 		Name: e.Name, Caption: caption, By: strings.Join(rights.Creator, "、"), Rights: rights,
 		CapturedAt: x.CapturedAt, ETag: e.Photo.ETag, DateSource: dateNote(e, x),
-		Provenance: x.Provenance,
+		Provenance: x.Provenance, FilePhoto: e.Listed.FilePhoto,
 	}
 	meta := stamp.Metadata{Rights: rights, Headline: headline, Caption: caption, Created: x.CapturedAt}
 	if r.Cfg.KeepGPS {
@@ -160,6 +172,62 @@ func (r *Role) link(ctx context.Context, f *Figure, derivs []contract.Derivative
 		f.Display = f.Renditions[len(f.Renditions)-1]
 	}
 	return nil
+}
+
+// blocks is the article's order: the manifest's photos and text blocks
+// as it lists them, or, when it lists no photo, every figure (in
+// entries' order) and then its text blocks.
+func blocks(m *gallery.Manifest, entries []gallery.Entry) []Block {
+	fig := make(map[string]int, len(entries))
+	for i, e := range entries {
+		fig[e.Name] = i
+	}
+	var out []Block
+	listed := m != nil && len(m.Pictures()) > 0
+	if !listed {
+		for i := range entries {
+			out = append(out, Block{Figure: i})
+		}
+	}
+	if m == nil {
+		return out
+	}
+	for _, p := range m.Photos {
+		switch i, ok := fig[p.File]; {
+		case p.IsText():
+			out = append(out, Block{Figure: -1, Text: p.Text})
+		case listed && ok:
+			out = append(out, Block{Figure: i})
+		}
+	}
+	return out
+}
+
+// noteFilePhotos adds to the ednote of each photo taken more than age
+// before the median of the gallery's other photos that it is likely a
+// file photo. It is not relabelled: that is the editor's call.
+func noteFilePhotos(figs []Figure, age time.Duration) {
+	for i := range figs {
+		f := &figs[i]
+		if f.CapturedAt == nil || f.FilePhoto {
+			continue
+		}
+		var others []time.Time
+		for j, g := range figs {
+			if j != i && g.CapturedAt != nil {
+				others = append(others, *g.CapturedAt)
+			}
+		}
+		if len(others) == 0 {
+			continue
+		}
+		slices.SortFunc(others, time.Time.Compare)
+		median := others[len(others)/2]
+		if gap := median.Sub(*f.CapturedAt); gap > age {
+			f.DateSource += fmt.Sprintf("; likely a file photo: taken %s, %d days before the gallery's other photos (mark it file_photo in gallery.json to label it and drop the date)",
+				f.CapturedAt.Format("2006-01-02"), int(gap.Hours()/24))
+		}
+	}
 }
 
 // dateNote says where the caption's date came from, for editors.

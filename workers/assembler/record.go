@@ -136,6 +136,15 @@ type Figure struct {
 	// Provenance is what the original's said.
 	SignedBy   string
 	Provenance *contract.Provenance
+	// FilePhoto: an archive picture, labelled so in its caption.
+	FilePhoto bool
+}
+
+// Block is one part of the article after the lead: a figure (an index
+// into Figures) or, when Figure is -1, a text block's paragraphs.
+type Block struct {
+	Figure int
+	Text   []string
 }
 
 // Article is everything the record and the preview are made from.
@@ -152,7 +161,24 @@ type Article struct {
 	FirstCreated   time.Time
 	VersionCreated time.Time
 	PublishTime    string // in the newsroom's zone, for the page
-	Figures        []Figure
+	// Lead is the opening paragraphs; Blocks the figures and text blocks
+	// after it, in the page's order.
+	Lead    []string
+	Figures []Figure
+	Blocks  []Block
+}
+
+// Order is the blocks after the lead: Blocks, or every figure in turn
+// when there are none.
+func (a *Article) Order() []Block {
+	if a.Blocks != nil {
+		return a.Blocks
+	}
+	out := make([]Block, len(a.Figures))
+	for i := range out {
+		out[i].Figure = i
+	}
+	return out
 }
 
 // Credits is the line at the end: 来源:工人日报 and the names.
@@ -170,8 +196,10 @@ func (a *Article) SourceLine() string { return "来源:" + a.Source }
 // bodyTemplate is the article body; html/template escapes every caption,
 // name and URL.
 var bodyTemplate = template.Must(template.New("body").Parse(
-	`{{range .Figures}}<figure><img src="{{.Display.Href}}" width="{{.Display.Width}}" height="{{.Display.Height}}" alt="{{.Alt}}"><figcaption>{{.Caption}}</figcaption>{{if $.Preview}}{{with .Credentials}}<p class="c2pa">{{.}}</p>{{end}}{{end}}</figure>
-{{end}}<p class="credits">{{.Credits}}</p>
+	`{{range .Lead}}<p class="lead">{{.}}</p>
+{{end}}{{range .Order}}{{if lt .Figure 0}}{{range .Text}}<p class="text">{{.}}</p>
+{{end}}{{else}}{{with index $.Figures .Figure}}<figure><img src="{{.Display.Href}}" width="{{.Display.Width}}" height="{{.Display.Height}}" alt="{{.Alt}}"><figcaption>{{.Caption}}</figcaption>{{if $.Preview}}{{with .Credentials}}<p class="c2pa">{{.}}</p>{{end}}{{end}}</figure>
+{{end}}{{end}}{{end}}<p class="credits">{{.Credits}}</p>
 `))
 
 // previewTemplate is the page a reader would see; no script at all.
@@ -185,7 +213,7 @@ var previewTemplate = template.Must(template.New("preview").Parse(`<!DOCTYPE htm
 <style>
 body{font-family:"Noto Sans CJK SC","Source Han Sans SC","PingFang SC","Microsoft YaHei",sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222;line-height:1.7}
 h1{font-size:1.6em;line-height:1.3}.meta{color:#666;margin-bottom:2em}.meta span{margin-right:2em}
-figure{margin:0 0 2em}.c2pa{color:#777;font-size:.85em;margin:.2em 0 0}img{max-width:100%;height:auto;display:block}figcaption{margin-top:.6em;text-indent:2em}.credits{color:#555;margin-top:3em}
+.lead,.text{text-indent:2em}figure{margin:0 0 2em}.c2pa{color:#777;font-size:.85em;margin:.2em 0 0}img{max-width:100%;height:auto;display:block}figcaption{margin-top:.6em;text-indent:2em}.credits{color:#555;margin-top:3em}
 </style>
 </head>
 <body>
@@ -223,6 +251,9 @@ func (a *Article) Render() (record []byte, preview []byte, err error) {
 		Bodies: []Body{{Role: "main", ContentType: "text/html", Value: body.String(),
 			CharCount: utf8.RuneCountInString(plainText(a))}},
 		AltIDs: []AltID{{Role: "photodesk:gallery", Value: a.Gallery}},
+	}
+	if len(a.Lead) > 0 {
+		item.Descriptions = []Text{{Role: "lead", ContentType: "text/plain", Value: strings.Join(a.Lead, "\n\n")}}
 	}
 	item.withRights(a.Rights)
 	for i, f := range a.Figures {
@@ -327,10 +358,17 @@ func (f Figure) trust() []TrustIndicator {
 // Alt is the image's alternative text: its alt text, else its caption.
 func (f Figure) Alt() string { return firstOf(f.Rights.AltText, f.Caption) }
 
+// plainText is the body's text as ninjs counts it: without figure
+// captions.
 func plainText(a *Article) string {
 	var b strings.Builder
-	for _, f := range a.Figures {
-		b.WriteString(f.Caption)
+	for _, p := range a.Lead {
+		b.WriteString(p)
+	}
+	for _, bl := range a.Order() {
+		for _, p := range bl.Text {
+			b.WriteString(p)
+		}
 	}
 	b.WriteString(a.Credits())
 	return b.String()
