@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"html"
 	"io"
 	"math/rand"
 	"net/http"
@@ -52,10 +53,12 @@ func articleEvents(t *testing.T, cfg config.Config, gallery string, want int, d 
 }
 
 // TestSeedShapedGallery is the seed article's shape end to end with the
-// real servers and two assembler processes: photos taken on three days,
+// real servers and two assembler processes: a lead, a file photo, a body
+// paragraph, photos taken on three days with a text block between them,
 // uploaded in a shuffled order with the manifest in the middle, make one
-// article.ready whose record is ninjs 2.2, in manifest order, every
-// caption opening with its day, every rendition href fetchable with the
+// article.ready whose record is ninjs 2.2, whose body and preview follow
+// the page block by block, in manifest order, every caption but the file
+// photo's opening with its day, every rendition href fetchable with the
 // stated size and type, markup escaped; a new manifest makes version 2.
 func TestSeedShapedGallery(t *testing.T) {
 	s := devstack.ForTest(t)
@@ -66,24 +69,36 @@ func TestSeedShapedGallery(t *testing.T) {
 	type shot struct {
 		file, caption, taken string
 		xmp                  string // embedded caption, used when the manifest has none
+		archive              bool   // a file photo
 	}
 	shots := []shot{
-		{"01-opening.jpg", "开幕式在北京展览馆举行。", "2026:07:28 09:12:00", ""},
-		{"02-wall.jpg", `照片墙 <script>alert("x")</script> & 观众`, "2026:07:28 15:40:00", ""},
-		{"03-booth.jpg", "观众在展台前观看展品。", "2026:07:29 10:05:00", ""},
-		{"04-kiln.jpg", "", "2026:07:29 16:20:00", "工匠指导观众制作陶瓷。"},
-		{"05-model.jpg", "7月30日,小朋友参观模型。", "2026:07:30 11:00:00", ""},
-		{"06-award.jpg", "获奖职工上台领奖。", "2026:07:30 17:45:00", ""},
+		{"00-archive.jpg", "", "2019:05:01 10:00:00", "", true},
+		{"01-opening.jpg", "开幕式在北京展览馆举行。", "2026:07:28 09:12:00", "", false},
+		{"02-wall.jpg", `照片墙 <script>alert("x")</script> & 观众`, "2026:07:28 15:40:00", "", false},
+		{"03-booth.jpg", "观众在展台前观看展品。", "2026:07:29 10:05:00", "", false},
+		{"04-kiln.jpg", "", "2026:07:29 16:20:00", "工匠指导观众制作陶瓷。", false},
+		{"05-model.jpg", "7月30日,小朋友参观模型。", "2026:07:30 11:00:00", "", false},
+		{"06-award.jpg", "获奖职工上台领奖。", "2026:07:30 17:45:00", "", false},
 	}
-	var photos []string
-	var listed []map[string]string
-	for _, sh := range shots {
-		listed = append(listed, map[string]string{"file": sh.file, "caption": sh.caption})
-		photos = append(photos, sh.file)
+	// The page's blocks: the lead, the file photo, a body paragraph, photos
+	// with a text block between them.
+	lead := "7月30日,第二届大国工匠创新交流大会暨大国工匠论坛在北京展览馆闭幕。"
+	body1 := "在为期3天的活动中,大会搭建了大国工匠和高技能人才交流互鉴平台。"
+	texts := map[int][]string{0: {body1}, 2: {"大会期间,多场直播活动同时举行。", "让此次活动有了更广泛的社会影响。"}}
+	var listed []map[string]any
+	for i, sh := range shots {
+		if i == 0 {
+			listed = append(listed, map[string]any{"file": sh.file, "file_photo": true})
+		} else {
+			listed = append(listed, map[string]any{"file": sh.file, "caption": sh.caption})
+		}
+		if t, ok := texts[i]; ok {
+			listed = append(listed, map[string]any{"text": t})
+		}
 	}
 	manifest, _ := json.Marshal(map[string]any{
 		"headline": "高清大图|第二届大国工匠创新交流大会精彩瞬间", "byline": []string{"杨登峰", "郑莉"},
-		"source": "工人日报", "language": "zh-CN", "dateline": "北京", "photos": listed,
+		"source": "工人日报", "language": "zh-CN", "dateline": "北京", "lead": lead, "photos": listed,
 	})
 	type object struct {
 		key  string
@@ -123,7 +138,10 @@ func TestSeedShapedGallery(t *testing.T) {
 	if rec.Type != "composite" || rec.Headlines[0].Value != "高清大图|第二届大国工匠创新交流大会精彩瞬间" || rec.By != "杨登峰 郑莉" || rec.Located != "北京" || rec.Version != "1" {
 		t.Errorf("record head: %+v", rec)
 	}
-	wantDay := []string{"7月28日,", "7月28日,", "7月29日,", "7月29日,", "7月30日,", "7月30日,"}
+	if len(rec.Descriptions) != 1 || rec.Descriptions[0].Role != "lead" || rec.Descriptions[0].Value != lead {
+		t.Errorf("record's descriptions %+v, want the lead", rec.Descriptions)
+	}
+	wantDay := []string{"", "7月28日,", "7月28日,", "7月29日,", "7月29日,", "7月30日,", "7月30日,"}
 	if len(rec.Associations) != len(shots) {
 		t.Fatalf("%d associations, want %d", len(rec.Associations), len(shots))
 	}
@@ -133,7 +151,11 @@ func TestSeedShapedGallery(t *testing.T) {
 			t.Errorf("photo %d is %s, want %s (manifest order)", i+1, a.URI, sh.file)
 		}
 		caption := a.Descriptions[0].Value
-		if !strings.HasPrefix(caption, wantDay[i]) || strings.Count(caption, "日,") != 1 {
+		if sh.archive {
+			if caption != "(资料图)" || strings.Contains(a.EdNote, "likely a file photo") {
+				t.Errorf("%s: caption %q, ednote %q; want the file photo's label alone and no note", sh.file, caption, a.EdNote)
+			}
+		} else if !strings.HasPrefix(caption, wantDay[i]) || strings.Count(caption, "日,") != 1 {
 			t.Errorf("%s: caption %q, want it to open with %s once", sh.file, caption, wantDay[i])
 		}
 		if sh.xmp != "" && (!strings.HasSuffix(caption, sh.xmp) || a.By != "王伟伟") {
@@ -161,6 +183,33 @@ func TestSeedShapedGallery(t *testing.T) {
 	var preview bytes.Buffer
 	if err := printArticle(context.Background(), &preview, s.Config, "seed-1", true); err != nil {
 		t.Fatal(err)
+	}
+	// Block by block, as the page: lead, file photo, body paragraph,
+	// photos, a text block, photos, credits.
+	want := []string{"lead " + lead, "figure (资料图)", "text " + body1}
+	for i, a := range rec.Associations[1:] {
+		want = append(want, "figure "+a.Descriptions[0].Value)
+		if i == 1 {
+			want = append(want, "text 大会期间,多场直播活动同时举行。", "text 让此次活动有了更广泛的社会影响。")
+		}
+	}
+	want = append(want, "credits 来源:工人日报 杨登峰 郑莉")
+	blockRE := regexp.MustCompile(`<p class="(lead|text|credits)">([^<]*)</p>|<figure><img [^>]*><figcaption>([^<]*)</figcaption>`)
+	for name, doc := range map[string]string{"body": body, "preview": preview.String()} {
+		var got []string
+		for _, m := range blockRE.FindAllStringSubmatch(doc, -1) {
+			if m[1] != "" {
+				got = append(got, m[1]+" "+m[2])
+			} else {
+				got = append(got, "figure "+html.UnescapeString(m[3]))
+			}
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s's blocks:\n%s\nwant the page's:\n%s", name, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	if i, j := strings.Index(preview.String(), "来源:工人日报</span>"), strings.Index(preview.String(), `class="lead"`); i < 0 || j < i {
+		t.Errorf("preview: the time and source line does not come before the lead")
 	}
 	for name, doc := range map[string]string{"body": body, "preview": preview.String()} {
 		if strings.Contains(doc, "<script>") || !strings.Contains(doc, "&lt;script&gt;") || !strings.Contains(doc, "&amp; 观众") {
@@ -198,7 +247,7 @@ func TestSeedShapedGallery(t *testing.T) {
 		t.Fatal(err)
 	}
 	if lines := strings.Split(strings.TrimSpace(sub.String()), "\n"); len(lines) != 2 ||
-		!strings.Contains(lines[0], "ready   seed-1 v1  6 photos") || !strings.Contains(lines[1], "updated seed-1 v2  6 photos") {
+		!strings.Contains(lines[0], "ready   seed-1 v1  7 photos") || !strings.Contains(lines[1], "updated seed-1 v2  7 photos") {
 		t.Errorf("subscribe printed:\n%s", sub.String())
 	}
 	sub.Reset()
