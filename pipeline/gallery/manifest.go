@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/photodesk/photodesk/pipeline/contract"
@@ -27,6 +28,14 @@ type Manifest struct {
 	// RequireProvenance holds the gallery until every original carries
 	// intact Content Credentials (C2PA); absent: the assembler's setting.
 	RequireProvenance *bool `json:"require_provenance,omitempty"`
+	// PublishAt holds article.ready until then (RFC 3339; absent: as soon
+	// as the gallery is ready). Embargo also keeps every file and the
+	// preview unreachable from outside until then.
+	PublishAt *time.Time `json:"publish_at,omitempty"`
+	Embargo   bool       `json:"embargo,omitempty"`
+	// PubStatus withheld or canceled un-publishes: a scheduled gallery is
+	// not published, a published one gets a version saying so.
+	PubStatus string `json:"pubstatus,omitempty"`
 	// Lead is the article's opening paragraphs, before the first block.
 	Lead Paragraphs `json:"lead,omitempty"`
 	// Photos are the article's blocks in order: photos, and text blocks
@@ -49,6 +58,18 @@ type MPhoto struct {
 	Date *bool `json:"date,omitempty"`
 	// Text is a text block's paragraphs.
 	Text Paragraphs `json:"text,omitempty"`
+}
+
+// Publication statuses (ninjs pubstatus).
+const (
+	PubUsable   = "usable"
+	PubWithheld = "withheld"
+	PubCanceled = "canceled"
+)
+
+// Withdrawn says the manifest un-publishes the gallery.
+func (m *Manifest) Withdrawn() bool {
+	return m != nil && (m.PubStatus == PubWithheld || m.PubStatus == PubCanceled)
 }
 
 // IsText says the block is a text block, not a photo.
@@ -122,6 +143,7 @@ func ParseManifest(data []byte) (*Manifest, error) {
 	if err := dec.Decode(&m); err != nil {
 		var se *json.SyntaxError
 		var te *json.UnmarshalTypeError
+		var pe *time.ParseError
 		switch {
 		case errors.As(err, &se):
 			line, col := position(data, max(se.Offset-1, 0)) // the offending character, the last one read
@@ -135,12 +157,14 @@ func ParseManifest(data []byte) (*Manifest, error) {
 			return nil, fmt.Errorf(`gallery.json: each of "photos" must be an object such as {"file": "01.jpg", "caption": "…"} or {"text": "…"}, not %s`, aKind(te.Value))
 		case errors.As(err, &te) && te.Type == reflect.TypeFor[contract.Names]():
 			return nil, fmt.Errorf("gallery.json: %q must be a name or a list of names", te.Field)
+		case errors.As(err, &pe):
+			return nil, fmt.Errorf(`gallery.json: "publish_at" must be an RFC 3339 time such as 2026-07-31T16:30:00+08:00, not %q`, pe.Value)
 		case errors.As(err, &te) && te.Type == reflect.TypeFor[Paragraphs]():
 			return nil, fmt.Errorf("gallery.json: %q must be a paragraph or a list of paragraphs", te.Field)
 		case errors.As(err, &te):
 			return nil, fmt.Errorf("gallery.json: %q must be %s", te.Field, aKind(kind(te.Type.Kind().String())))
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return nil, fmt.Errorf("gallery.json: unknown field %s (known: headline, byline, source, language, dateline, rights, require_provenance, lead, photos; in a photo: file, caption, byline, rights, file_photo, date; a text block: text; in rights: creator, credit, source, copyright_notice, copyright_holder, usage_terms, web_statement, licensor, keywords, location, alt_text)", strings.TrimPrefix(err.Error(), "json: unknown field "))
+			return nil, fmt.Errorf("gallery.json: unknown field %s (known: headline, byline, source, language, dateline, rights, require_provenance, publish_at, embargo, pubstatus, lead, photos; in a photo: file, caption, byline, rights, file_photo, date; a text block: text; in rights: creator, credit, source, copyright_notice, copyright_holder, usage_terms, web_statement, licensor, keywords, location, alt_text)", strings.TrimPrefix(err.Error(), "json: unknown field "))
 		}
 		return nil, fmt.Errorf("gallery.json: %v", err)
 	}
@@ -199,6 +223,14 @@ func (m *Manifest) check() error {
 			return fmt.Errorf(`gallery.json: byline %d must be a name of 1 to %d characters`, i+1, maxName)
 		}
 		m.Byline[i] = b
+	}
+	switch m.PubStatus {
+	case "", PubUsable, PubWithheld, PubCanceled:
+	default:
+		return fmt.Errorf(`gallery.json: "pubstatus" %q is not usable, withheld or canceled`, m.PubStatus)
+	}
+	if m.Embargo && m.PublishAt == nil {
+		return errors.New(`gallery.json: "embargo" needs "publish_at", the time it ends`)
 	}
 	if m.Language != "" && !langTag.MatchString(m.Language) {
 		return fmt.Errorf(`gallery.json: "language" %q is not a language tag such as zh-CN`, m.Language)
