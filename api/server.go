@@ -74,6 +74,7 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.Handle("POST /v1/galleries", s.auth(RolePhotographer, s.createGallery))
 	mux.Handle("GET /v1/galleries", s.auth("", s.listGalleries))
+	mux.Handle("GET /v1/scheduled", s.auth("", s.scheduled))
 	mux.Handle("GET /v1/galleries/{id}", s.auth("", s.gallery(s.status)))
 	mux.Handle("PUT /v1/galleries/{id}/photos/{name}", s.auth(RolePhotographer, s.gallery(s.uploadPhoto)))
 	mux.Handle("PUT /v1/galleries/{id}/manifest", s.auth(RolePhotographer, s.gallery(s.putManifest)))
@@ -153,6 +154,21 @@ func (s *Server) gallery(next func(http.ResponseWriter, *http.Request, string)) 
 		}
 		next(w, r, id)
 	}
+}
+
+// owns says the caller may see gallery id: a newsroom system every one,
+// a photographer those registered to them (galleries uploaded straight
+// to the bucket belong to no photographer).
+func (s *Server) owns(r *http.Request, c caller, id string) bool {
+	if c.Role != RolePhotographer {
+		return true
+	}
+	e, err := s.registry.Get(r.Context(), id)
+	if err != nil {
+		return false
+	}
+	var reg registration
+	return json.Unmarshal(e.Value(), &reg) == nil && reg.Owner == c.Name
 }
 
 // errorBody is every refusal's JSON.

@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/gallery"
 )
@@ -38,7 +40,12 @@ type GalleryStatus struct {
 	Published     *gallery.Publication `json:"published,omitempty"`
 	Waiting       []string             `json:"waiting,omitempty"`
 	Failed        []contract.HeldPhoto `json:"failed,omitempty"`
-	Photos        []PhotoStatus        `json:"photos"`
+	// PublishAt and Embargo are gallery.json's; Scheduled is set while
+	// the gallery is complete and waits for its time.
+	PublishAt *time.Time    `json:"publish_at,omitempty"`
+	Embargo   bool          `json:"embargo,omitempty"`
+	Scheduled *time.Time    `json:"scheduled,omitempty"`
+	Photos    []PhotoStatus `json:"photos"`
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request, id string) {
@@ -61,7 +68,9 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, id string) {
 		out.Manifest, out.ManifestError = "invalid", st.ManifestError
 	case st.Manifest != nil:
 		out.Manifest = "valid"
+		out.PublishAt, out.Embargo = st.Manifest.PublishAt, st.Manifest.Embargo
 	}
+	out.Scheduled = st.Scheduled
 	if st.Photos != nil {
 		rd := st.Evaluate()
 		// The assembler's --require-provenance is its own; a gallery.json
@@ -73,6 +82,42 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, id string) {
 		out.Photos = append(out.Photos, photoStatus(st.PhotoProgress(gallery.MPhoto{File: name})))
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// ScheduledGallery is one gallery waiting for its publish_at.
+type ScheduledGallery struct {
+	ID        string    `json:"id"`
+	PublishAt time.Time `json:"publish_at"`
+	Embargo   bool      `json:"embargo,omitempty"`
+	// State: scheduled (complete, waiting for its time) or waiting (not
+	// complete yet).
+	State string `json:"state"`
+}
+
+// scheduled lists the galleries whose publish_at is still to come.
+func (s *Server) scheduled(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r)
+	entries, err := pipeline.Entries(r.Context(), s.JS, s.state)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
+		return
+	}
+	now := time.Now()
+	out := []ScheduledGallery{}
+	for _, e := range entries {
+		var st gallery.State
+		if json.Unmarshal(e.Value(), &st) != nil || st.Manifest == nil || st.Manifest.PublishAt == nil ||
+			!st.Manifest.PublishAt.After(now) || st.Manifest.Withdrawn() || !s.owns(r, c, e.Key()) {
+			continue
+		}
+		g := ScheduledGallery{ID: e.Key(), PublishAt: *st.Manifest.PublishAt, Embargo: st.Manifest.Embargo, State: "waiting"}
+		if st.Scheduled != nil {
+			g.State = "scheduled"
+		}
+		out = append(out, g)
+	}
+	slices.SortFunc(out, func(a, b ScheduledGallery) int { return a.PublishAt.Compare(b.PublishAt) })
+	writeJSON(w, http.StatusOK, map[string]any{"scheduled": out})
 }
 
 // photoStatus is a photo's line of the answer: every photo stage, and

@@ -105,6 +105,10 @@ func StreamConfigs(cfg config.Config) []jetstream.StreamConfig {
 			MaxBytes:    maxBytes(cfg.EventsMaxBytes),
 			Duplicates:  cfg.DuplicateWindow,
 			Replicas:    cfg.Replicas,
+			// Scheduled galleries: the assembler's message schedules,
+			// kept past MaxAge with a per-message TTL of "never".
+			AllowMsgSchedules: true,
+			AllowMsgTTL:       true,
 		},
 		{
 			Name:        AdvisoriesStream,

@@ -117,7 +117,7 @@ func TestAPI(t *testing.T) {
 		t.Fatalf("openapi.json: %d %s", status, doc)
 	}
 	for _, r := range []string{"post /v1/galleries", "get /v1/galleries", "get /v1/galleries/{id}", "put /v1/galleries/{id}/photos/{name}",
-		"put /v1/galleries/{id}/manifest", "get /v1/galleries/{id}/article", "get /v1/galleries/{id}/preview", "get /v1/galleries/{id}/events"} {
+		"put /v1/galleries/{id}/manifest", "get /v1/galleries/{id}/article", "get /v1/galleries/{id}/preview", "get /v1/galleries/{id}/events", "get /v1/scheduled"} {
 		method, path, _ := strings.Cut(r, " ")
 		if oa.Paths[path][method] == nil {
 			t.Errorf("openapi.json lacks %s", r)

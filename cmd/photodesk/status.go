@@ -96,8 +96,10 @@ type consumerStatus struct {
 type galleryProgress struct {
 	Gallery string `json:"gallery"`
 	// State: waiting (for pieces), held (photos it lists failed),
-	// reprocessing (a reprocess run is under way) or publishing (complete,
-	// the record is being written).
+	// reprocessing (a reprocess run is under way), scheduled (complete,
+	// waiting for its publish_at), withheld (gallery.json withdraws it
+	// before it went out) or publishing (complete, the record is being
+	// written).
 	State            string    `json:"state"`
 	PublishedVersion int       `json:"published_version,omitempty"`
 	Photos           int       `json:"photos"`   // photos of the gallery seen so far
@@ -112,6 +114,11 @@ type galleryProgress struct {
 	Held []contract.HeldPhoto `json:"held,omitempty"`
 	// Waiting is the assembler's own list of what the record waits for.
 	Waiting []string `json:"waiting,omitempty"`
+	// PublishAt is gallery.json's publish_at (State scheduled: ready and
+	// waiting for it), Embargo whether its files stay unreachable until
+	// then.
+	PublishAt *time.Time `json:"publish_at,omitempty"`
+	Embargo   bool       `json:"embargo,omitempty"`
 	// Provenance is each read original's Content Credentials, in a line.
 	Provenance map[string]string `json:"provenance,omitempty"`
 	Updated    time.Time         `json:"updated"`
@@ -244,11 +251,18 @@ func progressOf(st *gallery.State) (g galleryProgress, ok bool) {
 			g.Held = append(g.Held, f)
 		}
 	}
+	if m := st.Manifest; m != nil {
+		g.PublishAt, g.Embargo = m.PublishAt, m.Embargo
+	}
 	switch {
 	case len(rd.Failed) > 0:
 		g.State = "held"
 	case st.Rerun != nil:
 		g.State = "reprocessing"
+	case st.Scheduled != nil:
+		g.State = "scheduled"
+	case rd.Ready && st.Manifest.Withdrawn() && st.Published == nil:
+		g.State = "withheld"
 	case rd.Ready:
 		g.State = "publishing"
 	default:
@@ -350,6 +364,13 @@ func (g galleryProgress) pieces() []string {
 		out = append(out, "manifest missing")
 	case "invalid":
 		out = append(out, "manifest invalid: "+oneLine(g.ManifestError, 120))
+	}
+	if g.PublishAt != nil {
+		p := "publish at " + g.PublishAt.Format(time.RFC3339)
+		if g.Embargo {
+			p += ", embargoed until then"
+		}
+		out = append(out, p)
 	}
 	for _, m := range g.Missing {
 		out = append(out, m.Photo+": "+strings.Join(m.Stages, ", "))

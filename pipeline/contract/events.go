@@ -302,6 +302,13 @@ type ArticleEvent struct {
 	Record json.RawMessage `json:"record"`
 }
 
+// GalleryDue is a scheduled gallery's schedule, published again by
+// JetStream at PublishAt on SubjectGalleryDue.
+type GalleryDue struct {
+	Gallery   string    `json:"gallery"`
+	PublishAt time.Time `json:"publish_at"`
+}
+
 // GalleryHeld says why a gallery is not published.
 type GalleryHeld struct {
 	Gallery string      `json:"gallery"`

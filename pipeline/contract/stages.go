@@ -46,10 +46,10 @@ func stages() []Stage {
 	}
 	ingest := Stage{Name: StageIngest, Stream: S3EventsStream, Inputs: []string{S3EventsSubject}, Concurrency: 2}
 	// The assembler reads every event of a gallery's photos: the uploads,
-	// the manifest, each photo stage's result, and every earlier stage's
-	// failures.
+	// the manifest, each photo stage's result, every earlier stage's
+	// failures, and its own schedules coming due.
 	asm := Stage{Name: StageAssembler, Stream: EventsStream, Reprocess: true, Concurrency: 2,
-		Inputs: []string{SubjectPhotoUploaded + ".>", SubjectGallerySubmitted + ".>"}}
+		Inputs: []string{SubjectPhotoUploaded + ".>", SubjectGallerySubmitted + ".>", SubjectGalleryDue + ".>"}}
 	for _, s := range photo {
 		asm.Inputs = append(asm.Inputs, s.Result+".>")
 	}

@@ -31,6 +31,13 @@ const (
 	// SubjectGalleryHeld: a gallery cannot be published because photos it
 	// lists failed; it says which and why.
 	SubjectGalleryHeld = "photodesk.gallery.held"
+	// SubjectGallerySchedule holds a scheduled gallery's schedule: one
+	// JetStream message schedule per gallery (a new one replaces it),
+	// which the server publishes on SubjectGalleryDue at the gallery's
+	// publish_at. No role consumes the schedule itself.
+	SubjectGallerySchedule = "photodesk.gallery.schedule"
+	// SubjectGalleryDue: a scheduled gallery's time has come.
+	SubjectGalleryDue = "photodesk.gallery.due"
 )
 
 // EventsSubjects are the subjects of EventsStream.

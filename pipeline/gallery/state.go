@@ -21,6 +21,9 @@ type State struct {
 	Photos map[string]*Photo `json:"photos"`
 
 	Published *Publication `json:"published,omitempty"`
+	// Scheduled is when a ready gallery's unpublished inputs go out (its
+	// manifest's publish_at), while it waits for it.
+	Scheduled *time.Time `json:"scheduled,omitempty"`
 	// HeldFor is the fingerprint of the failures last reported by a held
 	// event, so each set of failures is reported once.
 	HeldFor string `json:"held_for,omitempty"`

@@ -28,6 +28,7 @@ var Events = []struct {
 	{"photo.derivatives", "What an image role wrote to the derivatives bucket for one original (renditions, watermark)", "photodesk.photo.renditions.<gallery>, photodesk.photo.watermarked.<gallery>", &contract.PhotoDerivatives{}},
 	{"failed", "A stage gave up on an event, with the reason (any role)", "photodesk.failed.<stage>.<gallery>", &contract.Failure{}},
 	{"article", "A version of a gallery's publish-ready record, with the ninjs 2.2 item (assembler)", "photodesk.article.ready.<gallery>, photodesk.article.updated.<gallery>", &contract.ArticleEvent{}},
+	{"gallery.due", "A scheduled gallery's schedule, and the same published again by JetStream at its publish_at (assembler)", "photodesk.gallery.schedule.<gallery>, photodesk.gallery.due.<gallery>", &contract.GalleryDue{}},
 	{"gallery.held", "A gallery is not published because photos it lists failed (assembler)", "photodesk.gallery.held.<gallery>", &contract.GalleryHeld{}},
 }
 

@@ -193,6 +193,7 @@ func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]contract.Outp
 	now := r.now()
 	var apply func(*gallery.State)
 	var manifestProblem string
+	var fired *time.Time // a schedule's time, when it fired
 	switch {
 	case strings.HasPrefix(m.Subject, contract.SubjectPhotoUploaded+"."):
 		ev, err := decode[contract.PhotoUploaded](m)
@@ -240,6 +241,13 @@ func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]contract.Outp
 			}
 		}
 		apply = func(s *gallery.State) { s.ApplyManifest(ev.ETag, ev.SubmittedAt, man, manifestProblem) }
+	case strings.HasPrefix(m.Subject, contract.SubjectGalleryDue+"."):
+		ev, err := decode[contract.GalleryDue](m)
+		if err != nil {
+			return nil, err
+		}
+		fired = &ev.PublishAt
+		apply = func(*gallery.State) {}
 	case resultStage(m.Subject) != "":
 		// A photo stage the record reads nothing of: only that it answered.
 		ev, err := decode[contract.PhotoResult](m)
@@ -255,7 +263,7 @@ func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]contract.Outp
 		return nil, nil // not a gallery: ingest already reported it
 	}
 
-	st, rd, pub, republish, held, err := r.update(ctx, m.Ref.Gallery, apply, m.Attempt > 1)
+	st, rd, pub, republish, held, err := r.update(ctx, m.Ref.Gallery, apply, m.Attempt > 1, fired)
 	if err != nil {
 		return nil, err
 	}
@@ -271,6 +279,14 @@ func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]contract.Outp
 	if manifestProblem != "" {
 		return nil, pipeline.Permanentf("%s", manifestProblem)
 	}
+	if st.Scheduled != nil {
+		o, err := scheduleOutput(st.Gallery, *st.Scheduled)
+		if err != nil {
+			return nil, err
+		}
+		outs = append(outs, o)
+		m.Log.Debug("gallery ready, scheduled", "publish_at", *st.Scheduled)
+	}
 	if pub != nil || republish {
 		if pub == nil {
 			pub = st.Published
@@ -281,10 +297,21 @@ func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]contract.Outp
 		}
 		outs = append(outs, o)
 		m.Log.Info("article published", "version", pub.Version, "photos", len(rd.Entries))
+		if at := manifestPublishAt(st); !republish && at != nil && fired == nil && pub.VersionCreated.Sub(*at) > 5*time.Second {
+			m.Log.Warn("gallery.json's publish_at had passed when the gallery was ready: published at once", "publish_at", *at)
+		}
 	} else if !rd.Ready {
 		m.Log.Debug("gallery waiting", "waiting", rd.Waiting)
 	}
 	return outs, nil
+}
+
+// manifestPublishAt is the gallery's publish_at, if it has one.
+func manifestPublishAt(st *gallery.State) *time.Time {
+	if st.Manifest == nil {
+		return nil
+	}
+	return st.Manifest.PublishAt
 }
 
 // decode reads the message as a T; an event that does not decode fails
@@ -310,7 +337,7 @@ func (r *Role) now() time.Time {
 // reserved version should be published again (a redelivery after a crash);
 // held is the held event to publish, for a new set of failures and again
 // on a redelivery.
-func (r *Role) update(ctx context.Context, id string, apply func(*gallery.State), redelivered bool) (st *gallery.State, rd gallery.Readiness, pub *gallery.Publication, republish bool, held *contract.GalleryHeld, err error) {
+func (r *Role) update(ctx context.Context, id string, apply func(*gallery.State), redelivered bool, fired *time.Time) (st *gallery.State, rd gallery.Readiness, pub *gallery.Publication, republish bool, held *contract.GalleryHeld, err error) {
 	for attempt := 0; attempt < 50; attempt++ {
 		st, rev, err := r.load(ctx, id)
 		if err != nil {
@@ -332,16 +359,22 @@ func (r *Role) update(ctx context.Context, id string, apply func(*gallery.State)
 		} else {
 			st.HeldFor = ""
 		}
+		st.Scheduled = nil
 		if rd.Ready {
 			fp := st.Fingerprint(rd)
+			timing, at := st.When(r.now(), fired)
 			switch {
+			case st.Published != nil && st.Published.Fingerprint == fp:
+				republish = redelivered
+			case timing == gallery.Withhold:
+				// Withdrawn before it went out: nothing to publish.
+			case timing == gallery.PublishLater:
+				st.Scheduled = &at
 			case st.Published == nil:
 				now := r.now()
 				pub = &gallery.Publication{Version: 1, Fingerprint: fp, FirstCreated: now, VersionCreated: now}
-			case st.Published.Fingerprint != fp:
-				pub = &gallery.Publication{Version: st.Published.Version + 1, Fingerprint: fp, FirstCreated: st.Published.FirstCreated, VersionCreated: r.now()}
 			default:
-				republish = redelivered
+				pub = &gallery.Publication{Version: st.Published.Version + 1, Fingerprint: fp, FirstCreated: st.Published.FirstCreated, VersionCreated: r.now()}
 			}
 			if pub != nil {
 				st.Published = pub

@@ -96,8 +96,15 @@ func (r *Role) article(ctx context.Context, st *gallery.State, rd gallery.Readin
 		Version: pub.Version, FirstCreated: pub.FirstCreated, VersionCreated: pub.VersionCreated,
 		PublishTime: pub.VersionCreated.In(r.Zone).Format("2006-01-02 15:04:05"),
 	}
+	a.PubStatus = gallery.PubUsable
 	if m != nil {
 		a.Lead = m.Lead
+		if m.PubStatus != "" {
+			a.PubStatus = m.PubStatus
+		}
+		if m.Embargo {
+			a.Embargoed = m.PublishAt
+		}
 	}
 	files := make([]stamped, len(rd.Entries))
 	for i, e := range rd.Entries {

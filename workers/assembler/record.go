@@ -22,6 +22,7 @@ type Ninjs struct {
 	VersionCreated  string           `json:"versioncreated,omitempty"`
 	ContentCreated  string           `json:"contentcreated,omitempty"`
 	PubStatus       string           `json:"pubstatus,omitempty"`
+	Embargoed       string           `json:"embargoed,omitempty"`
 	CopyrightHolder string           `json:"copyrightholder,omitempty"`
 	CopyrightNotice string           `json:"copyrightnotice,omitempty"`
 	UsageTerms      string           `json:"usageterms,omitempty"`
@@ -161,6 +162,10 @@ type Article struct {
 	FirstCreated   time.Time
 	VersionCreated time.Time
 	PublishTime    string // in the newsroom's zone, for the page
+	// PubStatus is ninjs pubstatus (usable, withheld, canceled);
+	// Embargoed the end of the gallery's embargo, if it had one.
+	PubStatus string
+	Embargoed *time.Time
 	// Lead is the opening paragraphs; Blocks the figures and text blocks
 	// after it, in the page's order.
 	Lead    []string
@@ -242,7 +247,7 @@ func (a *Article) Render() (record []byte, preview []byte, err error) {
 		Version:        fmt.Sprint(a.Version),
 		FirstCreated:   a.FirstCreated.Format(time.RFC3339),
 		VersionCreated: a.VersionCreated.Format(time.RFC3339),
-		PubStatus:      "usable",
+		PubStatus:      firstOf(a.PubStatus, "usable"),
 		Language:       a.Language,
 		Headlines:      []Text{{Role: "main", ContentType: "text/plain", Value: a.Headline}},
 		InfoSources:    []InfoSource{{Name: a.Source, Role: "source"}},
@@ -251,6 +256,9 @@ func (a *Article) Render() (record []byte, preview []byte, err error) {
 		Bodies: []Body{{Role: "main", ContentType: "text/html", Value: body.String(),
 			CharCount: utf8.RuneCountInString(plainText(a))}},
 		AltIDs: []AltID{{Role: "photodesk:gallery", Value: a.Gallery}},
+	}
+	if a.Embargoed != nil {
+		item.Embargoed = a.Embargoed.UTC().Format(time.RFC3339)
 	}
 	if len(a.Lead) > 0 {
 		item.Descriptions = []Text{{Role: "lead", ContentType: "text/plain", Value: strings.Join(a.Lead, "\n\n")}}

@@ -55,7 +55,8 @@ func TestRealMinIONotification(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := map[string]ingest.Upload{}
-	deadline := time.Now().Add(20 * time.Second)
+	// MinIO queues notifications; a loaded machine delays them.
+	deadline := time.Now().Add(60 * time.Second)
 	for len(got) < 3 && time.Now().Before(deadline) {
 		b, err := cons.Fetch(3, jetstream.FetchMaxWait(500*time.Millisecond))
 		if err != nil {
