@@ -137,8 +137,8 @@ type BucketAccess struct {
 // EnsureBucketPolicies gives photodesk's buckets the anonymous access they
 // should have, and no more: none to the originals (unpublished photos)
 // and the article records; to the derivatives only when publicDerivatives
-// is set (for the assembler's --public-base-url), and then only GET of an
-// object by its key, never a listing. It drops every statement that
+// is set (for the assembler's --public-base-url), and then only GET by its
+// key of a file a published record links (PublishedTag), never a listing. It drops every statement that
 // grants anyone anonymous access it should not have, keeps the rest (a
 // Deny, a statement for a named principal), and changes nothing that is
 // already right, so it can run at every deploy.
@@ -161,7 +161,7 @@ func (s *Store) EnsureBucketPolicies(ctx context.Context, publicDerivatives bool
 		}
 		access := "private: no anonymous access"
 		if public {
-			access = "anonymous GET of objects, no listing"
+			access = "anonymous GET of published files, no listing"
 		}
 		out = append(out, BucketAccess{Bucket: b, Access: access, Changed: changed})
 	}
@@ -209,6 +209,7 @@ func anonymousPolicy(policy, bucket string, public bool) (string, bool, error) {
 			"Principal": map[string]any{"AWS": []any{"*"}},
 			"Action":    []any{"s3:GetObject"},
 			"Resource":  []any{resource},
+			"Condition": publishedOnly(),
 		})
 	}
 	if !changed {
@@ -240,7 +241,22 @@ func anyone(p any) bool {
 func isReadObjects(st map[string]any, resource string) bool {
 	a, r := stringList(st["Action"]), stringList(st["Resource"])
 	return len(a) == 1 && a[0] == "s3:GetObject" && len(r) == 1 && r[0] == resource &&
-		st["Condition"] == nil && st["NotAction"] == nil && st["NotResource"] == nil
+		isPublishedOnly(st["Condition"]) && st["NotAction"] == nil && st["NotResource"] == nil
+}
+
+// isPublishedOnly says a policy condition is publishedOnly's, as MinIO
+// gives it back (a value may come as a list of one).
+func isPublishedOnly(c any) bool {
+	m, _ := c.(map[string]any)
+	eq, _ := m["StringEquals"].(map[string]any)
+	v := stringList(eq["s3:ExistingObjectTag/"+PublishedTag])
+	return len(m) == 1 && len(eq) == 1 && len(v) == 1 && v[0] == "yes"
+}
+
+// publishedOnly is the public grant's condition: the object is tagged as
+// linked by a published record (PublishedTag).
+func publishedOnly() map[string]any {
+	return map[string]any{"StringEquals": map[string]any{"s3:ExistingObjectTag/" + PublishedTag: "yes"}}
 }
 
 // stringList reads a policy value that is one string or a list of them.

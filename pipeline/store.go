@@ -13,6 +13,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/notification"
+	"github.com/minio/minio-go/v7/pkg/tags"
 
 	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
@@ -227,9 +228,34 @@ func (s *Store) Get(ctx context.Context, bucket, key, etag string, max int64) ([
 // Put writes data to bucket/key with its content type and user metadata,
 // returning the new object's ETag.
 func (s *Store) Put(ctx context.Context, bucket, key string, data []byte, contentType string, meta map[string]string) (string, error) {
+	return s.put(ctx, bucket, key, data, contentType, meta, nil)
+}
+
+// PublishedTag, set to "yes", marks an object a published record links:
+// the only derivatives `photodesk setup --public-derivatives` lets anyone
+// read, so an unpublished derivative (a scheduled or embargoed gallery's,
+// an unstamped one) is never public.
+const PublishedTag = "photodesk-published"
+
+// PutPublished is Put for a file a record is about to link (PublishedTag).
+func (s *Store) PutPublished(ctx context.Context, bucket, key string, data []byte, contentType string, meta map[string]string) (string, error) {
+	return s.put(ctx, bucket, key, data, contentType, meta, map[string]string{PublishedTag: "yes"})
+}
+
+// MarkPublished tags an existing object with PublishedTag.
+func (s *Store) MarkPublished(ctx context.Context, bucket, key string) error {
+	t, err := tags.NewTags(map[string]string{PublishedTag: "yes"}, true)
+	if err != nil {
+		return err
+	}
+	return s.PutObjectTagging(ctx, bucket, key, t, minio.PutObjectTaggingOptions{})
+}
+
+func (s *Store) put(ctx context.Context, bucket, key string, data []byte, contentType string, meta, tags map[string]string) (string, error) {
 	info, err := s.PutObject(ctx, bucket, key, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{
 		ContentType:  contentType,
 		UserMetadata: meta,
+		UserTags:     tags,
 		// Derivatives are immutable per key version; let caches keep them.
 		CacheControl: "public, max-age=31536000, immutable",
 	})

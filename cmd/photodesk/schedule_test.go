@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/minio/minio-go/v7"
 
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline"
@@ -118,7 +121,10 @@ func TestScheduledGalleryPublishesOnceAtItsTime(t *testing.T) {
 
 // TestScheduleChangesAreHonoured: a later publish_at moves the schedule
 // (nothing at the old time), a canceled gallery is never published, and a
-// publish_at already past publishes at once.
+// publish_at already past publishes at once; status and the API list what
+// is scheduled; an embargoed gallery's files cannot be read from outside
+// before its time (the derivatives bucket public, a presign expired), and
+// all can after.
 func TestScheduleChangesAreHonoured(t *testing.T) {
 	s := devstack.ForTest(t)
 	startRoles(t, s, "ingest", "exif", "renditions", "watermark", "assembler")
@@ -137,10 +143,17 @@ func TestScheduleChangesAreHonoured(t *testing.T) {
 		}
 		t.Fatalf("%s never scheduled", id)
 	}
+	store, err := pipeline.NewStore(s.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.EnsureBucketPolicies(t.Context(), true); err != nil { // setup --public-derivatives
+		t.Fatal(err)
+	}
 	first := time.Now().Add(8 * time.Second).Truncate(time.Second)
 	for _, id := range []string{"moved", "canceled"} {
 		putObject(t, s.Config, id+"/a.jpg", img)
-		manifest(id, fmt.Sprintf(`,"publish_at":%q`, first.Format(time.RFC3339)))
+		manifest(id, fmt.Sprintf(`,"publish_at":%q,"embargo":true`, first.Format(time.RFC3339)))
 	}
 	putObject(t, s.Config, "late/a.jpg", img)
 	manifest("late", `,"publish_at":"2020-01-01T00:00:00Z"`)
@@ -181,8 +194,35 @@ func TestScheduleChangesAreHonoured(t *testing.T) {
 		t.Errorf("a photographer sees galleries not theirs: %d %s", code, body)
 	}
 
+	// Embargoed: no derivative can be read from outside before its time,
+	// neither anonymously (the derivatives bucket is public) nor with a
+	// presigned link once it has expired.
+	var keys []string
+	for o := range store.ListObjects(t.Context(), s.Config.DerivativesBucket, minio.ListObjectsOptions{Prefix: "moved/", Recursive: true}) {
+		keys = append(keys, o.Key)
+	}
+	if len(keys) < 8 {
+		t.Fatalf("moved has %d derivatives before its time: %v", len(keys), keys)
+	}
+	base := "http://" + s.Config.S3Endpoint + "/" + s.Config.DerivativesBucket + "/"
+	for _, k := range keys {
+		if st := anonymous(t, http.MethodGet, base+k); st != http.StatusForbidden {
+			t.Errorf("embargoed %s: anonymous GET %d before its time, want 403", k, st)
+		}
+	}
+	u, err := store.PresignedGetObject(t.Context(), s.Config.DerivativesBucket, keys[0], time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if resp, err := http.Get(u.String()); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("an expired presigned link to an embargoed file: %v %v, want 403", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
 	later := first.Add(5 * time.Second)
-	manifest("moved", fmt.Sprintf(`,"publish_at":%q`, later.Format(time.RFC3339)))
+	manifest("moved", fmt.Sprintf(`,"publish_at":%q,"embargo":true`, later.Format(time.RFC3339)))
 	manifest("canceled", fmt.Sprintf(`,"publish_at":%q,"pubstatus":"canceled"`, first.Format(time.RFC3339)))
 
 	if evs := articleEvents(t, s.Config, "late", 1, 30*time.Second); len(evs) != 1 || evs[0].VersionCreated.After(first) {
@@ -194,6 +234,23 @@ func TestScheduleChangesAreHonoured(t *testing.T) {
 	}
 	if d := evs[0].VersionCreated.Sub(later); d < 0 || d > 2*time.Second {
 		t.Errorf("moved: published at %s, %s from its new time (the old was %s)", evs[0].VersionCreated, d, first)
+	}
+	// After it, every file the record links can be read: by its link, and
+	// anonymously by its key.
+	var rec assembler.Ninjs
+	if err := json.Unmarshal(evs[0].Record, &rec); err != nil || len(rec.Associations) != 1 {
+		t.Fatalf("moved's record: %v", err)
+	}
+	for _, r := range rec.Associations[0].Renditions {
+		resp, err := http.Get(r.Href)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Errorf("%s after its time: %v %v", r.Name, resp, err)
+			continue
+		}
+		resp.Body.Close()
+		if st := anonymous(t, http.MethodGet, "http://"+s.Config.S3Endpoint+hrefPath(t, r.Href)); st != http.StatusOK {
+			t.Errorf("%s after its time: anonymous GET %d, want 200", r.Name, st)
+		}
 	}
 	if st := stateIfAny(t, s.Config, "canceled"); st == nil || st.Published != nil || st.Scheduled != nil {
 		t.Errorf("canceled: state %+v, want never published nor scheduled", st)

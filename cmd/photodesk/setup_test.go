@@ -234,7 +234,7 @@ func anonymous(t *testing.T, method, url string) int {
 
 // TestSetupBucketPolicies: anyone without keys can read nothing from the
 // originals and the articles, and list no bucket; derivatives only with
-// setup --public-derivatives, by key. Setup takes back anonymous access
+// setup --public-derivatives, by key, and only those marked published. Setup takes back anonymous access
 // someone else granted, keeps statements that grant nobody anything, and
 // changes nothing on a second run.
 func TestSetupBucketPolicies(t *testing.T) {
@@ -329,13 +329,21 @@ func TestSetupBucketPolicies(t *testing.T) {
 		t.Errorf("articles policy after setup: %s (%v), want the Deny alone", p, err)
 	}
 
-	// --public-derivatives: derivatives by key, nothing else.
+	// --public-derivatives: published files by key, nothing else; a
+	// derivative no record links yet (a scheduled or embargoed gallery's,
+	// an unstamped one) stays private until it is marked published.
 	pub := setup("--public-derivatives")
-	if want := fmt.Sprintf("%-32s set (anonymous GET of objects, no listing)", "policy "+cfg.DerivativesBucket); !strings.Contains(pub, want) {
+	if want := fmt.Sprintf("%-32s set (anonymous GET of published files, no listing)", "policy "+cfg.DerivativesBucket); !strings.Contains(pub, want) {
 		t.Errorf("setup --public-derivatives lacks %q:\n%s", want, pub)
 	}
+	if st := get(cfg.DerivativesBucket); st != http.StatusForbidden {
+		t.Errorf("with --public-derivatives: anonymous GET of an unpublished derivative: %d, want 403", st)
+	}
+	if err := store.MarkPublished(ctx, cfg.DerivativesBucket, objects[cfg.DerivativesBucket]); err != nil {
+		t.Fatal(err)
+	}
 	if st := get(cfg.DerivativesBucket); st != http.StatusOK {
-		t.Errorf("with --public-derivatives: anonymous GET of a derivative: %d, want 200", st)
+		t.Errorf("with --public-derivatives: anonymous GET of a published derivative: %d, want 200", st)
 	}
 	checkPrivate("with --public-derivatives", cfg.OriginalsBucket, cfg.ArticlesBucket)
 	checkNoListing("with --public-derivatives")

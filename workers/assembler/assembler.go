@@ -149,12 +149,14 @@ func (c *Config) Validate() error {
 
 // Store is what the assembler needs of the object store (*pipeline.Store):
 // the manifest's and derivatives' bytes, somewhere to write the record and
-// the published (stamped) files, and links to them.
+// the published (stamped) files, marked as published (the only
+// derivatives anyone may read when they are public), and links to them.
 type Store interface {
 	Get(ctx context.Context, bucket, key, etag string, max int64) ([]byte, error)
 	ReadRange(ctx context.Context, bucket, key, etag string, off, length int64) ([]byte, error)
 	Meta(ctx context.Context, bucket, key string) (meta map[string]string, etag string, size int64, ok bool, err error)
-	Put(ctx context.Context, bucket, key string, data []byte, contentType string, meta map[string]string) (string, error)
+	PutPublished(ctx context.Context, bucket, key string, data []byte, contentType string, meta map[string]string) (string, error)
+	MarkPublished(ctx context.Context, bucket, key string) error
 	PutObject(ctx context.Context, bucket, key string, r io.Reader, size int64, opts minio.PutObjectOptions) (minio.UploadInfo, error)
 	PresignedGetObject(ctx context.Context, bucket, key string, expires time.Duration, params url.Values) (*url.URL, error)
 }

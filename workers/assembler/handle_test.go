@@ -93,6 +93,8 @@ type memStore struct {
 	mu      sync.Mutex // the assembler stamps files side by side
 	objects map[string][]byte
 	ranges  int // ReadRange calls
+	// published are the objects marked as published.
+	published map[string]bool
 }
 
 func (s *memStore) Get(_ context.Context, bucket, key, _ string, _ int64) ([]byte, error) {
@@ -145,6 +147,30 @@ func (s *memStore) PutObject(_ context.Context, bucket, key string, r io.Reader,
 	defer s.mu.Unlock()
 	s.objects[bucket+"/"+key] = b
 	return minio.UploadInfo{Bucket: bucket, Key: key, Size: int64(len(b))}, err
+}
+
+func (s *memStore) PutPublished(ctx context.Context, bucket, key string, data []byte, ctype string, meta map[string]string) (string, error) {
+	etag, err := s.Put(ctx, bucket, key, data, ctype, meta)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.published == nil {
+		s.published = map[string]bool{}
+	}
+	s.published[bucket+"/"+key] = true
+	return etag, err
+}
+
+func (s *memStore) MarkPublished(_ context.Context, bucket, key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.objects[bucket+"/"+key]; !ok {
+		return fmt.Errorf("no object %s/%s", bucket, key)
+	}
+	if s.published == nil {
+		s.published = map[string]bool{}
+	}
+	s.published[bucket+"/"+key] = true
+	return nil
 }
 
 func (s *memStore) PresignedGetObject(_ context.Context, bucket, key string, _ time.Duration, _ url.Values) (*url.URL, error) {

@@ -19,8 +19,8 @@ import (
 )
 
 // stampVersion changes when stamp writes different bytes for the same
-// metadata, so published files are written again.
-const stampVersion = "2"
+// metadata, or published files need writing again for another reason.
+const stampVersion = "3" // 3: published copies are tagged as published
 
 // maxStampBytes bounds a derivative read to stamp it (a full-size copy of
 // the largest original allowed is well under it).
@@ -125,6 +125,10 @@ func (r *Role) parentStore(ctx context.Context, f *stamped) ([]byte, error) {
 // published as rendered.
 func (r *Role) publishCopy(ctx context.Context, d contract.Derivative, f *stamped, mj []byte) (contract.Derivative, error) {
 	if !stamp.Writes(d.Format) {
+		// Linked as rendered: marked so at each publish.
+		if err := r.Store.MarkPublished(ctx, d.Bucket, d.Key); err != nil {
+			return d, fmt.Errorf("mark %s published: %w", d.Key, err)
+		}
 		return d, nil
 	}
 	key := publishedKey(d, mj)
@@ -155,7 +159,7 @@ func (r *Role) publishCopy(ctx context.Context, d contract.Derivative, f *stampe
 			return d, fmt.Errorf("sign %s: %w", d.Key, err)
 		}
 	}
-	etag, err := r.Store.Put(ctx, d.Bucket, key, out, d.ContentType, map[string]string{"photodesk-stamped-from": d.Key + "@" + d.ETag})
+	etag, err := r.Store.PutPublished(ctx, d.Bucket, key, out, d.ContentType, map[string]string{"photodesk-stamped-from": d.Key + "@" + d.ETag})
 	if err != nil {
 		return d, fmt.Errorf("store %s: %w", key, err)
 	}

@@ -13,7 +13,8 @@ import (
 // TestStampAllReadsTheOriginalsStoreOnlyToSign: a signed original's
 // manifest store is read once for all of a figure's files, and not at all
 // when every published copy is there already (a republish that changes
-// nothing); an AVIF is published as rendered.
+// nothing); an AVIF is published as rendered; every file linked, and only
+// those, is marked published.
 func TestStampAllReadsTheOriginalsStoreOnlyToSign(t *testing.T) {
 	d, err := c2pa.DevIdentity(filepath.Join(t.TempDir(), "c2pa"))
 	if err != nil {
@@ -32,6 +33,7 @@ func TestStampAllReadsTheOriginalsStoreOnlyToSign(t *testing.T) {
 			store.objects["derivatives/"+key] = tinyJPEG(t)
 			ds = append(ds, contract.Derivative{Preset: p, Format: "jpeg", Bucket: "derivatives", Key: key, ContentType: "image/jpeg", Width: 16, Height: 8, ETag: "e" + p})
 		}
+		store.objects["derivatives/g/a.jpg/small.avif"] = []byte("an AVIF")
 		ds = append(ds, contract.Derivative{Preset: "small", Format: "avif", Bucket: "derivatives", Key: "g/a.jpg/small.avif", ETag: "ea"})
 		return []stamped{{
 			derivs: ds, meta: stamp.Metadata{Caption: "开幕。"}, src: &contract.ImageSource{Format: "jpeg", Width: 16, Height: 8},
@@ -53,6 +55,15 @@ func TestStampAllReadsTheOriginalsStoreOnlyToSign(t *testing.T) {
 	}
 	if first[0].derivs[2].Key != "g/a.jpg/small.avif" {
 		t.Errorf("the AVIF was rewritten as %s", first[0].derivs[2].Key)
+	}
+	// Everything linked is marked published; the unstamped copies not.
+	for _, d := range first[0].derivs {
+		if !store.published["derivatives/"+d.Key] {
+			t.Errorf("%s is linked but not marked published", d.Key)
+		}
+	}
+	if store.published["derivatives/g/a.jpg/large.jpg"] {
+		t.Error("an unstamped derivative was marked published")
 	}
 	again := figs()
 	if err := r.stampAll(context.Background(), again); err != nil {
