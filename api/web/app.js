@@ -1,8 +1,9 @@
 // photodesk upload page: sign in with a token, drop photos (each uploaded
-// at once with its own progress bar), caption and order them, give the
-// credit and rights fields, submit the manifest, then follow every photo's
-// stages live until the article is ready. Plain JS, no dependencies; the
-// API does every check.
+// at once with its own progress bar), caption and order them with text
+// blocks between them, give the lead, the credit and rights fields and the
+// schedule, submit the manifest, then follow every photo's stages live
+// until the article is ready. Plain JS, no dependencies; the API does
+// every check.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -55,19 +56,65 @@ function addFile(file) {
   const alt = document.createElement("input"); alt.className = "alt"; alt.placeholder = "图片替代文字 alt text"; alt.setAttribute("aria-label", "alt text of " + file.name);
   const by = document.createElement("input"); by.className = "photographer"; by.placeholder = "摄影 photographer (optional)"; by.setAttribute("aria-label", "photographer of " + file.name);
   meta.append(alt, by);
-  mid.append(name, bar, stage, caption, meta);
-  const move = document.createElement("div"); move.className = "move";
-  const up = document.createElement("button"); up.textContent = "↑"; up.title = "move up"; up.className = "up";
-  const down = document.createElement("button"); down.textContent = "↓"; down.title = "move down"; down.className = "down";
-  move.append(up, down);
-  li.append(img, mid, move);
+  const flags = document.createElement("div"); flags.className = "flags";
+  const filePhoto = checkbox("file-photo", "资料图 File photo", file.name);
+  const asWritten = checkbox("as-written", "原样 As written, no date", file.name);
+  flags.append(filePhoto.label, asWritten.label);
+  mid.append(name, bar, stage, caption, meta, flags);
+  const add = button("+ 文字 Text below", "add-text", "add a text block below " + file.name);
+  add.onclick = () => addText(li);
+  li.append(img, mid, moveButtons(li, file.name, add));
   li.dataset.name = file.name;
   $("photos").append(li);
-  const item = { name: file.name, li, bar, stage, caption, alt, by, uploaded: false, failed: false, stages: {} };
+  const item = { name: file.name, li, bar, stage, caption, alt, by, filePhoto: filePhoto.box, asWritten: asWritten.box, uploaded: false, failed: false, stages: {} };
   state.items.push(item);
-  up.onclick = () => { if (li.previousElementSibling) li.parentNode.insertBefore(li, li.previousElementSibling); };
-  down.onclick = () => { if (li.nextElementSibling) li.parentNode.insertBefore(li.nextElementSibling, li); };
   upload(item, file);
+}
+
+// addText puts an empty text block under the row after, for the
+// paragraphs between two photos, and moves the keyboard into it.
+function addText(after) {
+  const li = document.createElement("li"); li.className = "text";
+  const kind = document.createElement("div"); kind.className = "kind"; kind.textContent = "文字";
+  const area = document.createElement("textarea"); area.placeholder = "文字段落 text block: one paragraph per line"; area.setAttribute("aria-label", "text block");
+  const remove = button("✕", "remove", "remove this text block");
+  remove.onclick = () => {
+    const near = li.previousElementSibling || li.nextElementSibling;
+    li.remove();
+    (near ? near.querySelector("textarea") : $("drop")).focus(); // keep the keyboard where it was
+  };
+  li.append(kind, area, moveButtons(li, "text block", remove));
+  after.after(li);
+  area.focus();
+}
+
+function button(text, cls, label) {
+  const b = document.createElement("button");
+  b.type = "button"; b.textContent = text; b.className = cls; b.setAttribute("aria-label", label);
+  return b;
+}
+
+// checkbox is a labelled box; its accessible name says which photo it is
+// for, as several rows have the same one.
+function checkbox(cls, text, photo) {
+  const label = document.createElement("label"); label.className = "check";
+  const box = document.createElement("input"); box.type = "checkbox"; box.className = cls;
+  box.setAttribute("aria-label", text + ", " + photo);
+  label.append(box, " " + text);
+  return { label, box };
+}
+
+// moveButtons are a row's ↑ and ↓ (and any other buttons given); the
+// pressed button keeps the focus when its row moves, so a block can be
+// moved with the keyboard by pressing again.
+function moveButtons(li, what, ...more) {
+  const move = document.createElement("div"); move.className = "move";
+  const up = button("↑", "up", "move " + what + " up");
+  const down = button("↓", "down", "move " + what + " down");
+  up.onclick = () => { if (li.previousElementSibling) { li.parentNode.insertBefore(li, li.previousElementSibling); up.focus(); } };
+  down.onclick = () => { if (li.nextElementSibling) { li.parentNode.insertBefore(li.nextElementSibling, li); down.focus(); } };
+  move.append(up, down, ...more);
+  return move;
 }
 
 function upload(item, file) {
@@ -218,28 +265,93 @@ function galleryRights() {
   });
 }
 
-async function submit() {
-  const order = [...$("photos").children].map((li) => byName(li.dataset.name)).filter((i) => i && i.uploaded);
-  const byline = $("byline").value.trim();
-  const manifest = {
-    headline: $("headline").value.trim(),
-    rights: galleryRights(),
-    photos: order.map((i) => ({
+// paragraphs are a text field's paragraphs, one per line: one is written
+// as a string, several as a list, as gallery.json takes them.
+function paragraphs(s) {
+  const ps = s.split("\n").map((p) => p.trim()).filter((p) => p);
+  return ps.length === 1 ? ps[0] : ps;
+}
+
+// zoned writes a datetime-local value ("2026-07-31T16:30") as RFC 3339
+// with the browser's offset for that moment ("2026-07-31T16:30:00+08:00"),
+// or "" when there is none.
+function zoned(local) {
+  const d = new Date(local); // a date-time without offset is local time
+  if (!local || isNaN(d)) return "";
+  const p2 = (n) => String(n).padStart(2, "0");
+  return d.getFullYear() + "-" + p2(d.getMonth() + 1) + "-" + p2(d.getDate()) + "T" +
+    p2(d.getHours()) + ":" + p2(d.getMinutes()) + ":" + p2(d.getSeconds()) + offset(d);
+}
+
+// offset is d's UTC offset in the browser's zone, "+08:00".
+function offset(d) {
+  const m = -d.getTimezoneOffset(), a = Math.abs(m);
+  return (m < 0 ? "-" : "+") + String(Math.floor(a / 60)).padStart(2, "0") + ":" + String(a % 60).padStart(2, "0");
+}
+
+// syncEmbargo allows an embargo only with a publish time, its end.
+function syncEmbargo() {
+  const none = !$("publish-at").value;
+  $("embargo").disabled = none;
+  if (none) $("embargo").checked = false;
+}
+
+// blocks are the article's blocks as gallery.json lists them, each with
+// the row it came from, to point at the one a refusal names.
+function blocks() {
+  const out = [];
+  for (const li of $("photos").children) {
+    if (li.classList.contains("text")) {
+      const text = paragraphs(li.querySelector("textarea").value);
+      if (text.length) out.push({ li, entry: { text } });
+      continue;
+    }
+    const i = byName(li.dataset.name);
+    if (!i || !i.uploaded) continue;
+    out.push({ li, entry: pruned({
       file: i.name, caption: i.caption.value.trim(),
       rights: pruned({ creator: list(i.by.value), alt_text: i.alt.value.trim() }),
-    })),
-  };
-  if (byline) manifest.byline = byline.split(/\s+/);
+      file_photo: i.filePhoto.checked || undefined,
+      date: i.asWritten.checked ? false : undefined,
+    }) });
+  }
+  return out;
+}
+
+async function submit() {
+  const listed = blocks();
+  const byline = $("byline").value.trim();
+  const publishAt = zoned($("publish-at").value);
+  const manifest = pruned({
+    headline: $("headline").value.trim(),
+    byline: byline ? byline.split(/\s+/) : [],
+    lead: paragraphs($("lead").value),
+    rights: galleryRights(),
+    publish_at: publishAt,
+    embargo: (publishAt && $("embargo").checked) || undefined,
+    pubstatus: $("pubstatus").value,
+    photos: listed.map((b) => b.entry),
+  }) || {};
   const resp = await api("PUT", "/v1/galleries/" + state.gallery + "/manifest", JSON.stringify(manifest), { "Content-Type": "application/json" });
   if (!resp.ok) {
     const msg = await errorText(resp);
     $("compose-error").textContent = msg;
-    if (msg.includes("rights of the gallery")) $("rights").open = true; // show the field it names
+    showField(msg, listed);
     return;
   }
   $("compose-error").textContent = "";
   $("done").hidden = false;
   $("state").textContent = "Submitted; waiting for every photo…";
+}
+
+// showField opens or focuses the field a refusal names, so the
+// photographer lands where the fix goes.
+function showField(msg, listed) {
+  const entry = /entry (\d+) of "photos"/.exec(msg);
+  if (msg.includes("rights of the gallery")) $("rights").open = true;
+  else if (entry && listed[entry[1] - 1]) listed[entry[1] - 1].li.querySelector("textarea").focus();
+  else if (msg.includes("of the lead")) $("lead").focus();
+  else if (/publish_at|embargo|pubstatus/.test(msg)) $("publish-at").focus();
 }
 
 async function ready(ev) {
@@ -264,5 +376,9 @@ document.addEventListener("DOMContentLoaded", () => {
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
   drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); addFiles([...e.dataTransfer.files]); });
   $("submit").addEventListener("click", submit);
+  $("publish-at").addEventListener("input", syncEmbargo);
+  syncEmbargo();
+  const tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  $("zone").textContent = "UTC" + offset(new Date()) + (tz ? " (" + tz + ")" : "");
   if (state.token) signIn(state.token);
 });

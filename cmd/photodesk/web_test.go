@@ -4,14 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"html"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/photodesk/photodesk/internal/fixture"
@@ -38,11 +42,14 @@ func artifactDir(t *testing.T) string {
 
 // TestUploadPageInChromium: in a real headless Chromium, sign in with a
 // token, upload three photos, reorder them, caption one, give the
-// gallery's credit and rights and one photo's alt text, submit, and see
-// "ready" and the preview, against the real servers; the stored
-// gallery.json holds exactly the rights given. A second submit with a
-// licensor URL that is not http(s) shows the API's reason on the page and
-// stores nothing.
+// gallery's credit and rights and one photo's alt text, a two-paragraph
+// lead, a text block between two photos, a file photo, a caption kept as
+// written and a publish time with an embargo, submit, and see "ready" and
+// the preview, against the real servers; the stored gallery.json holds
+// exactly what was given, and the record and preview have the lead, the
+// text block between its photos and the file photo's label. Submits with
+// a licensor URL that is not http(s), or a paragraph over the limit, show
+// the API's reason on the page and store nothing.
 func TestUploadPageInChromium(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("Chromium not found at %s (make deps installs Debian's chromium): %v", chromiumPath, err)
@@ -57,7 +64,9 @@ func TestUploadPageInChromium(t *testing.T) {
 	var paths []string
 	for i, name := range []string{"01-first.jpg", "02-second.jpg", "03-third.jpg"} {
 		p := filepath.Join(dir, name)
-		b := photo(t, int64(i+1), nil)
+		// Each taken on 28 July, so a caption gets that date unless the
+		// photo says otherwise.
+		b := photo(t, int64(i+1), &fixture.EXIF{DateTimeOriginal: "2026:07:28 1" + string(rune('0'+i)) + ":00:00"})
 		if i == 1 { // one photo carries its own caption, which the page prefills
 			var err error
 			if b, err = fixture.WithAPP(b, 1, []byte(fixture.XMPHeader), fixture.XMPPacket("嵌入的说明", "王五")); err != nil {
@@ -90,6 +99,11 @@ func TestUploadPageInChromium(t *testing.T) {
 		}
 	}
 	do("sign in",
+		// A fixed zone, so the publish time's offset is known.
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := cdp.Call(ctx, t, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Asia/Shanghai"})
+			return err
+		}),
 		chromedp.Navigate(base+"/"),
 		chromedp.SendKeys(chromedp.ID("token"), aliceToken),
 		chromedp.Click(chromedp.ID("login-button")),
@@ -99,6 +113,7 @@ func TestUploadPageInChromium(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("gallery"), "web-1"),
 		chromedp.SendKeys(chromedp.ID("headline"), "高清大图|网页上传"),
 		chromedp.SendKeys(chromedp.ID("byline"), "张三 李四"),
+		chromedp.SendKeys(chromedp.ID("lead"), "导语第一段。\n\n导语第二段。 "),
 		chromedp.SetUploadFiles(chromedp.ID("files"), paths),
 		chromedp.WaitVisible(chromedp.CSS(`#photos li:nth-child(3)`)),
 		chromedp.WaitEnabled(chromedp.ID("submit")),
@@ -151,6 +166,28 @@ func TestUploadPageInChromium(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#photos li[data-name="03-third.jpg"] .up`)),
 		chromedp.Click(chromedp.CSS(`#photos li[data-name="03-third.jpg"] .up`)),
 		chromedp.SendKeys(chromedp.CSS(`#photos li[data-name="03-third.jpg"] textarea`), "第三张放在最前"),
+	)
+	// A text block under the first photo takes the keyboard at once.
+	do("text block", chromedp.Click(chromedp.CSS(`#photos li[data-name="03-third.jpg"] .add-text`)))
+	if focused, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.activeElement === document.querySelector('#photos li.text textarea') && document.querySelector('#photos li.text').previousElementSibling.dataset.name === "03-third.jpg"`)); err != nil || !focused {
+		t.Errorf("the new text block is not under 03-third.jpg with the focus (%v)", err)
+	}
+	// The embargo needs a publish time: off without one, and cleared
+	// when the time is.
+	schedule := `const at = document.getElementById("publish-at"), em = document.getElementById("embargo");
+		const set = (v) => { at.value = v; at.dispatchEvent(new Event("input", {bubbles: true})); };
+		const seen = [em.disabled];
+		set("2025-01-02T03:04"); seen.push(em.disabled); em.click(); seen.push(em.checked);
+		set(""); seen.push(em.disabled, em.checked);
+		set("2025-01-02T03:04"); em.click(); seen.push(em.checked);
+		seen`
+	if seen, err := chromedp.Run(bctx, chromedp.Evaluate[[]bool](schedule)); err != nil || !slices.Equal(seen, []bool{true, false, true, true, false, true}) {
+		t.Errorf("embargo box (disabled, enabled, checked, disabled and cleared, checked again): %v (%v)", seen, err)
+	}
+	do("blocks and submit",
+		chromedp.SendKeys(chromedp.CSS(`#photos li.text textarea`), "两张照片之间的文字。"),
+		chromedp.Click(chromedp.CSS(`#photos li[data-name="01-first.jpg"] .file-photo`)),
+		chromedp.Click(chromedp.CSS(`#photos li[data-name="02-second.jpg"] .as-written`)),
 		chromedp.Click(chromedp.ID("submit")),
 		chromedp.WaitVisible(chromedp.CSS("#state.ready")),
 		chromedp.WaitVisible(chromedp.ID("preview")),
@@ -188,6 +225,7 @@ func TestUploadPageInChromium(t *testing.T) {
 		Photos []struct {
 			File   string `json:"file"`
 			Rights any    `json:"rights"`
+			Text   any    `json:"text"`
 		} `json:"photos"`
 	}
 	if err := json.Unmarshal(stored, &m); err != nil {
@@ -207,12 +245,53 @@ func TestUploadPageInChromium(t *testing.T) {
 		// creator (XMP dc:creator) prefilled.
 		"02-second.jpg": {nil, jsonValue(t, `{"creator": ["王五"]}`)},
 	}
-	if len(m.Photos) != 3 {
-		t.Fatalf("stored gallery.json lists %d photos:\n%s", len(m.Photos), stored)
+	if len(m.Photos) != 4 || m.Photos[1].File != "" || m.Photos[1].Text != "两张照片之间的文字。" {
+		t.Fatalf("stored gallery.json lists %d blocks, want 3 photos and a text block second:\n%s", len(m.Photos), stored)
 	}
-	for i, p := range m.Photos {
+	for i, p := range slices.Delete(slices.Clone(m.Photos), 1, 2) {
 		if p.File != []string{"03-third.jpg", "01-first.jpg", "02-second.jpg"}[i] || !slices.ContainsFunc(wantPhotos[p.File], func(w any) bool { return reflect.DeepEqual(p.Rights, w) }) {
 			t.Errorf("stored photo %d: %s with rights %v, want one of %v", i+1, p.File, p.Rights, wantPhotos[p.File])
+		}
+	}
+
+	// The lead, the schedule and the marks, each as gallery.json says
+	// them; no pubstatus (usable is the default), and a photo not marked
+	// says nothing.
+	var whole map[string]any
+	if err := json.Unmarshal(stored, &whole); err != nil {
+		t.Fatal(err)
+	}
+	marks := func(i int) any {
+		p := whole["photos"].([]any)[i].(map[string]any)
+		return []any{p["file_photo"], p["date"]}
+	}
+	if !reflect.DeepEqual(whole["lead"], []any{"导语第一段。", "导语第二段。"}) || whole["publish_at"] != "2025-01-02T03:04:00+08:00" || whole["embargo"] != true ||
+		whole["pubstatus"] != nil || !reflect.DeepEqual(marks(0), []any{nil, nil}) || !reflect.DeepEqual(marks(2), []any{true, nil}) || !reflect.DeepEqual(marks(3), []any{nil, false}) {
+		t.Errorf("stored gallery.json: lead %v, publish_at %v, embargo %v, pubstatus %v, file_photo and date %v %v %v:\n%s",
+			whole["lead"], whole["publish_at"], whole["embargo"], whole["pubstatus"], marks(0), marks(2), marks(3), stored)
+	}
+	// The record and the preview, block by block: the lead, the text block
+	// between its two photos, the file photo's label with no date, the
+	// caption kept as written.
+	var recJSON strings.Builder
+	if err := printArticle(ctx, &recJSON, s.Config, "web-1", false); err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		Descriptions []struct{ Role, Value string }
+		Bodies       []struct{ Value string }
+		Associations []struct{ URI string }
+	}
+	if err := json.Unmarshal([]byte(recJSON.String()), &rec); err != nil || len(rec.Bodies) != 1 {
+		t.Fatalf("record: %v\n%s", err, recJSON.String())
+	}
+	if len(rec.Descriptions) != 1 || rec.Descriptions[0].Role != "lead" || rec.Descriptions[0].Value != "导语第一段。\n\n导语第二段。" {
+		t.Errorf("record's descriptions %+v, want the lead", rec.Descriptions)
+	}
+	want := "lead 导语第一段。|lead 导语第二段。|figure 7月28日,第三张放在最前|text 两张照片之间的文字。|figure (资料图)|figure 嵌入的说明|credits 来源:工人日报 张三 李四"
+	for name, doc := range map[string]string{"record body": rec.Bodies[0].Value, "preview": srcdoc.Value} {
+		if got := strings.Join(outline(doc), "|"); got != want {
+			t.Errorf("%s's blocks:\n%s\nwant:\n%s", name, got, want)
 		}
 	}
 
@@ -233,17 +312,31 @@ func TestUploadPageInChromium(t *testing.T) {
 	if again := getObject(t, store, s.Config.OriginalsBucket, "web-1/gallery.json"); !bytes.Equal(again, stored) {
 		t.Errorf("a refused gallery.json replaced the stored one:\n%s", again)
 	}
+	// A paragraph over the limit in the text block: refused with the
+	// reason, not cut, and the keyboard is put in that block.
+	do("paragraph over the limit",
+		chromedp.SetValue(chromedp.ID("r-licensor-url"), "https://example.org/licence"),
+		chromedp.SetValue(chromedp.CSS(`#photos li.text textarea`), strings.Repeat("长", 5001)),
+		chromedp.Click(chromedp.ID("submit")),
+	)
+	const tooLong = `gallery.json: paragraph 1 of entry 2 of "photos" (a text block) is 5001 characters; the limit is 5000 (split it into paragraphs)`
+	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`document.getElementById("compose-error").textContent.includes("5001")`)); err != nil {
+		t.Fatalf("no refusal of the long paragraph shown: %v", err)
+	}
+	shown, err = chromedp.Run(bctx, chromedp.Text(chromedp.ID("compose-error")))
+	if err != nil || shown != tooLong {
+		t.Errorf("the page shows %q (%v), want %q", shown, err, tooLong)
+	}
+	if focused, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.activeElement === document.querySelector('#photos li.text textarea')`)); err != nil || !focused {
+		t.Errorf("the refused text block does not have the focus (%v)", err)
+	}
+	if again := getObject(t, store, s.Config.OriginalsBucket, "web-1/gallery.json"); !bytes.Equal(again, stored) {
+		t.Errorf("a refused gallery.json replaced the stored one:\n%s", again)
+	}
 	// The record has the browser's order.
-	var out strings.Builder
-	if err := printArticle(ctx, &out, s.Config, "web-1", false); err != nil {
-		t.Fatal(err)
-	}
-	var rec struct {
-		Associations []struct{ URI string } `json:"associations"`
-	}
-	if err := json.Unmarshal([]byte(out.String()), &rec); err != nil || len(rec.Associations) != 3 ||
+	if len(rec.Associations) != 3 ||
 		!strings.Contains(rec.Associations[0].URI, "/03-third.jpg@") || !strings.Contains(rec.Associations[1].URI, "/01-first.jpg@") {
-		t.Errorf("record order: %+v (%v)", rec.Associations, err)
+		t.Errorf("record order: %+v", rec.Associations)
 	}
 
 	// A phone-sized screen: nothing wider than the screen.
@@ -270,6 +363,22 @@ func TestUploadPageInChromium(t *testing.T) {
 		t.Errorf("on a 390 px screen with the credit and rights open the page is %d px wide", scroll)
 	}
 }
+
+// outline is an article's blocks as the preview and the record's body
+// write them: each paragraph with its class, each figure with its caption.
+func outline(doc string) []string {
+	var out []string
+	for _, m := range blockRE.FindAllStringSubmatch(doc, -1) {
+		if m[1] != "" {
+			out = append(out, m[1]+" "+m[2])
+		} else {
+			out = append(out, "figure "+html.UnescapeString(m[3]))
+		}
+	}
+	return out
+}
+
+var blockRE = regexp.MustCompile(`<p class="(lead|text|credits)">([^<]*)</p>|<figure><img [^>]*><figcaption>([^<]*)</figcaption>`)
 
 // jsonValue is a JSON text decoded as encoding/json decodes into any.
 func jsonValue(t *testing.T, s string) any {
