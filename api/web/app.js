@@ -7,6 +7,11 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
+// focusPoints turns on choosing each photo's focal point (gallery.json
+// "focus", for the crops) by clicking its picture. Off until the API takes
+// the field, which it refuses today; turning it on is this one line.
+const focusPoints = false;
+
 const state = { token: sessionStorage.getItem("photodesk-token") || "", gallery: "", created: false, items: [], uploading: 0, following: false };
 
 function api(method, path, body, headers) {
@@ -45,8 +50,10 @@ function addFiles(files) {
 
 function addFile(file) {
   const li = document.createElement("li");
+  const pic = document.createElement("div"); pic.className = "pic";
   const img = document.createElement("img");
   img.src = URL.createObjectURL(file); img.alt = "";
+  pic.append(img);
   const mid = document.createElement("div");
   const name = document.createElement("div"); name.className = "name"; name.textContent = file.name;
   const bar = document.createElement("progress"); bar.max = 100; bar.value = 0;
@@ -63,12 +70,62 @@ function addFile(file) {
   mid.append(name, bar, stage, caption, meta, flags);
   const add = button("+ 文字 Text below", "add-text", "add a text block below " + file.name);
   add.onclick = () => addText(li);
-  li.append(img, mid, moveButtons(li, file.name, add));
+  li.append(pic, mid, moveButtons(li, file.name, add));
   li.dataset.name = file.name;
   $("photos").append(li);
-  const item = { name: file.name, li, bar, stage, caption, alt, by, filePhoto: filePhoto.box, asWritten: asWritten.box, uploaded: false, failed: false, stages: {} };
+  const item = { name: file.name, li, img, bar, stage, caption, alt, by, filePhoto: filePhoto.box, asWritten: asWritten.box, uploaded: false, failed: false, stages: {} };
   state.items.push(item);
+  if (focusPoints) focusPicker(item);
   upload(item, file);
+}
+
+// focusPicker lets a row's picture choose the photo's focal point: a click
+// puts it there, the arrow keys move it by 5 %, Delete clears it; a dot
+// shows it. The whole picture is shown (contain), so the point is where
+// the photographer sees it.
+function focusPicker(item) {
+  const pic = item.img.parentNode;
+  const dot = document.createElement("span"); dot.className = "dot"; dot.hidden = true;
+  pic.append(dot);
+  pic.classList.add("focusable"); pic.tabIndex = 0; pic.setAttribute("role", "button");
+  pic.setAttribute("aria-keyshortcuts", "ArrowLeft ArrowRight ArrowUp ArrowDown Delete");
+  const show = () => {
+    const f = item.focus;
+    dot.hidden = !f;
+    pic.setAttribute("aria-label", "focal point of " + item.name + ": " +
+      (f ? Math.round(100 * f.x) + "% across, " + Math.round(100 * f.y) + "% down" : "not set; click the picture or use the arrow keys"));
+    if (!f) return;
+    const b = drawn(item.img), r = pic.getBoundingClientRect();
+    dot.style.left = (b.left - r.left + f.x * b.width) + "px";
+    dot.style.top = (b.top - r.top + f.y * b.height) + "px";
+  };
+  const set = (x, y) => {
+    const c = (v) => Math.round(1000 * Math.min(1, Math.max(0, v))) / 1000;
+    item.focus = { x: c(x), y: c(y) };
+    show();
+  };
+  pic.addEventListener("click", (e) => {
+    const b = drawn(item.img);
+    set((e.clientX - b.left) / b.width, (e.clientY - b.top) / b.height);
+  });
+  pic.addEventListener("keydown", (e) => {
+    const f = item.focus || { x: 0.5, y: 0.5 };
+    const step = { ArrowLeft: [-0.05, 0], ArrowRight: [0.05, 0], ArrowUp: [0, -0.05], ArrowDown: [0, 0.05] }[e.key];
+    if (step) set(f.x + step[0], f.y + step[1]);
+    else if (e.key === "Delete" || e.key === "Backspace") { item.focus = undefined; show(); }
+    else return;
+    e.preventDefault(); // the arrows move the point, not the page
+  });
+  show();
+}
+
+// drawn is where img draws its picture in the page (object-fit: contain
+// leaves bands at two sides).
+function drawn(img) {
+  const r = img.getBoundingClientRect();
+  const nw = img.naturalWidth || r.width, nh = img.naturalHeight || r.height;
+  const k = Math.min(r.width / nw, r.height / nh), w = nw * k, h = nh * k;
+  return { left: r.left + (r.width - w) / 2, top: r.top + (r.height - h) / 2, width: w, height: h };
 }
 
 // addText puts an empty text block under the row after, for the
@@ -313,6 +370,7 @@ function blocks() {
       rights: pruned({ creator: list(i.by.value), alt_text: i.alt.value.trim() }),
       file_photo: i.filePhoto.checked || undefined,
       date: i.asWritten.checked ? false : undefined,
+      focus: focusPoints ? i.focus : undefined,
     }) });
   }
   return out;
