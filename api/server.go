@@ -312,7 +312,8 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, id string) 
 		bodyError(w, err, "gallery.json", maxManifestBody)
 		return
 	}
-	if _, err := gallery.ParseManifest(data); err != nil {
+	man, err := gallery.ParseManifest(data)
+	if err != nil {
 		writeError(w, http.StatusUnprocessableEntity, "bad_manifest", err.Error())
 		return
 	}
@@ -325,7 +326,11 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, id string) 
 		return
 	}
 	s.announce(ctx, id+"/"+contract.ManifestName)
-	writeJSON(w, http.StatusAccepted, map[string]any{"gallery": id, "manifest": "submitted", "etag": info.ETag})
+	out := map[string]any{"gallery": id, "manifest": "submitted", "etag": info.ETag}
+	if notes := man.Notes(time.Now()); len(notes) > 0 {
+		out["notes"] = notes
+	}
+	writeJSON(w, http.StatusAccepted, out)
 }
 
 // announce publishes the upload's event at once (pipeline.AnnounceUpload).

@@ -242,7 +242,12 @@ func checkManifest(path string) error {
 	if err != nil {
 		return err
 	}
-	_, err = gallery.ParseManifest(b)
+	m, err := gallery.ParseManifest(b)
+	if err == nil {
+		for _, n := range m.Notes(time.Now()) {
+			fmt.Fprintln(os.Stderr, "note: "+n)
+		}
+	}
 	return err
 }
 

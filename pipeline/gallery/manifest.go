@@ -72,6 +72,15 @@ func (m *Manifest) Withdrawn() bool {
 	return m != nil && (m.PubStatus == PubWithheld || m.PubStatus == PubCanceled)
 }
 
+// Notes are what a photographer should know of a valid manifest at now:
+// a publish_at already past publishes as soon as the gallery is complete.
+func (m *Manifest) Notes(now time.Time) []string {
+	if m.PublishAt != nil && !m.PublishAt.After(now) && !m.Withdrawn() {
+		return []string{fmt.Sprintf(`gallery.json: "publish_at" %s has passed: the article is published as soon as the gallery is complete`, m.PublishAt.Format(time.RFC3339))}
+	}
+	return nil
+}
+
 // IsText says the block is a text block, not a photo.
 func (p MPhoto) IsText() bool { return p.File == "" && len(p.Text) > 0 }
 

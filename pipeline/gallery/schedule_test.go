@@ -1,6 +1,7 @@
 package gallery
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -38,5 +39,17 @@ func TestWhen(t *testing.T) {
 		if got, _ := s.When(now, c.fired); got != c.want {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
 		}
+	}
+}
+
+// TestNotesSayAPastTimePublishesAtOnce.
+func TestNotesSayAPastTimePublishesAtOnce(t *testing.T) {
+	now := time.Date(2026, 7, 31, 8, 0, 0, 0, time.UTC)
+	past, future := now.Add(-time.Minute), now.Add(time.Minute)
+	if n := (&Manifest{PublishAt: &past}).Notes(now); len(n) != 1 || !strings.Contains(n[0], "has passed: the article is published as soon as the gallery is complete") {
+		t.Errorf("past: %v", n)
+	}
+	if n := (&Manifest{PublishAt: &future}).Notes(now); n != nil {
+		t.Errorf("future: %v", n)
 	}
 }
