@@ -89,6 +89,12 @@ type Exif struct {
 	GPS    *GPS `json:"gps,omitempty"`
 	// Notes are non-fatal observations, e.g. "no EXIF".
 	Notes []string `json:"notes,omitempty"`
+	// Region is the embedded IPTC image region that names the picture's
+	// centre of interest (a recommended crop or its subject), for the
+	// image roles' crops; RegionProblem says why the regions with such a
+	// role could not be read, when none could.
+	Region        *ImageRegion `json:"-"`
+	RegionProblem string       `json:"-"`
 
 	// imageDescription is the EXIF ImageDescription, the caption of last
 	// resort.

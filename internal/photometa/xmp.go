@@ -111,6 +111,7 @@ func readXMP(b []byte, x *Exif) captionText {
 		x.note("XMP: %s; ignored", oneLine(err.Error()))
 		return captionText{}
 	}
+	x.Region, x.RegionProblem = readRegion(b)
 	var t captionText
 	t.caption = cleanCaption(langDefault(&desc))
 	for _, n := range values(&creator) {
