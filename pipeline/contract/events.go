@@ -3,6 +3,7 @@ package contract
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -283,6 +284,50 @@ type Derivative struct {
 	// Reused says the object was already there for this source ETag and
 	// settings (a redelivery), so it was not made again.
 	Reused bool `json:"reused,omitempty"`
+	// Aspect is a crop's aspect ratio, "16:9"; empty for a rendition
+	// that keeps the picture's.
+	Aspect string `json:"aspect,omitempty"`
+	// Focus is the centre of interest a crop was made around.
+	Focus *Focus `json:"focus,omitempty"`
+	// Note says why a crop did not use what the photo offered (an
+	// embedded image region outside the picture, say), for editors.
+	Note string `json:"note,omitempty"`
+}
+
+// Where a crop's focus came from, in the order they are tried.
+const (
+	FocusGallery   = "gallery"   // the photo's focus in gallery.json
+	FocusRegion    = "region"    // an IPTC image region embedded in the original
+	FocusAttention = "attention" // libvips' attention-based smart crop
+)
+
+// Focus is a point of a picture, x and y in 0..1 of its upright width and
+// height from the top left: the centre of interest a crop keeps in frame.
+type Focus struct {
+	X float64 `json:"x"`
+	Y float64 `json:"y"`
+	// Source is FocusGallery, FocusRegion or FocusAttention (where the
+	// smart crop put the crop's centre).
+	Source string `json:"source,omitempty"`
+}
+
+// FocusKey names a focal point in fingerprints and Msg-Ids: "x,y", or "-"
+// for none.
+func FocusKey(f *Focus) string {
+	if f == nil {
+		return "-"
+	}
+	return strconv.FormatFloat(f.X, 'f', -1, 64) + "," + strconv.FormatFloat(f.Y, 'f', -1, 64)
+}
+
+// SameFocus says f and g are the same point from the same source, to
+// within a thousandth (what survives a decimal round trip).
+func SameFocus(f, g *Focus) bool {
+	if f == nil || g == nil {
+		return f == g
+	}
+	near := func(a, b float64) bool { return a-b < 1e-3 && b-a < 1e-3 }
+	return f.Source == g.Source && near(f.X, g.X) && near(f.Y, g.Y)
 }
 
 // ArticleEvent announces one version of a gallery's publish-ready record.

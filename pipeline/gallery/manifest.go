@@ -58,7 +58,11 @@ type MPhoto struct {
 	Date *bool `json:"date,omitempty"`
 	// Text is a text block's paragraphs.
 	Text Paragraphs `json:"text,omitempty"`
+	// Focus is the photo's centre of interest, which its crops keep in
+	// frame.
+	Focus *Focus `json:"focus,omitempty"`
 }
+
 
 // Publication statuses (ninjs pubstatus).
 const (
@@ -109,6 +113,41 @@ func (p *Paragraphs) UnmarshalJSON(data []byte) error {
 		return &json.UnmarshalTypeError{Value: "value", Type: reflect.TypeFor[Paragraphs]()}
 	}
 	*p = Paragraphs(n)
+	return nil
+}
+
+
+// Focus is a point of the picture, x and y as fractions (0..1) of its
+// upright width and height from the top left. Both are required: pointers
+// tell a missing one from 0.
+type Focus struct {
+	X *float64 `json:"x"`
+	Y *float64 `json:"y"`
+}
+
+// FocusOf is the focal point the manifest gives photo; nil when none.
+func (m *Manifest) FocusOf(photo string) *contract.Focus {
+	for _, p := range m.Photos {
+		if p.File == photo && p.Focus != nil && p.Focus.X != nil && p.Focus.Y != nil {
+			return &contract.Focus{X: *p.Focus.X, Y: *p.Focus.Y, Source: contract.FocusGallery}
+		}
+	}
+	return nil
+}
+
+// check says what is wrong with a focal point, for the photographer.
+func (f *Focus) check() error {
+	for _, c := range []struct {
+		name, side string
+		v          *float64
+	}{{"x", "width, from the left", f.X}, {"y", "height, from the top", f.Y}} {
+		switch {
+		case c.v == nil:
+			return fmt.Errorf(`"focus" needs "x" and "y", e.g. {"x": 0.3, "y": 0.6}; %q is missing`, c.name)
+		case *c.v < 0 || *c.v > 1:
+			return fmt.Errorf(`focus %q is %g; it must be 0 to 1 (a fraction of the picture's %s)`, c.name, *c.v, c.side)
+		}
+	}
 	return nil
 }
 
@@ -173,7 +212,7 @@ func ParseManifest(data []byte) (*Manifest, error) {
 		case errors.As(err, &te):
 			return nil, fmt.Errorf("gallery.json: %q must be %s", te.Field, aKind(kind(te.Type.Kind().String())))
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return nil, fmt.Errorf("gallery.json: unknown field %s (known: headline, byline, source, language, dateline, rights, require_provenance, publish_at, embargo, pubstatus, lead, photos; in a photo: file, caption, byline, rights, file_photo, date; a text block: text; in rights: creator, credit, source, copyright_notice, copyright_holder, usage_terms, web_statement, licensor, keywords, location, alt_text)", strings.TrimPrefix(err.Error(), "json: unknown field "))
+			return nil, fmt.Errorf("gallery.json: unknown field %s (known: headline, byline, source, language, dateline, rights, require_provenance, publish_at, embargo, pubstatus, lead, photos; in a photo: file, caption, byline, rights, file_photo, date, focus; in focus: x, y; a text block: text; in rights: creator, credit, source, copyright_notice, copyright_holder, usage_terms, web_statement, licensor, keywords, location, alt_text)", strings.TrimPrefix(err.Error(), "json: unknown field "))
 		}
 		return nil, fmt.Errorf("gallery.json: %v", err)
 	}
@@ -189,6 +228,8 @@ func kind(k string) string {
 		return "list"
 	case "struct", "map":
 		return "object"
+	case "float64", "float32", "int", "int64":
+		return "number"
 	}
 	return k
 }
@@ -289,6 +330,11 @@ func (m *Manifest) check() error {
 		}
 		if utf8.RuneCountInString(p.Byline) > maxName {
 			return fmt.Errorf("gallery.json: the byline of %s is longer than %d characters", p.File, maxName)
+		}
+		if p.Focus != nil {
+			if err := p.Focus.check(); err != nil {
+				return fmt.Errorf("gallery.json: %s: %w", p.File, err)
+			}
 		}
 		m.Photos[i].Caption = strings.TrimSpace(p.Caption)
 		m.Photos[i].Byline = strings.TrimSpace(p.Byline)

@@ -63,6 +63,12 @@ func TestManifestRulesMatchSchema(t *testing.T) {
 		{overPacket(), `limit is 60000`},
 		{`{"headline":"h","rights":{"copyright_notice":"© {YYYY"}}`, `unknown field {YYYY`},
 		{`{"headline":"h","rights":{"copyright_notice":"{holder} {YYYY} {creator} }"}}`, ""},
+		{`{"headline":"h","photos":[{"file":"01.jpg","focus":{"x":0.3,"y":0.6}},{"file":"02.jpg","focus":{"x":0,"y":1}}]}`, ""},
+		{`{"headline":"h","photos":[{"file":"01.jpg","focus":{"x":1.2,"y":0.6}}]}`, `gallery.json: 01.jpg: focus "x" is 1.2; it must be 0 to 1 (a fraction of the picture's width, from the left)`},
+		{`{"headline":"h","photos":[{"file":"01.jpg","focus":{"x":0.5,"y":-0.1}}]}`, `focus "y" is -0.1; it must be 0 to 1`},
+		{`{"headline":"h","photos":[{"file":"01.jpg","focus":{"x":0.5}}]}`, `"focus" needs "x" and "y", e.g. {"x": 0.3, "y": 0.6}; "y" is missing`},
+		{`{"headline":"h","photos":[{"file":"01.jpg","focus":{"x":0.5,"y":0.5,"z":1}}]}`, `unknown field "z"`},
+		{`{"headline":"h","photos":[{"file":"01.jpg","focus":{"x":"left","y":0.5}}]}`, `"photos.focus.x" must be a number`},
 	} {
 		_, err := ParseManifest([]byte(c.doc))
 		switch {
