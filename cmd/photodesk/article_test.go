@@ -164,8 +164,8 @@ func TestSeedShapedGallery(t *testing.T) {
 		if a.ContentCreated == "" || !strings.Contains(a.EdNote, "DateTimeOriginal") {
 			t.Errorf("%s: contentcreated %q, ednote %q", sh.file, a.ContentCreated, a.EdNote)
 		}
-		if len(a.Renditions) != 8 {
-			t.Errorf("%s: %d renditions, want 6 plus 2 watermarked", sh.file, len(a.Renditions))
+		if len(a.Renditions) != 14 {
+			t.Errorf("%s: %d renditions, want 6, 6 crops and 2 watermarked", sh.file, len(a.Renditions))
 		}
 		for _, r := range a.Renditions {
 			resp, err := http.Get(r.Href)

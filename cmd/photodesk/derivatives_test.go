@@ -104,8 +104,9 @@ func TestGalleryDerivatives(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantKeys := map[string][]string{
-		"renditions": {"thumb.jpg", "thumb.webp", "medium.jpg", "medium.webp", "large.jpg", "large.webp"},
-		"watermark":  {"large.wm.jpg", "large.wm.webp"},
+		"renditions": {"thumb.jpg", "thumb.webp", "medium.jpg", "medium.webp", "large.jpg", "large.webp",
+			"crop16x9.jpg", "crop16x9.webp", "crop1x1.jpg", "crop1x1.webp", "crop4x5.jpg", "crop4x5.webp"},
+		"watermark": {"large.wm.jpg", "large.wm.webp"},
 	}
 	for role, keys := range wantKeys {
 		for _, name := range good {

@@ -103,7 +103,7 @@ func TestDevRunsStopsAndRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	runWatchFor(t, w, cfg, "dev-1")
-	if !regexp.MustCompile(`a\.jpg\s+2026-07-28 09:00:00 \+08:00\s+DateTimeOriginal.*6 renditions \(up to 200x150\), 2 watermark \(up to 200x150\)`).MatchString(watchOut.String()) {
+	if !regexp.MustCompile(`a\.jpg\s+2026-07-28 09:00:00 \+08:00\s+DateTimeOriginal.*12 renditions \(up to 200x150\), 2 watermark \(up to 200x150\)`).MatchString(watchOut.String()) {
 		t.Errorf("watch printed:\n%s", watchOut.String())
 	}
 	// Prometheus metrics on the same ops port: the jobs just done (a job is

@@ -737,8 +737,8 @@ func checkCase(t *testing.T, ev *hostileEvents, c hostileCase) {
 func checkCaseDerivatives(t *testing.T, store *pipeline.Store, ev *hostileEvents, c hostileCase) {
 	t.Helper()
 	r, w := ev.derivs["renditions"][c.key], ev.derivs["watermark"][c.key]
-	if len(r.Derivatives) != 6 || len(w.Derivatives) != 2 {
-		t.Fatalf("%d renditions and %d watermarked copies, want 6 and 2", len(r.Derivatives), len(w.Derivatives))
+	if len(r.Derivatives) != 12 || len(w.Derivatives) != 2 {
+		t.Fatalf("%d renditions and %d watermarked copies, want 12 (6 of them crops) and 2", len(r.Derivatives), len(w.Derivatives))
 	}
 	for _, d := range append(r.Derivatives, w.Derivatives...) {
 		if d.Format != "jpeg" {

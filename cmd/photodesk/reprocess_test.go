@@ -151,8 +151,8 @@ func TestReprocess(t *testing.T) {
 	for k := range marked {
 		delete(plain, k)
 	}
-	if len(marked) != 6 || len(plain) != 18 {
-		t.Fatalf("%d watermarked and %d plain derivatives, want 6 and 18", len(marked), len(plain))
+	if len(marked) != 6 || len(plain) != 36 {
+		t.Fatalf("%d watermarked and %d plain derivatives, want 6 and 36 (3 presets and 3 crops in 2 formats)", len(marked), len(plain))
 	}
 
 	// New watermark text: the role restarts with it, reprocess re-runs it.

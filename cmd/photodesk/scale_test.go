@@ -25,6 +25,7 @@ import (
 	_ "golang.org/x/image/webp" // decodes the WebP derivatives
 
 	"github.com/photodesk/photodesk/internal/fixture"
+	"github.com/photodesk/photodesk/internal/imaging"
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
@@ -420,6 +421,9 @@ func checkDerivatives(t *testing.T, cfg config.Config, gallery string, photos ma
 				i++
 				key := gallery + "/" + name + "/" + p.Name + "." + f.Ext()
 				ww, wh := fitWithin(ph.width, ph.height, p.Size)
+				if p.Crop() {
+					ww, wh = cropWithin(ph.width, ph.height, p)
+				}
 				if d.Key != key || d.Format != string(f) || abs(d.Width-ww) > 1 || abs(d.Height-wh) > 1 {
 					t.Errorf("%s: derivative %+v, want %s %s about %dx%d", name, d, key, f, ww, wh)
 					continue
@@ -448,6 +452,20 @@ func fitWithin(w, h, long int) (int, int) {
 	}
 	k := float64(long) / float64(max(w, h))
 	return int(math.Round(float64(w) * k)), int(math.Round(float64(h) * k))
+}
+
+// cropWithin is a crop preset's size from a w×h original: its box, or
+// the largest of its aspect the original holds (never upscaled).
+func cropWithin(w, h int, p imaging.Preset) (int, int) {
+	a := float64(p.Aspect.H) / float64(p.Aspect.W)
+	bw, bh := p.Size, int(math.Round(float64(p.Size)*a))
+	if bw <= w && bh <= h {
+		return bw, bh
+	}
+	if bw, bh = w, int(math.Round(float64(w)*a)); bh > h {
+		bw, bh = int(math.Round(float64(h)/a)), h
+	}
+	return bw, bh
 }
 
 func abs(x int) int { return max(x, -x) }

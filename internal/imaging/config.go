@@ -8,7 +8,9 @@ package imaging
 import (
 	"flag"
 	"fmt"
+	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -48,10 +50,37 @@ type Preset struct {
 	Quality int
 	// Watermark marks the preset for the watermark role.
 	Watermark bool
+	// Aspect, when set, makes the preset a crop of that aspect ratio, Size
+	// pixels wide, around the photo's centre of interest.
+	Aspect Aspect
+}
+
+// Aspect is a crop's aspect ratio, W:H; the zero value keeps the picture's.
+type Aspect struct{ W, H int }
+
+// Crop says the preset is a crop.
+func (p Preset) Crop() bool { return p.Aspect.W > 0 }
+
+// String is "16:9", as the record shows it.
+func (a Aspect) String() string {
+	if a.W == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d:%d", a.W, a.H)
+}
+
+// box is the crop's size for a preset Size wide.
+func (a Aspect) box(width int) (w, h int) {
+	return width, max(1, int(math.Round(float64(width)*float64(a.H)/float64(a.W))))
 }
 
 // FullPreset is the name of the optional full-size watermarked copy.
 const FullPreset = "full"
+
+// DefaultCrops: the slots a gallery goes out to besides the article: a
+// 16:9 teaser (home page, link previews), a 1:1 social card and a 4:5 app
+// tile, each at the width those slots show on a high-density screen.
+const DefaultCrops = "crop16x9:1280:jpeg+webp:q82:16x9,crop1x1:1080:jpeg+webp:q82:1x1,crop4x5:1080:jpeg+webp:q82:4x5"
 
 // DefaultPresets: a thumbnail for lists, a body image, and a large display
 // image that the watermark role also makes, marked. AVIF is opt-in: at
@@ -63,7 +92,9 @@ type Config struct {
 	// PresetSpec is the presets as written in configuration; see
 	// ParsePresets. Validate fills Presets from it.
 	PresetSpec string
-	Presets    []Preset
+	// CropSpec is the crop presets, in the same form, each with an aspect.
+	CropSpec string
+	Presets  []Preset
 	// MaxPixels and MaxBytes bound an original, checked from its header and
 	// size before any decoding.
 	MaxPixels int64
@@ -98,6 +129,7 @@ type WatermarkConfig struct {
 func DefaultConfig() Config {
 	return Config{
 		PresetSpec: DefaultPresets,
+		CropSpec:   DefaultCrops,
 		MaxPixels:  100_000_000,
 		MaxBytes:   200 << 20,
 		AVIFEffort: 2,
@@ -117,6 +149,8 @@ func DefaultConfig() Config {
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	config.StringVar(fs, &c.PresetSpec, "presets", "PHOTODESK_PRESETS",
 		"renditions: name:long-edge:formats[:qN][:wm], comma separated; formats jpeg+webp+avif; wm = also watermarked")
+	config.StringVar(fs, &c.CropSpec, "crops", "PHOTODESK_CROPS",
+		"crops: name:width:formats[:qN][:wm]:WxH, comma separated, e.g. crop16x9:1280:jpeg+webp:q82:16x9; empty: none")
 	config.Int64Var(fs, &c.MaxPixels, "max-pixels", "PHOTODESK_MAX_PIXELS", "refuse originals with more pixels")
 	config.Int64Var(fs, &c.MaxBytes, "max-bytes", "PHOTODESK_MAX_BYTES", "refuse originals larger than this many bytes")
 	config.IntVar(fs, &c.AVIFEffort, "avif-effort", "PHOTODESK_AVIF_EFFORT", "AVIF encoder effort, 1 (fast) to 9")
@@ -137,7 +171,16 @@ func (c *Config) Validate() error {
 	if err != nil {
 		return err
 	}
-	c.Presets = ps
+	crops, err := parseCrops(c.CropSpec)
+	if err != nil {
+		return err
+	}
+	for _, cp := range crops {
+		if slices.ContainsFunc(ps, func(p Preset) bool { return p.Name == cp.Name }) {
+			return fmt.Errorf("crop %q has the name of a preset", cp.Name)
+		}
+	}
+	c.Presets = append(ps, crops...)
 	w := c.Watermark
 	switch {
 	case c.MaxPixels < 1:
@@ -180,8 +223,44 @@ func (c *Config) Marked() []Preset {
 
 var presetName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
 
-// ParsePresets reads "name:long-edge:formats[:qN][:wm],...", e.g.
-// "thumb:320:jpeg+webp:q80,large:2048:jpeg+webp+avif:q85:wm".
+// parseCrops reads the crops' spec: presets that each have an aspect.
+func parseCrops(spec string) ([]Preset, error) {
+	if strings.TrimSpace(spec) == "" {
+		return nil, nil
+	}
+	ps, err := ParsePresets(spec)
+	if err != nil {
+		return nil, fmt.Errorf("crops: %w", err)
+	}
+	for _, p := range ps {
+		if !p.Crop() {
+			return nil, fmt.Errorf("crops: %s has no aspect (add one such as :16x9)", p.Name)
+		}
+	}
+	return ps, nil
+}
+
+// aspectOpt is a preset option that makes it a crop: W and H, e.g. 16x9.
+var aspectOpt = regexp.MustCompile(`^([0-9]+)x([0-9]+)$`)
+
+// parseAspect reads "16x9"; each side 1..100, and no longer than 10:1
+// either way (a sliver of a picture is no slot's crop).
+func parseAspect(name, opt string) (Aspect, error) {
+	m := aspectOpt.FindStringSubmatch(opt)
+	w, errw := strconv.Atoi(m[1])
+	h, errh := strconv.Atoi(m[2])
+	if errw != nil || errh != nil || w < 1 || h < 1 || w > 100 || h > 100 {
+		return Aspect{}, fmt.Errorf("preset %s: aspect %q: want WxH with W and H 1..100, e.g. 16x9", name, opt)
+	}
+	if w > 10*h || h > 10*w {
+		return Aspect{}, fmt.Errorf("preset %s: aspect %q is narrower than 1:10", name, opt)
+	}
+	return Aspect{W: w, H: h}, nil
+}
+
+// ParsePresets reads "name:size:formats[:qN][:wm][:WxH],...", e.g.
+// "thumb:320:jpeg+webp:q80,large:2048:jpeg+webp+avif:q85:wm"; size is the
+// long edge, or with an aspect WxH (a crop) the width.
 func ParsePresets(spec string) ([]Preset, error) {
 	var out []Preset
 	seen := map[string]bool{}
@@ -192,7 +271,7 @@ func ParsePresets(spec string) ([]Preset, error) {
 		}
 		f := strings.Split(item, ":")
 		if len(f) < 3 {
-			return nil, fmt.Errorf("preset %q: want name:long-edge:formats[:qN][:wm]", item)
+			return nil, fmt.Errorf("preset %q: want name:size:formats[:qN][:wm][:WxH]", item)
 		}
 		p := Preset{Name: f[0], Quality: 82}
 		if !presetName.MatchString(p.Name) || p.Name == FullPreset {
@@ -230,6 +309,10 @@ func ParsePresets(spec string) ([]Preset, error) {
 			switch {
 			case opt == "wm":
 				p.Watermark = true
+			case aspectOpt.MatchString(opt):
+				if p.Aspect, err = parseAspect(p.Name, opt); err != nil {
+					return nil, err
+				}
 			case strings.HasPrefix(opt, "q"):
 				q, err := strconv.Atoi(opt[1:])
 				if err != nil || q < 1 || q > 100 {
@@ -237,7 +320,7 @@ func ParsePresets(spec string) ([]Preset, error) {
 				}
 				p.Quality = q
 			default:
-				return nil, fmt.Errorf("preset %s: unknown option %q (qN or wm)", p.Name, opt)
+				return nil, fmt.Errorf("preset %s: unknown option %q (qN, wm, or an aspect such as 16x9)", p.Name, opt)
 			}
 		}
 		out = append(out, p)

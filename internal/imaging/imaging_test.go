@@ -172,7 +172,7 @@ func TestParsePresets(t *testing.T) {
 		"a:320:jpeg:big":        "unknown option",
 		"full:320:jpeg":         "slug other than",
 		"Thumb:320:jpeg":        "slug",
-		"a:320":                 "want name:long-edge:formats",
+		"a:320":                 "want name:size:formats",
 		"":                      "no presets",
 	} {
 		if _, err := ParsePresets(spec); err == nil || !strings.Contains(err.Error(), want) {

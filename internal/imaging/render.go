@@ -18,6 +18,10 @@ type Result struct {
 	Width  int
 	Height int
 	Data   []byte
+	// Focus is the centre of interest a crop was made around; Note says
+	// why it is not the photo's embedded region, when that was unusable.
+	Focus *contract.Focus
+	Note  string
 }
 
 // Options are the encoder settings that are not part of a preset.
@@ -31,6 +35,9 @@ type Options struct {
 	// Source, so that smaller presets rendered after it resize them
 	// instead of decoding the original again.
 	KeepDecode bool
+	// Focus is the photo's focal point from its gallery.json, which crops
+	// are centred on; nil: the embedded region, else libvips' attention.
+	Focus *contract.Focus
 }
 
 // render is one preset's pipeline. Like imgproxy's processing, it is a list
@@ -44,11 +51,16 @@ type render struct {
 	// fromBase: img resizes the Source's kept decode (in memory), not
 	// the original.
 	fromBase bool
+	// focus and note are a crop's (Result.Focus, Result.Note).
+	focus *contract.Focus
+	note  string
 }
 
 type step func(*render) error
 
-var steps = []step{load, toSRGB, materialize, stripMetadata, keepDecode, watermark}
+// The crop comes after keepDecode, so a crop's decode serves the smaller
+// presets whole, and before the watermark, which goes in the crop's corner.
+var steps = []step{load, toSRGB, materialize, stripMetadata, keepDecode, crop, watermark}
 
 // Render makes preset p in each of formats from the original. It decodes
 // once per call, shrinking on load, and encodes every format from that;
@@ -92,7 +104,7 @@ func (s *Source) render(ctx context.Context, p Preset, formats []Format, opts Op
 				return nil, fmt.Errorf("%s %s: metadata: %w", p.Name, f, err)
 			}
 		}
-		out = append(out, Result{Preset: p.Name, Format: f, Width: r.img.Width(), Height: r.img.Height(), Data: b})
+		out = append(out, Result{Preset: p.Name, Format: f, Width: r.img.Width(), Height: r.img.Height(), Data: b, Focus: r.focus, Note: r.note})
 	}
 	return out, nil
 }
@@ -109,11 +121,14 @@ func (r *render) replace(img *vips.ImageRef) {
 // thumbnails' own scaling), straightens the EXIF orientation, and never
 // upscales. Size 0 is the original's size.
 func load(r *render) error {
-	size := r.preset.Size
+	size := r.preset.decodeEdge(r.src.Width, r.src.Height)
 	if long := max(r.src.Width, r.src.Height); size <= 0 || size > long {
 		size = long
 	}
-	if b := r.src.base; b != nil && max(b.Width(), b.Height()) >= size {
+	// A shared decode without the original's bytes (shared.go) is all
+	// there is: a crop that wants more (a panorama's 4:5, say) comes out
+	// as large as it allows, as from a small original.
+	if b := r.src.base; b != nil && (max(b.Width(), b.Height()) >= size || r.src.data == nil) {
 		return loadFromBase(r, size)
 	}
 	if r.src.cmyk {
@@ -268,14 +283,14 @@ func watermark(r *render) error {
 }
 
 // materialize renders the pipeline once into memory when several formats
-// are wanted or the decode is kept for smaller presets (a resize of the
-// kept decode is in memory already). A thumbnail pipeline reads the
+// are wanted, the decode is kept for smaller presets, or a crop will read
+// it out of order (a resize of the kept decode is in memory already). A thumbnail pipeline reads the
 // original sequentially, so a second export from it fails ("out of order
 // read"); govips has no copy_memory, so an uncompressed TIFF in memory
 // stands in for it (about a memcpy of the rendition, never of the
 // original).
 func materialize(r *render) error {
-	if r.fromBase || (len(r.formats) < 2 && !r.keeps()) {
+	if r.fromBase || (len(r.formats) < 2 && !r.keeps() && !r.preset.Crop()) {
 		return nil
 	}
 	b, _, err := r.img.ExportTiff(&vips.TiffExportParams{Compression: vips.TiffCompressionNone, Predictor: vips.TiffPredictorNone, TileWidth: 256, TileHeight: 256})

@@ -27,10 +27,11 @@ type Job struct {
 func RenderSet(ctx context.Context, src *Source, jobs []Job, opts Options, done func(Job, []Result) error) error {
 	defer src.Close()
 	long := func(j Job) int {
-		if j.Preset.Size <= 0 {
+		e := j.Preset.decodeEdge(src.Width, src.Height)
+		if e <= 0 {
 			return math.MaxInt
 		}
-		return j.Preset.Size
+		return e
 	}
 	jobs = slices.Clone(jobs)
 	slices.SortStableFunc(jobs, func(a, b Job) int { return cmp.Compare(long(b), long(a)) })

@@ -68,11 +68,18 @@ func (s *Decodes) Join(presets []Preset) {
 	defer s.mu.Unlock()
 	s.users++
 	for _, p := range presets {
+		size := p.Size
+		if p.Crop() {
+			// Its decode depends on the photo's shape: this much at least
+			// (a crop that needs more is made from the shared decode).
+			w, h := p.Aspect.box(p.Size)
+			size = max(w, h)
+		}
 		switch {
-		case p.Size <= 0 || p.Size > keepDecodeMaxEdge:
+		case size <= 0 || size > keepDecodeMaxEdge:
 			s.full = true
 		default:
-			s.size = max(s.size, p.Size)
+			s.size = max(s.size, size)
 		}
 	}
 }

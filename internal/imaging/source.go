@@ -30,6 +30,10 @@ type Source struct {
 	Width, Height int
 	// Copyright is the EXIF Copyright notice, kept in every derivative.
 	Copyright string
+	// Region is the embedded image region crops centre on when the gallery
+	// gives no focal point; RegionNote says why none could be read.
+	Region     *photometa.ImageRegion
+	RegionNote string
 	// SHA256 is the hex SHA-256 of the original's bytes: the parent its
 	// renditions' Content Credentials name.
 	SHA256 string
@@ -107,6 +111,7 @@ func Open(data []byte, lim Limits) (*Source, error) {
 	// EXIF damage is the exif role's to report; here it only costs the notice.
 	if x, err := photometa.Extract(bytes.NewReader(data), int64(len(data)), time.UTC); err == nil {
 		s.Copyright = x.Copyright
+		s.Region, s.RegionNote = x.Region, x.RegionProblem
 	}
 	return s, nil
 }

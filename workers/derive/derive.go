@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -49,8 +51,13 @@ type Deriver struct {
 	// Shared, when the process runs both image roles, shares each
 	// original's decode between them.
 	Shared *imaging.Decodes
+	// FocusOf is the photo's focal point from its gallery.json, which its
+	// crops are centred on (nil: none), asked only when a preset is a
+	// crop; default: ManifestFocus over Store.
+	FocusOf func(context.Context, contract.PhotoUploaded) (*contract.Focus, error)
 	// settings is the part of every spec fingerprint outside the preset.
 	settings string
+	crops    bool // a preset is a crop
 }
 
 // Plan is one derivative a Deriver will make or reuse.
@@ -78,6 +85,10 @@ func NewDeriver(d Deriver, log *slog.Logger) *Deriver {
 		ps = append(ps, p)
 	}
 	d.Presets = ps
+	d.crops = slices.ContainsFunc(ps, imaging.Preset.Crop)
+	if d.crops && d.FocusOf == nil {
+		d.FocusOf = ManifestFocus(d.Store)
+	}
 	if d.Shared != nil {
 		d.Shared.Join(ps)
 	}
@@ -92,7 +103,9 @@ func (d *Deriver) Worker(concurrency int) pipeline.Worker {
 	return pipeline.Worker{Role: d.Role, Handler: d.Handle, Concurrency: concurrency}
 }
 
-func (d *Deriver) plans(ev contract.PhotoUploaded) []plan {
+// plans lists the derivatives of the photo; focus is its gallery's focal
+// point, part of its crops' fingerprints so that a new one makes them again.
+func (d *Deriver) plans(ev contract.PhotoUploaded, focus *contract.Focus) []plan {
 	var out []plan
 	for _, p := range d.Presets {
 		for _, f := range p.Formats {
@@ -102,6 +115,9 @@ func (d *Deriver) plans(ev contract.PhotoUploaded) []plan {
 				s += "|effort" + strconv.Itoa(d.Options.AVIFEffort)
 			case imaging.WebP:
 				s += "|effort" + strconv.Itoa(d.Options.WebPEffort)
+			}
+			if p.Crop() {
+				s += "|aspect" + p.Aspect.String() + "|focus" + contract.FocusKey(focus)
 			}
 			sum := sha256.Sum256([]byte(s))
 			out = append(out, plan{
@@ -125,6 +141,10 @@ const (
 	metaSourceHeight = "photodesk-source-height"
 	metaSourceSize   = "photodesk-source-size"
 	metaSourceSHA256 = "photodesk-source-sha256"
+	// A crop's focus ("x,y,source") and note (URL-escaped: S3 metadata is
+	// ASCII).
+	metaFocus = "photodesk-focus"
+	metaNote  = "photodesk-note"
 )
 
 // Handle makes the derivatives of one photo.uploaded event.
@@ -137,7 +157,14 @@ func (d *Deriver) Handle(ctx context.Context, m *pipeline.Message) ([]contract.O
 		return nil, pipeline.Permanentf("%s", problem)
 	}
 	etag := strings.Trim(ev.ETag, `"`)
-	plans := d.plans(ev)
+	var focus *contract.Focus
+	if d.crops {
+		var err error
+		if focus, err = d.FocusOf(ctx, ev); err != nil {
+			return nil, err
+		}
+	}
+	plans := d.plans(ev, focus)
 	res := contract.PhotoDerivatives{Ref: ev.Ref, Role: d.Role, Derivatives: make([]contract.Derivative, len(plans))}
 
 	// A redelivery finds its work done: reuse what matches, make the rest.
@@ -160,6 +187,9 @@ func (d *Deriver) Handle(ctx context.Context, m *pipeline.Message) ([]contract.O
 			w, _ := strconv.Atoi(meta[metaWidth])
 			h, _ := strconv.Atoi(meta[metaHeight])
 			res.Derivatives[i] = d.derivative(p, w, h, size, oetag, true)
+			if p.preset.Crop() {
+				res.Derivatives[i].Focus, res.Derivatives[i].Note = parseFocusMeta(meta[metaFocus]), unescape(meta[metaNote])
+			}
 			sw, _ := strconv.Atoi(meta[metaSourceWidth])
 			sh, _ := strconv.Atoi(meta[metaSourceHeight])
 			ss, _ := strconv.ParseInt(meta[metaSourceSize], 10, 64)
@@ -208,13 +238,21 @@ func (d *Deriver) Handle(ctx context.Context, m *pipeline.Message) ([]contract.O
 		// in the pipeline beyond the image work (BenchmarkPipeline).
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(storesAtOnce)
-		err = imaging.RenderSet(gctx, src, jobs, d.Options, func(j imaging.Job, out []imaging.Result) error {
+		opts := d.Options
+		opts.Focus = focus
+		err = imaging.RenderSet(gctx, src, jobs, opts, func(j imaging.Job, out []imaging.Result) error {
 			idx := missing[j.Preset.Name]
 			for k, r := range out {
 				i, pl := idx[k], plans[idx[k]]
 				meta := map[string]string{metaSpec: pl.spec, metaWidth: strconv.Itoa(r.Width), metaHeight: strconv.Itoa(r.Height)}
 				for k, v := range srcMeta {
 					meta[k] = v
+				}
+				if r.Focus != nil {
+					meta[metaFocus] = focusMeta(r.Focus)
+				}
+				if r.Note != "" {
+					meta[metaNote] = url.QueryEscape(r.Note)
 				}
 				g.Go(func() error {
 					sctx, span := imaging.StepSpan(gctx, "store", attribute.String("photodesk.key", pl.key), attribute.Int("photodesk.bytes", len(r.Data)))
@@ -224,6 +262,7 @@ func (d *Deriver) Handle(ctx context.Context, m *pipeline.Message) ([]contract.O
 						return fmt.Errorf("store %s: %w", pl.key, err)
 					}
 					res.Derivatives[i] = d.derivative(pl, r.Width, r.Height, int64(len(r.Data)), oetag, false)
+					res.Derivatives[i].Focus, res.Derivatives[i].Note = r.Focus, r.Note
 					return nil
 				})
 			}
@@ -284,6 +323,7 @@ func (d *Deriver) derivative(p plan, w, h int, size int64, etag string, reused b
 		Preset: p.preset.Name, Format: string(p.format), Bucket: d.Bucket, Key: p.key,
 		ContentType: p.format.ContentType(), Width: w, Height: h, Size: size,
 		ETag: strings.Trim(etag, `"`), Watermarked: p.preset.Watermark && d.Options.Mark != nil, Reused: reused,
+		Aspect: p.preset.Aspect.String(),
 	}
 }
 

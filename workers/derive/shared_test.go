@@ -104,8 +104,8 @@ func TestSharedDecode(t *testing.T) {
 	if decoded, taken, waiting := shared.Stats(); decoded != 1 || taken != 1 || waiting != 0 {
 		t.Errorf("shared decodes: %d made, %d taken, %d waiting; want 1, 1, 0", decoded, taken, waiting)
 	}
-	if n := len(got[0]) + len(got[1]); n != 6+3 {
-		t.Fatalf("%d derivatives, want 6 renditions and 3 watermarked (large jpeg+webp, full)", n)
+	if n := len(got[0]) + len(got[1]); n != 12+3 {
+		t.Fatalf("%d derivatives, want 12 renditions (6 of them crops) and 3 watermarked (large jpeg+webp, full)", n)
 	}
 
 	// Each role on its own (first deliveries again, so everything is made

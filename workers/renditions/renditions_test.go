@@ -77,10 +77,11 @@ func TestHandleAgainstRealMinIO(t *testing.T) {
 	if res.Source.Format != "jpeg" || res.Source.Width != 3000 || res.Source.Height != 2000 || res.Source.Size != int64(len(photo)) {
 		t.Errorf("source %+v", res.Source)
 	}
-	if len(res.Derivatives) != 6 {
-		t.Fatalf("%d derivatives, want 3 presets x 2 formats: %+v", len(res.Derivatives), res.Derivatives)
+	if len(res.Derivatives) != 12 {
+		t.Fatalf("%d derivatives, want 3 presets and 3 crops x 2 formats: %+v", len(res.Derivatives), res.Derivatives)
 	}
-	wantKeys := []string{"thumb.jpg", "thumb.webp", "medium.jpg", "medium.webp", "large.jpg", "large.webp"}
+	wantKeys := []string{"thumb.jpg", "thumb.webp", "medium.jpg", "medium.webp", "large.jpg", "large.webp",
+		"crop16x9.jpg", "crop16x9.webp", "crop1x1.jpg", "crop1x1.webp", "crop4x5.jpg", "crop4x5.webp"}
 	etags := map[string]string{}
 	for i, d := range res.Derivatives {
 		if d.Key != "expo/01 opening.jpg/"+wantKeys[i] || d.Bucket != s.Config.DerivativesBucket || d.Reused || d.Watermarked {
@@ -98,6 +99,19 @@ func TestHandleAgainstRealMinIO(t *testing.T) {
 	}
 	if d := res.Derivatives[4]; d.Width != 2048 || d.Height != 1365 {
 		t.Errorf("large is %dx%d", d.Width, d.Height)
+	}
+	// No gallery.json yet, no embedded region: the crops are libvips'.
+	for i, want := range []struct {
+		aspect string
+		w, h   int
+	}{{"16:9", 1280, 720}, {"1:1", 1080, 1080}, {"4:5", 1080, 1350}} {
+		d := res.Derivatives[6+2*i]
+		if d.Aspect != want.aspect || d.Width != want.w || d.Height != want.h || d.Focus == nil || d.Focus.Source != contract.FocusAttention {
+			t.Errorf("crop %s: %+v focus %+v, want %s %dx%d from attention", d.Key, d, d.Focus, want.aspect, want.w, want.h)
+		}
+	}
+	if d := res.Derivatives[0]; d.Aspect != "" || d.Focus != nil {
+		t.Errorf("thumb has aspect %q focus %+v", d.Aspect, d.Focus)
 	}
 
 	// Redelivery: everything is reused, nothing is written again, and the
@@ -118,6 +132,40 @@ func TestHandleAgainstRealMinIO(t *testing.T) {
 	}
 	if again.Source != res.Source {
 		t.Errorf("redelivery source %+v, first %+v", again.Source, res.Source)
+	}
+	if f := again.Derivatives[6].Focus; !contract.SameFocus(f, res.Derivatives[6].Focus) {
+		t.Errorf("reused crop's focus %+v, made with %+v", f, res.Derivatives[6].Focus)
+	}
+
+	// The gallery's manifest gives a photo a focal point: a redelivery
+	// makes its crops again around it and reuses the rest.
+	ev4 := put("expo/04-focus.jpg", photo)
+	if _, err := handle(ev4); err != nil {
+		t.Fatal(err)
+	}
+	before := lastID
+	manifest := []byte(`{"headline":"h","photos":[{"file":"04-focus.jpg","focus":{"x":0.25,"y":0.4}}]}`)
+	if _, err := store.PutObject(ctx, s.Config.OriginalsBucket, "expo/gallery.json", bytes.NewReader(manifest), int64(len(manifest)), minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	focused, err := handle(ev4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range focused.Derivatives {
+		crop := d.Aspect != ""
+		if d.Reused == crop {
+			t.Errorf("after the focus came: %s reused=%v", d.Key, d.Reused)
+		}
+		if crop && !contract.SameFocus(d.Focus, &contract.Focus{X: 0.25, Y: 0.4, Source: contract.FocusGallery}) {
+			t.Errorf("%s: focus %+v, want the gallery's 0.25,0.4", d.Key, d.Focus)
+		}
+	}
+	if lastID == before {
+		t.Error("new crops announced under the old result's Msg-Id")
+	}
+	if again, err := handle(ev4); err != nil || !again.Derivatives[8].Reused || !contract.SameFocus(again.Derivatives[8].Focus, focused.Derivatives[8].Focus) {
+		t.Errorf("redelivery after the focus: %v, %+v", err, again.Derivatives[8])
 	}
 
 	// A first delivery does not look for earlier work (ingest drops
