@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -150,7 +151,7 @@ func (r *Role) figure(m *gallery.Manifest, e gallery.Entry, headline string, yea
 	f := Figure{
 		Name: e.Name, Caption: caption, By: strings.Join(rights.Creator, "、"), Rights: rights,
 		CapturedAt: x.CapturedAt, ETag: e.Photo.ETag, DateSource: dateNote(e, x),
-		Provenance: x.Provenance, FilePhoto: e.Listed.FilePhoto,
+		Provenance: x.Provenance, FilePhoto: e.Listed.FilePhoto, CropNote: cropNote(e.Current.Renditions),
 	}
 	meta := stamp.Metadata{Rights: rights, Headline: headline, Caption: caption, Created: x.CapturedAt}
 	if r.Cfg.KeepGPS {
@@ -161,22 +162,30 @@ func (r *Role) figure(m *gallery.Manifest, e gallery.Entry, headline string, yea
 
 // link lists the figure's published files with where to fetch each.
 func (r *Role) link(ctx context.Context, f *Figure, derivs []contract.Derivative) error {
+	var whole Rendition // the last that shows the whole picture
 	for _, d := range derivs {
 		href, err := r.href(ctx, d)
 		if err != nil {
 			return err
 		}
 		rd := Rendition{Name: renditionName(d), Href: href, ContentType: d.ContentType, Width: d.Width, Height: d.Height, SizeInBytes: d.Size}
-		if f.SignedBy != "" && stamp.Writes(d.Format) {
-			rd.Title = "Content Credentials (C2PA) signed by " + f.SignedBy
+		var title []string
+		if d.Aspect != "" {
+			title = append(title, cropTitle(d))
+		} else {
+			whole = rd
 		}
+		if f.SignedBy != "" && stamp.Writes(d.Format) {
+			title = append(title, "Content Credentials (C2PA) signed by "+f.SignedBy)
+		}
+		rd.Title = strings.Join(title, "; ")
 		f.Renditions = append(f.Renditions, rd)
 		if d.Watermarked && d.Preset == r.Cfg.DisplayPreset && d.Format == "jpeg" {
 			f.Display = rd
 		}
 	}
-	if f.Display.Href == "" && len(f.Renditions) > 0 {
-		f.Display = f.Renditions[len(f.Renditions)-1]
+	if f.Display.Href == "" {
+		f.Display = whole
 	}
 	return nil
 }
@@ -235,6 +244,36 @@ func noteFilePhotos(figs []Figure, age time.Duration) {
 				f.CapturedAt.Format("2006-01-02"), int(gap.Hours()/24))
 		}
 	}
+}
+
+// cropTitle says what a crop is and what it keeps in frame: "16:9 crop
+// centred on 0.25,0.4 (focal point in gallery.json)". ninjs 2.2 allows a
+// rendition no property of its own, so the title carries it; the crop's
+// event (photo.renditions) has it as fields.
+func cropTitle(d contract.Derivative) string {
+	t := d.Aspect + " crop"
+	if f := d.Focus; f != nil {
+		t += fmt.Sprintf(" centred on %s,%s (%s)", strconv.FormatFloat(f.X, 'f', -1, 64), strconv.FormatFloat(f.Y, 'f', -1, 64), focusSources[f.Source])
+	}
+	return t
+}
+
+// focusSources say where a crop's focus came from, in words.
+var focusSources = map[string]string{
+	contract.FocusGallery:   "focal point in gallery.json",
+	contract.FocusRegion:    "image region embedded in the photo",
+	contract.FocusAttention: "libvips attention: the crop's centre",
+}
+
+// cropNote is what editors should know of a photo's crops: why what the
+// photo embeds was not used; "" when nothing.
+func cropNote(ds []contract.Derivative) string {
+	for _, d := range ds {
+		if d.Note != "" {
+			return "crops: " + d.Note
+		}
+	}
+	return ""
 }
 
 // dateNote says where the caption's date came from, for editors.

@@ -133,6 +133,8 @@ type Figure struct {
 	Renditions  []Rendition
 	ETag        string
 	ContentDate string
+	// CropNote is what editors should know of the crops (cropNote).
+	CropNote string
 	// SignedBy is who signed the files' Content Credentials ("": unsigned);
 	// Provenance is what the original's said.
 	SignedBy   string
@@ -271,7 +273,7 @@ func (a *Article) Render() (record []byte, preview []byte, err error) {
 			Descriptions: []Text{{Role: "caption", ContentType: "text/plain", Value: f.Caption}},
 			By:           f.By,
 			Renditions:   f.Renditions,
-			EdNote:       f.DateSource,
+			EdNote:       strings.Join(nonEmpty(f.DateSource, f.CropNote), "; "),
 		}
 		if f.Rights.AltText != "" {
 			p.Descriptions = append(p.Descriptions, Text{Role: "alt", ContentType: "text/plain", Value: f.Rights.AltText})
@@ -380,6 +382,16 @@ func plainText(a *Article) string {
 	}
 	b.WriteString(a.Credits())
 	return b.String()
+}
+
+func nonEmpty(ss ...string) []string {
+	var out []string
+	for _, s := range ss {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // renditionName is "<preset>-<format>", "-watermarked" for marked copies.
