@@ -29,6 +29,12 @@ type PhotoUploaded struct {
 	// Reprocess is set when `photodesk reprocess` announced the original
 	// again, rather than an upload.
 	Reprocess *Reprocess `json:"reprocess,omitempty"`
+	// Refocus is set when the assembler announced the original again
+	// because its crops were made around another focal point than its
+	// gallery.json now gives: that focal point, "x,y", or "-" for none
+	// (FocusKey). It is addressed (RolesHeader) to the roles whose crops
+	// are stale; they make the crops again and reuse the rest.
+	Refocus string `json:"refocus,omitempty"`
 }
 
 // Reprocess marks the photo.uploaded events of one `photodesk reprocess`

@@ -39,3 +39,11 @@ func FailureMsgID(stage, subject string, seq uint64) string {
 // announcement of an original whose upload announced msgID: new for each
 // run, so a run gets through the duplicate window of the upload.
 func ReprocessMsgID(run, msgID string) string { return "reprocess:" + run + ":" + msgID }
+
+// RefocusMsgID is the Nats-Msg-Id of the assembler's announcement of an
+// original whose crops were made around another focal point than its
+// gallery.json now gives (focus, FocusKey's form): once per original and
+// focal point, however many events find the crops stale.
+func RefocusMsgID(r Ref, focus string) string {
+	return "refocus:" + focus + ":" + MsgID("uploaded", r)
+}

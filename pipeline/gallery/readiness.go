@@ -25,6 +25,9 @@ type Readiness struct {
 	Entries []Entry
 	Waiting []string // "01.jpg: renditions", for logs and status
 	Failed  []contract.HeldPhoto
+	// Refocus are the photos whose crops the manifest's focal points have
+	// made stale (also in Waiting).
+	Refocus []Refocus
 }
 
 // Evaluate decides whether the gallery is complete: a valid manifest, and
@@ -59,6 +62,9 @@ func (s *State) Evaluate() Readiness {
 		// One stage at a time is enough for the log and the status.
 		if p := pp.Pending(); len(p) > 0 {
 			rd.Waiting = append(rd.Waiting, pp.Name+": "+p[0])
+			continue
+		}
+		if rd.refocus(s.Manifest, pp) {
 			continue
 		}
 		rd.Entries = append(rd.Entries, Entry{Name: pp.Name, Listed: pp.Listed, Photo: pp.Photo, Current: pp.Result})

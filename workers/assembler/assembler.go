@@ -289,6 +289,14 @@ func (r *Role) Handle(ctx context.Context, m *pipeline.Message) ([]contract.Outp
 		outs = append(outs, o)
 		m.Log.Debug("gallery ready, scheduled", "publish_at", *st.Scheduled)
 	}
+	for _, rf := range rd.Refocus {
+		o, err := r.refocus(st.Gallery, rf)
+		if err != nil {
+			return nil, err
+		}
+		outs = append(outs, o)
+		m.Log.Info("crops made around another focal point: asked again", "photo", rf.Name, "focus", contract.FocusKey(rf.Focus), "roles", rf.Stages)
+	}
 	if pub != nil || republish {
 		if pub == nil {
 			pub = st.Published

@@ -293,3 +293,73 @@ func TestHandleWithoutServers(t *testing.T) {
 		t.Errorf("version 1 is not valid ninjs 2.2: %v", err)
 	}
 }
+
+// TestStaleCropsAskedAgain: crops made before the manifest gave the photo
+// a focal point hold the gallery, and the assembler announces the photo
+// again to the renditions role alone, once per original and focal point
+// (the same Msg-Id from every event that finds them stale); the new crops
+// release it.
+func TestStaleCropsAskedAgain(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 7, 30, 12, 0, 0, 0, time.UTC)
+	kv := &memKV{vals: map[string][]byte{}, revs: map[string]uint64{}}
+	store := &memStore{objects: map[string][]byte{}}
+	r := &Role{KV: kv, Store: store, ArticlesBucket: "articles", DerivativesBucket: "derivatives", OriginalsBucket: "originals",
+		Zone: time.UTC, Cfg: DefaultConfig(), Now: func() time.Time { return now }}
+	seq := uint64(0)
+	handle := func(subject string, ev any, ref contract.Ref) []contract.Output {
+		t.Helper()
+		data, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seq++
+		outs, err := r.Handle(ctx, &pipeline.Message{Subject: contract.GallerySubject(subject, "g"), Data: data, Attempt: 1,
+			StreamSeq: seq, Ref: ref, Log: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatalf("%s: %v", subject, err)
+		}
+		return outs
+	}
+	ref := contract.Ref{Gallery: "g", Photo: "a.jpg", Bucket: "originals", Key: "g/a.jpg", ETag: "ea"}
+	deriv := func(role string, focus *contract.Focus) contract.PhotoDerivatives {
+		ds := []contract.Derivative{{Preset: "large", Format: "jpeg", Bucket: "derivatives", Key: "g/a.jpg/large.jpg", ContentType: "image/jpeg", Width: 1600, Height: 1067, Size: 1000, ETag: "l" + role, Watermarked: role == contract.StageWatermark}}
+		if focus != nil {
+			ds = append(ds, contract.Derivative{Preset: "crop1x1", Format: "jpeg", Bucket: "derivatives", Key: "g/a.jpg/crop1x1.jpg", ContentType: "image/jpeg", Width: 1067, Height: 1067, Size: 900,
+				ETag: "c" + contract.FocusKey(focus), Aspect: "1:1", Focus: focus})
+		}
+		for _, d := range ds {
+			store.objects["derivatives/"+d.Key] = tinyJPEG(t)
+		}
+		return contract.PhotoDerivatives{Ref: ref, Role: role, Source: contract.ImageSource{Format: "jpeg", Width: 1600, Height: 1067, Size: 5000}, Derivatives: ds}
+	}
+	handle(contract.SubjectPhotoUploaded, contract.PhotoUploaded{Ref: ref, Size: 5000, UploadedAt: now}, ref)
+	handle(contract.SubjectPhotoExif, contract.PhotoExif{Ref: ref, Exif: contract.ExifData{Format: "jpeg"}}, ref)
+	handle(contract.SubjectPhotoRenditions, deriv(contract.StageRenditions, &contract.Focus{X: 0.5, Y: 0.5, Source: contract.FocusAttention}), ref)
+	handle(contract.SubjectPhotoWatermarked, deriv(contract.StageWatermark, nil), ref)
+
+	store.objects["originals/g/gallery.json"] = []byte(`{"headline": "h", "photos": [{"file": "a.jpg", "focus": {"x": 0.25, "y": 0.4}}]}`)
+	mref := contract.Ref{Gallery: "g", Bucket: "originals", Key: "g/gallery.json", ETag: "m1"}
+	wantID := "refocus:0.25,0.4:uploaded:originals/g/a.jpg@ea"
+	for i, outs := range [][]contract.Output{
+		handle(contract.SubjectGallerySubmitted, contract.GallerySubmitted{Ref: mref, SubmittedAt: now}, mref),
+		handle(contract.SubjectPhotoExif, contract.PhotoExif{Ref: ref, Exif: contract.ExifData{Format: "jpeg"}}, ref), // a redelivery
+	} {
+		if len(outs) != 1 || outs[0].Subject != "photodesk.photo.uploaded.g" || outs[0].MsgID != wantID ||
+			fmt.Sprint(outs[0].Header[contract.RolesHeader]) != "[renditions]" {
+			t.Fatalf("event %d after the focal point came: %+v, want one announcement to renditions, Msg-Id %s", i, outs, wantID)
+		}
+		var ev contract.PhotoUploaded
+		if err := json.Unmarshal(outs[0].Data, &ev); err != nil || ev.Ref != ref || ev.Refocus != "0.25,0.4" || ev.Size != 5000 || !ev.UploadedAt.Equal(now) {
+			t.Fatalf("announcement %+v (%v)", ev, err)
+		}
+	}
+	outs := handle(contract.SubjectPhotoRenditions, deriv(contract.StageRenditions, &contract.Focus{X: 0.25, Y: 0.4, Source: contract.FocusGallery}), ref)
+	if len(outs) != 1 || outs[0].MsgID != "article:g:v1" {
+		t.Fatalf("after the new crops: %+v, want article v1 alone", outs)
+	}
+	var ev contract.ArticleEvent
+	if err := json.Unmarshal(outs[0].Data, &ev); err != nil || !strings.Contains(string(ev.Record), "1:1 crop centred on 0.25,0.4 (focal point in gallery.json)") {
+		t.Errorf("record %s (%v), want the crop around the focal point", ev.Record, err)
+	}
+}

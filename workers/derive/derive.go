@@ -172,7 +172,7 @@ func (d *Deriver) Handle(ctx context.Context, m *pipeline.Message) ([]contract.O
 	// are per photo, and JetStream drops a repeated photo.uploaded of one
 	// ETag within the duplicate window; past it, making them again gives
 	// the same bytes), so it skips the look: one HEAD per derivative.
-	look := m.Attempt > 1 || ev.Reprocess != nil
+	look := m.Attempt > 1 || ev.Reprocess != nil || ev.Refocus != ""
 	missing := map[string][]int{} // preset -> indexes into plans
 	for i, p := range plans {
 		if !look {
@@ -286,6 +286,11 @@ func (d *Deriver) Handle(ctx context.Context, m *pipeline.Message) ([]contract.O
 	made := make([]string, len(res.Derivatives))
 	for i, dv := range res.Derivatives {
 		made[i] = dv.Key + "@" + dv.ETag
+		if dv.Focus != nil {
+			// A crop around a new focus can come out byte for byte as
+			// before; the assembler must still hear which focus it has.
+			made[i] += "@" + focusMeta(dv.Focus)
+		}
 	}
 	out, err := contract.JSONOutput(contract.GallerySubject(d.Subject, ev.Gallery), contract.ResultMsgID(d.Role, ev.Ref, res.Run, made...), res)
 	if err != nil {

@@ -137,8 +137,8 @@ func TestHandleAgainstRealMinIO(t *testing.T) {
 		t.Errorf("reused crop's focus %+v, made with %+v", f, res.Derivatives[6].Focus)
 	}
 
-	// The gallery's manifest gives a photo a focal point: a redelivery
-	// makes its crops again around it and reuses the rest.
+	// The gallery's manifest gives a photo a focal point: the photo's
+	// announcement again makes its crops around it and reuses the rest.
 	ev4 := put("expo/04-focus.jpg", photo)
 	if _, err := handle(ev4); err != nil {
 		t.Fatal(err)
@@ -148,7 +148,11 @@ func TestHandleAgainstRealMinIO(t *testing.T) {
 	if _, err := store.PutObject(ctx, s.Config.OriginalsBucket, "expo/gallery.json", bytes.NewReader(manifest), int64(len(manifest)), minio.PutObjectOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	focused, err := handle(ev4)
+	// As the assembler announces it: a first delivery that still looks.
+	delete(attempts, ev4.ETag)
+	refocus := ev4
+	refocus.Refocus = "0.25,0.4"
+	focused, err := handle(refocus)
 	if err != nil {
 		t.Fatal(err)
 	}
