@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"html"
+	"fmt"
 	"io"
 	"math/rand"
 	"net/http"
@@ -52,6 +54,14 @@ func articleEvents(t *testing.T, cfg config.Config, gallery string, want int, d 
 	return evs
 }
 
+// subjectRegionXMP is an XMP packet with an IPTC subject-area region,
+// centred on 0.7,0.45 of the picture.
+const subjectRegionXMP = `<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/" xmlns:xmp="http://ns.adobe.com/xap/1.0/">` +
+	`<Iptc4xmpExt:ImageRegion><rdf:Bag><rdf:li rdf:parseType="Resource"><Iptc4xmpExt:RegionBoundary rdf:parseType="Resource"><Iptc4xmpExt:rbShape>rectangle</Iptc4xmpExt:rbShape><Iptc4xmpExt:rbUnit>relative</Iptc4xmpExt:rbUnit>` +
+	`<Iptc4xmpExt:rbX>0.6</Iptc4xmpExt:rbX><Iptc4xmpExt:rbY>0.3</Iptc4xmpExt:rbY><Iptc4xmpExt:rbW>0.2</Iptc4xmpExt:rbW><Iptc4xmpExt:rbH>0.3</Iptc4xmpExt:rbH></Iptc4xmpExt:RegionBoundary>` +
+	`<Iptc4xmpExt:rRole><rdf:Bag><rdf:li rdf:parseType="Resource"><xmp:Identifier><rdf:Bag><rdf:li>http://cv.iptc.org/newscodes/imageregionrole/subjectArea</rdf:li></rdf:Bag></xmp:Identifier></rdf:li></rdf:Bag></Iptc4xmpExt:rRole>` +
+	`</rdf:li></rdf:Bag></Iptc4xmpExt:ImageRegion></rdf:Description></rdf:RDF></x:xmpmeta>`
+
 // TestSeedShapedGallery is the seed article's shape end to end with the
 // real servers and two assembler processes: a lead, a file photo, a body
 // paragraph, photos taken on three days with a text block between them,
@@ -59,7 +69,9 @@ func articleEvents(t *testing.T, cfg config.Config, gallery string, want int, d 
 // article.ready whose record is ninjs 2.2, whose body and preview follow
 // the page block by block, in manifest order, every caption but the file
 // photo's opening with its day, every rendition href fetchable with the
-// stated size and type, markup escaped; a new manifest makes version 2.
+// stated size and type, markup escaped, each photo's crops (16:9, 1:1, 4:5) around the
+// manifest's focal point, else the photo's embedded IPTC region, else
+// libvips' attention; a new manifest makes version 2.
 func TestSeedShapedGallery(t *testing.T) {
 	s := devstack.ForTest(t)
 	startRoles(t, s, "ingest", "exif", "renditions", "watermark", "assembler")
@@ -71,6 +83,12 @@ func TestSeedShapedGallery(t *testing.T) {
 		xmp                  string // embedded caption, used when the manifest has none
 		archive              bool   // a file photo
 	}
+	// 01 has a focal point in the manifest (which may come after its
+	// crops were made: then the assembler asks for them again), 03 an
+	// embedded subject-area region; the others are cropped by attention.
+	focus := map[string]map[string]float64{"01-opening.jpg": {"x": 0.3, "y": 0.6}}
+	const regionPhoto = "03-booth.jpg"
+	wantFocus := map[string]string{"01-opening.jpg": "centred on 0.3,0.6 (focal point in gallery.json)", regionPhoto: "centred on 0.7,0.45 (image region embedded in the photo)"}
 	shots := []shot{
 		{"00-archive.jpg", "", "2019:05:01 10:00:00", "", true},
 		{"01-opening.jpg", "开幕式在北京展览馆举行。", "2026:07:28 09:12:00", "", false},
@@ -90,7 +108,11 @@ func TestSeedShapedGallery(t *testing.T) {
 		if i == 0 {
 			listed = append(listed, map[string]any{"file": sh.file, "file_photo": true})
 		} else {
-			listed = append(listed, map[string]any{"file": sh.file, "caption": sh.caption})
+			entry := map[string]any{"file": sh.file, "caption": sh.caption}
+			if f := focus[sh.file]; f != nil {
+				entry["focus"] = f
+			}
+			listed = append(listed, entry)
 		}
 		if t, ok := texts[i]; ok {
 			listed = append(listed, map[string]any{"text": t})
@@ -112,6 +134,11 @@ func TestSeedShapedGallery(t *testing.T) {
 		}
 		if sh.xmp != "" {
 			if b, err = fixture.WithAPP(b, 1, []byte(fixture.XMPHeader), fixture.XMPPacket(sh.xmp, "王伟伟")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if sh.file == regionPhoto {
+			if b, err = fixture.WithAPP(b, 1, []byte(fixture.XMPHeader), []byte(subjectRegionXMP)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -166,6 +193,20 @@ func TestSeedShapedGallery(t *testing.T) {
 		}
 		if len(a.Renditions) != 14 {
 			t.Errorf("%s: %d renditions, want 6, 6 crops and 2 watermarked", sh.file, len(a.Renditions))
+		}
+		crops := map[string]string{}
+		for _, r := range a.Renditions {
+			if strings.HasPrefix(r.Name, "crop") {
+				crops[r.Name] = fmt.Sprintf("%dx%d %s", int(r.Width), int(r.Height), r.Title)
+			}
+		}
+		want := wantFocus[sh.file]
+		for name, size := range map[string]string{"crop16x9-jpeg": "1200x675 16:9", "crop1x1-jpeg": "800x800 1:1", "crop4x5-webp": "640x800 4:5"} {
+			got := crops[name]
+			if !strings.HasPrefix(got, size+" crop centred on ") || (want != "" && !strings.Contains(got, want)) ||
+				(want == "" && !strings.Contains(got, "(libvips attention: the crop's centre)")) {
+				t.Errorf("%s %s: %q, want %s crop %s", sh.file, name, got, size, cmp.Or(want, "by attention"))
+			}
 		}
 		for _, r := range a.Renditions {
 			resp, err := http.Get(r.Href)
