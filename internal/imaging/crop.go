@@ -44,6 +44,14 @@ func crop(r *render) error {
 	}
 	f, note := r.src.focus(r.opts.Focus)
 	r.note = note
+	if r.fromBase && (f == nil || len(r.formats) > 1) {
+		// A resize of the kept decode is lazy: without this, the smart
+		// crop and then each format would each resize it again.
+		if err := toMemory(r); err != nil {
+			return err
+		}
+		img = r.img
+	}
 	if f == nil {
 		return smartCrop(r, bw, bh)
 	}

@@ -293,6 +293,11 @@ func materialize(r *render) error {
 	if r.fromBase || (len(r.formats) < 2 && !r.keeps() && !r.preset.Crop()) {
 		return nil
 	}
+	return toMemory(r)
+}
+
+// toMemory renders r.img into memory (see materialize).
+func toMemory(r *render) error {
 	b, _, err := r.img.ExportTiff(&vips.TiffExportParams{Compression: vips.TiffCompressionNone, Predictor: vips.TiffPredictorNone, TileWidth: 256, TileHeight: 256})
 	if err != nil {
 		return badInput("cannot decode the %s: %s", r.src.Format, vipsErr(err))
