@@ -16,6 +16,12 @@ var measures = []measure{
 	{Label: "Per-photo wall time, derivative set: roles vs CLI", Short: "wall time per photo, roles/CLI",
 		Bench: "BenchmarkDerivativeSet/impl=roles", Baseline: "BenchmarkDerivativeSet/impl=cli",
 		Unit: "sec/op", Show: "s", Target: atMost(0.70)},
+	// Issue 18: the crops for every slot (16:9, 1:1, 4:5, JPEG and WebP),
+	// made from the kept decode of the larger presets: the set with them
+	// against the set without; the difference is their cost per photo.
+	{Label: "Per-photo CPU, derivative set with the crops vs without", Short: "CPU with crops/without",
+		Bench: "BenchmarkDerivativeSet/impl=roles", Baseline: "BenchmarkDerivativeSet/impl=roles-nocrops",
+		Unit: "cpu-s/op", Show: "s"},
 	// Issue 16: splicing the published files' metadata (IPTC, XMP, EXIF)
 	// into every JPEG and WebP of the set, against rendering them.
 	{Label: "Per-photo CPU, metadata step vs the derivative set's render", Short: "metadata CPU/render",
