@@ -26,8 +26,8 @@ const (
 // file, Extract never panics or hangs, returns the same through a
 // HeadReader of tiny chunks, gives valid UTF-8 in every string, and a
 // source exactly when it gives a caption or byline, and rights fields
-// clean and bounded (checkRights). Damaged caption metadata never fails a
-// photo whose EXIF is good.
+// clean and bounded (checkRights), an image region's centre inside the
+// picture. Damaged caption metadata never fails a photo whose EXIF is good.
 func FuzzCaptions(f *testing.F) {
 	e := captionEXIF()
 	ex := exifSeg(e)
@@ -57,6 +57,7 @@ func FuzzCaptions(f *testing.F) {
 		`</rdf:Description></rdf:RDF></x:xmpmeta>`))
 	f.Add(uint8(fuzzIIM), fixture.IIM([]fixture.IPTCRecord{{Record: 1, Dataset: 90, Value: []byte(fixture.IPTCUTF8)},
 		{Record: 2, Dataset: 110, Value: []byte("工人日报")}, {Record: 2, Dataset: 25, Value: []byte("展会")}, {Record: 2, Dataset: 90, Value: []byte("北京")}}))
+	f.Add(uint8(fuzzXMPAPP1), regionPacket(rect("pixel", "2", "2", "4", "4")+roleID("subjectArea"), rect("relative", "0.1", "0.1", "0.5", "0.5")+roleName("recommended cropping")))
 
 	base := jpegFile(f, 8, 8)
 	png := pngFile(f, 4, 4)
@@ -115,5 +116,14 @@ func FuzzCaptions(f *testing.F) {
 			t.Fatalf("caption of %d bytes, byline of %d", len(x.Caption), len(x.Byline))
 		}
 		checkRights(t, x.Rights)
+		if g := x.Region; g != nil {
+			// A region is read or refused, never a centre off the picture.
+			if cx, cy, err := g.Centre(8, 8); err == nil && (cx < 0 || cx > 1 || cy < 0 || cy > 1) {
+				t.Fatalf("region %+v: centre %g,%g", g, cx, cy)
+			}
+		}
+		if !utf8.ValidString(x.RegionProblem) {
+			t.Fatalf("invalid UTF-8 in %q", x.RegionProblem)
+		}
 	})
 }

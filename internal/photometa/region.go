@@ -111,6 +111,11 @@ func readRegion(b []byte) (region *ImageRegion, problem string) {
 		}
 	}
 	if region == nil && len(problems) > 0 {
+		// The first few say enough, and the note travels in object
+		// metadata (a few KiB at most).
+		if len(problems) > 3 {
+			problems = append(problems[:3], fmt.Sprintf("%d more", len(problems)-3))
+		}
 		return nil, "embedded image region not used: " + strings.Join(problems, "; ")
 	}
 	return region, ""
@@ -160,13 +165,13 @@ func boundary(fs []*xnode) (*ImageRegion, error) {
 	bf := rb.fields()
 	g := &ImageRegion{Shape: strings.ToLower(fieldOf(bf, "rbShape")), Unit: strings.ToLower(fieldOf(bf, "rbUnit"))}
 	if g.Unit != "relative" && g.Unit != "pixel" {
-		return nil, fmt.Errorf("rbUnit %q: want relative or pixel", fieldOf(bf, "rbUnit"))
+		return nil, fmt.Errorf("rbUnit %q: want relative or pixel", clip(fieldOf(bf, "rbUnit"), 32))
 	}
 	num := func(fs []*xnode, name string) (float64, error) {
 		s := fieldOf(fs, name)
 		v, err := strconv.ParseFloat(s, 64)
 		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-			return 0, fmt.Errorf("%s %q is not a number", name, s)
+			return 0, fmt.Errorf("%s %q is not a number", name, clip(s, 32))
 		}
 		return v, nil
 	}
@@ -220,7 +225,7 @@ func boundary(fs []*xnode) (*ImageRegion, error) {
 			g.Top, g.Bottom = math.Min(g.Top, p[1]), math.Max(g.Bottom, p[1])
 		}
 	default:
-		return nil, fmt.Errorf("rbShape %q: want rectangle, circle or polygon", fieldOf(bf, "rbShape"))
+		return nil, fmt.Errorf("rbShape %q: want rectangle, circle or polygon", clip(fieldOf(bf, "rbShape"), 32))
 	}
 	return g, nil
 }

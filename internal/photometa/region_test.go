@@ -97,6 +97,8 @@ func TestImageRegion(t *testing.T) {
 		{name: "unknown unit", packet: regionPacket(rect("inch", "0.1", "0.1", "0.2", "0.2") + roleID("subjectArea")), problem: `rbUnit "inch": want relative or pixel`},
 		{name: "no area", packet: regionPacket(rect("relative", "0.1", "0.1", "0", "0.2") + roleID("subjectArea")), problem: "has no area"},
 		{name: "no boundary", packet: regionPacket(roleID("subjectArea")), problem: "no RegionBoundary"},
+		{name: "many bad ones, the first named", packet: regionPacket(roleID("subjectArea"), roleID("subjectArea"), roleID("subjectArea"), roleID("subjectArea"), roleID("subjectArea")), problem: "region 3 (subject area): no RegionBoundary; 2 more"},
+		{name: "a long value clipped", packet: regionPacket(rect("relative", strings.Repeat("9", 500), "0", "1", "1") + roleID("subjectArea")), problem: `rbX "99999999999999999999999999999999…" is not a number`},
 		{name: "bad one skipped for a good one", packet: regionPacket(rect("relative", "x", "0", "1", "1")+roleID("recomCropping"), rect("relative", "0.1", "0.1", "0.2", "0.2")+roleID("subjectArea")), role: "subjectArea", x: 0.2, y: 0.2},
 	} {
 		t.Run(c.name, func(t *testing.T) {
