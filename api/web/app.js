@@ -8,9 +8,8 @@
 
 const $ = (id) => document.getElementById(id);
 // focusPoints turns on choosing each photo's focal point (gallery.json
-// "focus", for the crops) by clicking its picture. Off until the API takes
-// the field, which it refuses today; turning it on is this one line.
-const focusPoints = false;
+// "focus", the point its crops keep in frame) by clicking its picture.
+const focusPoints = true;
 
 const state = { token: sessionStorage.getItem("photodesk-token") || "", gallery: "", created: false, items: [], uploading: 0, following: false };
 

@@ -262,7 +262,7 @@ func TestUploadPageInChromium(t *testing.T) {
 	if err := json.Unmarshal(stored, &whole); err != nil {
 		t.Fatal(err)
 	}
-	// No focal point either: the API does not take "focus" yet.
+	// No focal point either: none was chosen.
 	marks := func(i int) any {
 		p := whole["photos"].([]any)[i].(map[string]any)
 		return []any{p["file_photo"], p["date"], p["focus"]}
@@ -341,14 +341,12 @@ func TestUploadPageInChromium(t *testing.T) {
 		t.Errorf("record order: %+v", rec.Associations)
 	}
 
-	// The focal-point picker, off until the API takes "focus" (no picture
-	// is a picker), tried on one row: a click sets the point where the
+	// The focal-point picker on every picture, tried on one row: a click sets the point where the
 	// picture is clicked, the arrow keys move it, Delete clears it, and the
 	// dot follows.
 	// (Each script a function of its own: top-level names would meet in
 	// the page's global scope.)
-	where := `(() => { if (document.querySelector("#photos .pic.focusable")) throw new Error("the picker is on");
-		focusPicker(byName("01-first.jpg"));
+	where := `(() => { if (!document.querySelector('#photos li[data-name="01-first.jpg"] .pic.focusable')) throw new Error("the picker is off");
 		const img = byName("01-first.jpg").img; img.scrollIntoView({block: "center"});
 		const r = img.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()`
 	box, err := chromedp.Run(bctx, chromedp.Evaluate[[]float64](where))
