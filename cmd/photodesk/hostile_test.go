@@ -315,7 +315,7 @@ func manifestCorpus() []manifestCase {
 			return []byte(`{"headline": "开幕", "dateline": "` + strings.Repeat("北", 400_000) + `"}`)
 		}, fail: "gallery.json is over the 1 MiB limit"},
 		{name: "a path as a photo name", gallery: "manifest-path", manifest: text(`{"headline": "开幕", "photos": [{"file": "../../etc/passwd"}]}`),
-			fail: `gallery.json: photo 1: photo name "../../etc/passwd" is not safe`},
+			fail: `gallery.json: entry 1 of "photos": photo name "../../etc/passwd" is not safe`},
 		{name: "an unknown photo", gallery: "manifest-unknown", photos: []string{"a.jpg"},
 			manifest: text(`{"headline": "开幕", "photos": [{"file": "a.jpg"}, {"file": "missing.jpg"}]}`),
 			waiting:  "missing.jpg: upload"},
