@@ -349,19 +349,24 @@ func e2eWaitReady(events <-chan e2eEvent, exited <-chan struct{}, d time.Duratio
 }
 
 // e2eRenditions is every rendition a photo's record lists with dev's
-// default presets (watermark role without --watermark-full), by name, with
-// its long edge: a 24 MP original is larger than every preset.
+// default presets and crops (watermark role without --watermark-full), by
+// name, with its long edge: a 24 MP original is larger than every preset.
 func e2eRenditions() (map[string]int, error) {
-	presets, err := imaging.ParsePresets(imaging.DefaultPresets)
-	if err != nil {
+	c := imaging.DefaultConfig()
+	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	want := map[string]int{}
-	for _, p := range presets {
+	for _, p := range c.Presets {
+		edge := p.Size
+		if p.Crop() {
+			w, h := p.Aspect.Box(p.Size)
+			edge = max(w, h)
+		}
 		for _, f := range p.Formats {
-			want[p.Name+"-"+string(f)] = p.Size
+			want[p.Name+"-"+string(f)] = edge
 			if p.Watermark {
-				want[p.Name+"-watermarked-"+string(f)] = p.Size
+				want[p.Name+"-watermarked-"+string(f)] = edge
 			}
 		}
 	}

@@ -69,8 +69,8 @@ func (a Aspect) String() string {
 	return fmt.Sprintf("%d:%d", a.W, a.H)
 }
 
-// box is the crop's size for a preset Size wide.
-func (a Aspect) box(width int) (w, h int) {
+// Box is the crop's size for a preset Size wide.
+func (a Aspect) Box(width int) (w, h int) {
 	return width, max(1, int(math.Round(float64(width)*float64(a.H)/float64(a.W))))
 }
 

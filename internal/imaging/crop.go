@@ -17,7 +17,7 @@ func (p Preset) decodeEdge(w, h int) int {
 	if !p.Crop() || w <= 0 || h <= 0 {
 		return p.Size
 	}
-	bw, bh := p.Aspect.box(p.Size)
+	bw, bh := p.Aspect.Box(p.Size)
 	scale := max(float64(bw)/float64(w), float64(bh)/float64(h))
 	return int(math.Ceil(float64(max(w, h))*scale)) + 1
 }
@@ -33,7 +33,7 @@ func crop(r *render) error {
 	}
 	img := r.img
 	w, h := img.Width(), img.Height()
-	bw, bh := r.preset.Aspect.box(r.preset.Size)
+	bw, bh := r.preset.Aspect.Box(r.preset.Size)
 	if bw > w || bh > h {
 		a := r.preset.Aspect
 		bw, bh = w, int(math.Round(float64(w)*float64(a.H)/float64(a.W)))

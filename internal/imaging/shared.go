@@ -72,7 +72,7 @@ func (s *Decodes) Join(presets []Preset) {
 		if p.Crop() {
 			// Its decode depends on the photo's shape: this much at least
 			// (a crop that needs more is made from the shared decode).
-			w, h := p.Aspect.box(p.Size)
+			w, h := p.Aspect.Box(p.Size)
 			size = max(w, h)
 		}
 		switch {
