@@ -310,3 +310,67 @@ func sameJSON(a, b []byte) bool {
 	var x, y any
 	return json.Unmarshal(a, &x) == nil && json.Unmarshal(b, &y) == nil && reflect.DeepEqual(x, y)
 }
+
+// TestUnusableRegionHoldsUntilAFocus: a photo whose embedded image region
+// reaches outside the picture holds its gallery, with the reason, in the
+// held event and in photodesk status, rather than going out cropped by a
+// guess; a manifest that gives it a focus releases the gallery, with every
+// crop made around that focus.
+func TestUnusableRegionHoldsUntilAFocus(t *testing.T) {
+	s := devstack.ForTest(t)
+	startRoles(t, s, "ingest", "exif", "renditions", "watermark", "assembler")
+	outside := strings.Replace(subjectRegionXMP, "<Iptc4xmpExt:rbX>0.6<", "<Iptc4xmpExt:rbX>0.9<", 1)
+	b, err := fixture.JPEG(fixture.Scene(900, 600, 3), 85, nil)
+	if err == nil {
+		b, err = fixture.WithAPP(b, 1, []byte(fixture.XMPHeader), []byte(outside))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	putObject(t, s.Config, "region-1/a.jpg", b)
+	putObject(t, s.Config, "region-1/gallery.json", []byte(`{"headline": "区域越界", "photos": [{"file": "a.jpg", "caption": "观众参观。"}]}`))
+
+	var held contract.GalleryHeld
+	follow(t, s.Config, []string{contract.GallerySubject(contract.SubjectGalleryHeld, "region-1")}, 90*time.Second,
+		func(msg jetstream.Msg) { mustDecode(t, msg, &held) },
+		func() bool { return len(held.Failed) > 0 })
+	const want = `its crops need a "focus" in gallery.json: embedded image region not used: its rectangle (relative units, 0.9,0.3 to 1.1,0.6)`
+	if len(held.Failed) != 1 || held.Failed[0].Photo != "a.jpg" || held.Failed[0].Stage != "crops" ||
+		!strings.HasPrefix(held.Failed[0].Reason, want) || !strings.Contains(held.Failed[0].Reason, "reaches outside the 900×600 picture") {
+		t.Fatalf("held for %+v; want a.jpg's crops, with the region's reason", held.Failed)
+	}
+	nc, js, err := pipeline.Connect(s.Config, t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	rep := pollStatus(t, js, statusOptions{galleries: 20}, 10*time.Second, func(rep *statusReport) string {
+		if g := findGallery(rep, "region-1"); g == nil || g.State != "held" || len(g.Held) != 1 {
+			return "region-1 is not shown held for a.jpg"
+		}
+		return ""
+	})
+	var text bytes.Buffer
+	if err := printStatus(&text, rep, time.Now()); err != nil || !strings.Contains(text.String(), `a.jpg held: its crops need a "focus" in gallery.json`) {
+		t.Errorf("status text does not say why a.jpg is held:\n%s", text.String())
+	}
+
+	putObject(t, s.Config, "region-1/gallery.json", []byte(`{"headline": "区域越界", "photos": [{"file": "a.jpg", "caption": "观众参观。", "focus": {"x": 0.25, "y": 0.5}}]}`))
+	evs := articleEvents(t, s.Config, "region-1", 1, 90*time.Second)
+	var rec assembler.Ninjs
+	if err := json.Unmarshal(evs[0].Record, &rec); err != nil {
+		t.Fatal(err)
+	}
+	crops := 0
+	for _, r := range rec.Associations[0].Renditions {
+		if strings.HasPrefix(r.Name, "crop") {
+			crops++
+			if !strings.Contains(r.Title, "centred on 0.25,0.5 (focal point in gallery.json)") {
+				t.Errorf("%s: %q, want it around the manifest's focus", r.Name, r.Title)
+			}
+		}
+	}
+	if crops != 6 || rec.Associations[0].EdNote == "" || strings.Contains(rec.Associations[0].EdNote, "region") {
+		t.Errorf("%d crops, ednote %q; want 6, and no region note", crops, rec.Associations[0].EdNote)
+	}
+}

@@ -247,7 +247,7 @@ func progressOf(st *gallery.State) (g galleryProgress, ok bool) {
 		g.Manifest = "missing"
 	}
 	for _, f := range rd.Failed {
-		if f.Stage == gallery.StageProvenance {
+		if gallery.HeldByRule(f) {
 			g.Held = append(g.Held, f)
 		}
 	}

@@ -295,8 +295,9 @@ type Derivative struct {
 	Aspect string `json:"aspect,omitempty"`
 	// Focus is the centre of interest a crop was made around.
 	Focus *Focus `json:"focus,omitempty"`
-	// Note says why a crop did not use what the photo offered (an
-	// embedded image region outside the picture, say), for editors.
+	// Note says why a crop could not use the image region embedded in
+	// the original (outside the picture, unreadable): such a crop holds
+	// its gallery until gallery.json gives the photo a focus.
 	Note string `json:"note,omitempty"`
 }
 

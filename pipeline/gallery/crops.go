@@ -41,6 +41,28 @@ func (r *Result) StaleCrops(focus *contract.Focus) []string {
 	return out
 }
 
+// StageCrops names a photo held because its crops could not use the image
+// region embedded in its original.
+const StageCrops = "crops"
+
+// regionRefused is why the photo's crops could not use the image region
+// embedded in its original (outside the picture, unreadable); "" when they
+// could or it has none. Such a photo holds the gallery rather than going
+// out cropped around a guess: a focal point in gallery.json settles it
+// (the crops are then stale and made again around it).
+func (r *Result) regionRefused() string {
+	if r == nil {
+		return ""
+	}
+	for _, d := range append(append([]contract.Derivative(nil), r.Renditions...), r.Watermarked...) {
+		if d.Aspect != "" && d.Note != "" {
+			// The way out first: status lines are cut.
+			return `its crops need a "focus" in gallery.json: ` + d.Note
+		}
+	}
+	return ""
+}
+
 func cropStale(made, want *contract.Focus) bool {
 	if want == nil {
 		return made != nil && made.Source == contract.FocusGallery

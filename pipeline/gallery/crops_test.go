@@ -72,3 +72,51 @@ func TestStaleCropsHoldThePhoto(t *testing.T) {
 		})
 	}
 }
+
+// TestUnusableRegionHoldsThePhoto: crops that could not use the region
+// embedded in the original (outside the picture) hold the gallery with the
+// reason and the way out; a focal point in gallery.json makes them stale,
+// and crops made around it release the gallery.
+func TestUnusableRegionHoldsThePhoto(t *testing.T) {
+	now := time.Date(2026, 7, 28, 1, 0, 0, 0, time.UTC)
+	const note = "embedded image region not used: region 1 (subject area): its rectangle reaches outside the 1600×1200 picture"
+	x, y := 0.3, 0.6
+	s := New("g")
+	s.ApplyManifest("m1", now, &Manifest{Headline: "h", Photos: []MPhoto{{File: "a.jpg"}, {File: "b.jpg"}}}, "")
+	render := func(photo string, f *contract.Focus, note string) {
+		ref := contract.Ref{Gallery: "g", Photo: photo, Bucket: "originals", Key: "g/" + photo, ETag: "e-" + photo}
+		s.ApplyUploaded(contract.PhotoUploaded{Ref: ref, UploadedAt: now}, now)
+		s.ApplyExif(contract.PhotoExif{Ref: ref}, now)
+		for _, role := range []string{contract.StageRenditions, contract.StageWatermark} {
+			ds := []contract.Derivative{{Preset: "large", Format: "jpeg", Key: "g/" + photo + "/" + role + ".jpg", ETag: "x"}}
+			if role == contract.StageWatermark {
+				// Only the marked crop is told: either holds the photo.
+				ds = append(ds, contract.Derivative{Preset: "crop1x1", Format: "jpeg", Watermarked: true, Key: "g/" + photo + "/crop.jpg", ETag: "y", Aspect: "1:1", Focus: f, Note: note})
+			}
+			s.ApplyDerivatives(contract.PhotoDerivatives{Ref: ref, Role: role, Derivatives: ds}, now)
+		}
+	}
+	render("a.jpg", &contract.Focus{X: 0.5, Y: 0.5, Source: contract.FocusAttention}, note)
+	render("b.jpg", &contract.Focus{X: 0.5, Y: 0.5, Source: contract.FocusAttention}, "")
+	rd := s.Evaluate()
+	if rd.Ready || len(rd.Failed) != 1 || rd.Failed[0].Photo != "a.jpg" || rd.Failed[0].Stage != StageCrops ||
+		rd.Failed[0].Reason != `its crops need a "focus" in gallery.json: `+note {
+		t.Fatalf("ready %v, failed %+v; want a.jpg held for its region", rd.Ready, rd.Failed)
+	}
+	if !HeldByRule(rd.Failed[0]) {
+		t.Errorf("a crops hold is not reported as a rule's")
+	}
+	if len(rd.Entries) != 1 || rd.Entries[0].Name != "b.jpg" {
+		t.Errorf("entries %+v, want b.jpg alone", rd.Entries)
+	}
+
+	s.ApplyManifest("m2", now, &Manifest{Headline: "h", Photos: []MPhoto{{File: "a.jpg", Focus: &Focus{X: &x, Y: &y}}, {File: "b.jpg"}}}, "")
+	rd = s.Evaluate()
+	if rd.Ready || len(rd.Failed) != 0 || len(rd.Refocus) != 1 || rd.Refocus[0].Name != "a.jpg" {
+		t.Fatalf("with a focus: ready %v, failed %+v, refocus %+v; want a.jpg's crops asked again", rd.Ready, rd.Failed, rd.Refocus)
+	}
+	render("a.jpg", &contract.Focus{X: x, Y: y, Source: contract.FocusGallery}, "")
+	if rd = s.Evaluate(); !rd.Ready {
+		t.Fatalf("crops around the focus: not ready: waiting %v, failed %+v", rd.Waiting, rd.Failed)
+	}
+}

@@ -67,6 +67,10 @@ func (s *State) Evaluate() Readiness {
 		if rd.refocus(s.Manifest, pp) {
 			continue
 		}
+		if reason := pp.Result.regionRefused(); reason != "" {
+			rd.Failed = append(rd.Failed, contract.HeldPhoto{Photo: pp.Name, Stage: StageCrops, Reason: reason})
+			continue
+		}
 		rd.Entries = append(rd.Entries, Entry{Name: pp.Name, Listed: pp.Listed, Photo: pp.Photo, Current: pp.Result})
 	}
 	if s.Rerun != nil {
@@ -134,6 +138,12 @@ func (rd *Readiness) RequireProvenance(m *Manifest, def bool) {
 
 // StageProvenance names a photo held for its Content Credentials.
 const StageProvenance = "provenance"
+
+// HeldByRule says a hold comes from a rule of the gallery's (provenance,
+// crops) rather than a stage's failure, which the photo's progress shows.
+func HeldByRule(f contract.HeldPhoto) bool {
+	return f.Stage == StageProvenance || f.Stage == StageCrops
+}
 
 func captured(e Entry) *time.Time {
 	if e.Current == nil || e.Current.Exif == nil {

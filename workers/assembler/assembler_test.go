@@ -145,23 +145,22 @@ func TestPhotoRightsResolveFieldByField(t *testing.T) {
 // TestCropsInTheRecord: each crop is a rendition named for its preset and
 // format whose title gives its aspect and the focal point it was made
 // around, with where that came from (ninjs 2.2 allows a rendition no other
-// property); why an embedded region was not used reaches the ednote; the
-// display image is never a crop; the record stays valid ninjs 2.2.
+// property); the display image is never a crop; the record stays valid ninjs 2.2.
 func TestCropsInTheRecord(t *testing.T) {
 	r := &Role{Zone: time.UTC, Cfg: DefaultConfig()}
 	r.Cfg.PublicBaseURL = "https://img.example.com/"
 	r.Cfg.DisplayPreset = "none" // so the display falls back
 	at := time.Date(2026, 7, 28, 2, 0, 0, 0, time.UTC)
-	crop := func(preset, aspect string, w, h int, f *contract.Focus, note string) contract.Derivative {
+	crop := func(preset, aspect string, w, h int, f *contract.Focus) contract.Derivative {
 		return contract.Derivative{Preset: preset, Format: "jpeg", Key: "g/a.jpg/" + preset + ".jpg", ContentType: "image/jpeg", Width: w, Height: h, Size: 9,
-			Aspect: aspect, Focus: f, Note: note}
+			Aspect: aspect, Focus: f}
 	}
 	res := &gallery.Result{
 		Exif: &contract.ExifData{CapturedAt: &at, DateSource: "DateTimeOriginal", ZoneSource: "newsroom-zone"},
 		Renditions: []contract.Derivative{
 			{Preset: "large", Format: "jpeg", Key: "g/a.jpg/large.jpg", ContentType: "image/jpeg", Width: 2048, Height: 1365, Size: 9},
-			crop("crop16x9", "16:9", 1280, 720, &contract.Focus{X: 0.3, Y: 0.6, Source: contract.FocusGallery}, ""),
-			crop("crop1x1", "1:1", 1080, 1080, &contract.Focus{X: 0.512, Y: 0.25, Source: contract.FocusAttention}, "embedded image region not used: region 1 (subject area): its rectangle reaches outside the picture"),
+			crop("crop16x9", "16:9", 1280, 720, &contract.Focus{X: 0.3, Y: 0.6, Source: contract.FocusGallery}),
+			crop("crop1x1", "1:1", 1080, 1080, &contract.Focus{X: 0.512, Y: 0.25, Source: contract.FocusAttention}),
 		},
 	}
 	f, _ := r.figure(&gallery.Manifest{Headline: "h"}, gallery.Entry{Name: "a.jpg", Listed: gallery.MPhoto{File: "a.jpg"}, Photo: &gallery.Photo{ETag: "e"}, Current: res}, "h", 2026)
@@ -189,9 +188,6 @@ func TestCropsInTheRecord(t *testing.T) {
 	var back Ninjs
 	if err := json.Unmarshal(record, &back); err != nil {
 		t.Fatal(err)
-	}
-	if ed := back.Associations[0].EdNote; ed != "capture date from EXIF DateTimeOriginal (zone: newsroom-zone); crops: embedded image region not used: region 1 (subject area): its rectangle reaches outside the picture" {
-		t.Errorf("ednote %q", ed)
 	}
 	if err := schematest.Validate(t, schematest.Ninjs22(t), record); err != nil {
 		t.Errorf("record with crops is not ninjs 2.2: %v\n%s", err, record)

@@ -151,7 +151,7 @@ func (r *Role) figure(m *gallery.Manifest, e gallery.Entry, headline string, yea
 	f := Figure{
 		Name: e.Name, Caption: caption, By: strings.Join(rights.Creator, "、"), Rights: rights,
 		CapturedAt: x.CapturedAt, ETag: e.Photo.ETag, DateSource: dateNote(e, x),
-		Provenance: x.Provenance, FilePhoto: e.Listed.FilePhoto, CropNote: cropNote(e.Current.Renditions),
+		Provenance: x.Provenance, FilePhoto: e.Listed.FilePhoto,
 	}
 	meta := stamp.Metadata{Rights: rights, Headline: headline, Caption: caption, Created: x.CapturedAt}
 	if r.Cfg.KeepGPS {
@@ -263,17 +263,6 @@ var focusSources = map[string]string{
 	contract.FocusGallery:   "focal point in gallery.json",
 	contract.FocusRegion:    "image region embedded in the photo",
 	contract.FocusAttention: "libvips attention: the crop's centre",
-}
-
-// cropNote is what editors should know of a photo's crops: why what the
-// photo embeds was not used; "" when nothing.
-func cropNote(ds []contract.Derivative) string {
-	for _, d := range ds {
-		if d.Note != "" {
-			return "crops: " + d.Note
-		}
-	}
-	return ""
 }
 
 // dateNote says where the caption's date came from, for editors.

@@ -133,8 +133,6 @@ type Figure struct {
 	Renditions  []Rendition
 	ETag        string
 	ContentDate string
-	// CropNote is what editors should know of the crops (cropNote).
-	CropNote string
 	// SignedBy is who signed the files' Content Credentials ("": unsigned);
 	// Provenance is what the original's said.
 	SignedBy   string
@@ -273,7 +271,7 @@ func (a *Article) Render() (record []byte, preview []byte, err error) {
 			Descriptions: []Text{{Role: "caption", ContentType: "text/plain", Value: f.Caption}},
 			By:           f.By,
 			Renditions:   f.Renditions,
-			EdNote:       strings.Join(nonEmpty(f.DateSource, f.CropNote), "; "),
+			EdNote:       f.DateSource,
 		}
 		if f.Rights.AltText != "" {
 			p.Descriptions = append(p.Descriptions, Text{Role: "alt", ContentType: "text/plain", Value: f.Rights.AltText})
@@ -382,16 +380,6 @@ func plainText(a *Article) string {
 	}
 	b.WriteString(a.Credits())
 	return b.String()
-}
-
-func nonEmpty(ss ...string) []string {
-	var out []string
-	for _, s := range ss {
-		if s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // renditionName is "<preset>-<format>", "-watermarked" for marked copies.
