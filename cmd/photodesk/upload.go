@@ -76,16 +76,18 @@ func runUpload(ctx context.Context, args []string) error {
 	// Refuse what the pipeline would refuse, here, with the reason.
 	var photos []uploadFile
 	var manifest *uploadFile
+	manifestFirst := false
 	refused := 0
 	var total int64
 	for _, f := range files {
 		if f.name == contract.ManifestName {
-			if err := checkManifest(f.path); err != nil {
+			m, err := checkManifest(f.path)
+			if err != nil {
 				fmt.Fprintf(stdout, "refused  %s: %v\n", f.name, err)
 				refused++
 				continue
 			}
-			manifest = &f
+			manifest, manifestFirst = &f, len(m.Pictures()) > 0
 			total += f.size
 			continue
 		}
@@ -141,14 +143,20 @@ func runUpload(ctx context.Context, args []string) error {
 		}
 		prog.done(f, err)
 	}
+	// A manifest that names its photos goes first: the gallery waits for
+	// each of them anyway, and their crops are made around the focal
+	// points it gives the first time, not again when it comes. One that
+	// names none goes last, as what says the upload is complete.
+	if manifestFirst {
+		put(*manifest)
+	}
 	for _, f := range photos {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() { defer wg.Done(); defer func() { <-sem }(); put(f) }()
 	}
 	wg.Wait()
-	// The manifest goes last, so a gallery that looks submitted has its photos.
-	if manifest != nil {
+	if manifest != nil && !manifestFirst {
 		put(*manifest)
 	}
 	prog.wait()
@@ -237,18 +245,19 @@ func collect(args []string) ([]uploadFile, string, error) {
 
 // checkManifest applies the assembler's own rules, so a bad gallery.json
 // is refused here with the reason rather than failing later.
-func checkManifest(path string) error {
+func checkManifest(path string) (*gallery.Manifest, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	m, err := gallery.ParseManifest(b)
-	if err == nil {
-		for _, n := range m.Notes(time.Now()) {
-			fmt.Fprintln(os.Stderr, "note: "+n)
-		}
+	if err != nil {
+		return nil, err
 	}
-	return err
+	for _, n := range m.Notes(time.Now()) {
+		fmt.Fprintln(os.Stderr, "note: "+n)
+	}
+	return m, nil
 }
 
 // putFile uploads one file in a span of its own, the root of the photo's

@@ -10,12 +10,15 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/minio/minio-go/v7"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/config"
+	"github.com/photodesk/photodesk/pipeline/contract"
 	"github.com/photodesk/photodesk/pipeline/devstack"
 	"github.com/photodesk/photodesk/pipeline/gallery"
 )
@@ -51,8 +54,10 @@ func bigPhoto(t *testing.T, seed int64) []byte {
 }
 
 // TestUploadWait: `upload --wait` draws its bars, follows the gallery and
-// exits 0 with the record's location once the article is ready; with a
-// broken photo listed it exits 1 and prints the photo and the reason.
+// exits 0 with the record's location once the article is ready; a
+// manifest that names its photos goes first, so a photo's crops are made
+// around its focus once, never announced again for it; with a broken photo
+// listed it exits 1 and prints the photo and the reason.
 func TestUploadWait(t *testing.T) {
 	s := devstack.ForTest(t)
 	startRoles(t, s, "ingest", "exif", "renditions", "watermark", "assembler")
@@ -60,7 +65,7 @@ func TestUploadWait(t *testing.T) {
 
 	good := writeFiles(t, map[string][]byte{
 		"01-a.jpg": bigPhoto(t, 1), "02-b.jpg": bigPhoto(t, 2),
-		"gallery.json": []byte(`{"headline":"高清大图|上传","photos":[{"file":"02-b.jpg","caption":"乙"},{"file":"01-a.jpg","caption":"甲"}]}`),
+		"gallery.json": []byte(`{"headline":"高清大图|上传","photos":[{"file":"02-b.jpg","caption":"乙","focus":{"x":0.2,"y":0.7}},{"file":"01-a.jpg","caption":"甲"}]}`),
 	})
 	var stderr bytes.Buffer
 	args := append([]string{"upload", "--gallery", "up-1", "--wait", "--progress", "bars"}, connFlags(s.Config)...)
@@ -71,6 +76,16 @@ func TestUploadWait(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
+	}
+
+	refocused := countEvents(t, s.Config, "photodesk.photo.uploaded.up-1", func(m jetstream.Msg) bool {
+		var ev contract.PhotoUploaded
+		mustDecode(t, m, &ev)
+		return ev.Refocus != ""
+	})
+	rec := articleEvents(t, s.Config, "up-1", 1, 10*time.Second)[0].Record
+	if refocused != 0 || !strings.Contains(string(rec), "centred on 0.2,0.7 (focal point in gallery.json)") {
+		t.Errorf("%d refocus announcements (want 0: the manifest went first); record:\n%s", refocused, rec)
 	}
 
 	out.Reset()

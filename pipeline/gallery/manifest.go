@@ -63,7 +63,6 @@ type MPhoto struct {
 	Focus *Focus `json:"focus,omitempty"`
 }
 
-
 // Publication statuses (ninjs pubstatus).
 const (
 	PubUsable   = "usable"
@@ -115,7 +114,6 @@ func (p *Paragraphs) UnmarshalJSON(data []byte) error {
 	*p = Paragraphs(n)
 	return nil
 }
-
 
 // Focus is a point of the picture, x and y as fractions (0..1) of its
 // upright width and height from the top left. Both are required: pointers
