@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"html"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +24,7 @@ import (
 	"github.com/photodesk/photodesk/internal/fixture"
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/devstack"
+	"github.com/photodesk/photodesk/workers/assembler"
 )
 
 // chromiumPath is Debian's chromium, which make deps installs.
@@ -376,7 +379,49 @@ func TestUploadPageInChromium(t *testing.T) {
 	if !near(moved[0], clicked[0]+0.05, 0.0015) || !near(moved[1], clicked[1]-0.05, 0.0015) || !near(moved[2], 0, 1.5) || !near(moved[3], 0, 1.5) {
 		t.Errorf("focal point after → ↑ from %v: %v, the dot off by (%v) px", clicked[:2], moved[:2], moved[2:])
 	}
-	do("focal point: delete", chromedp.KeyEvent(kb.Delete))
+	// Submitted, the point is the photo's focus in gallery.json, and the
+	// new version's crops of the photo are made around it.
+	do("focal point: submit",
+		chromedp.SetValue(chromedp.CSS(`#photos li.text textarea`), "两张照片之间的文字。"),
+		chromedp.Click(chromedp.ID("submit")),
+	)
+	var focus struct{ X, Y float64 }
+	deadline := time.Now().Add(10 * time.Second)
+	for focus.X == 0 && time.Now().Before(deadline) {
+		var m struct {
+			Photos []struct {
+				File  string
+				Focus *struct{ X, Y float64 }
+			}
+		}
+		_ = json.Unmarshal(getObject(t, store, s.Config.OriginalsBucket, "web-1/gallery.json"), &m)
+		for _, p := range m.Photos {
+			if p.File == "01-first.jpg" && p.Focus != nil {
+				focus = *p.Focus
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !near(focus.X, moved[0], 0.0015) || !near(focus.Y, moved[1], 0.0015) {
+		t.Fatalf("stored focus of 01-first.jpg %+v, want the page's %v", focus, moved[:2])
+	}
+	evs := articleEvents(t, s.Config, "web-1", 2, 90*time.Second)
+	var rec2 assembler.Ninjs
+	if err := json.Unmarshal(evs[len(evs)-1].Record, &rec2); err != nil {
+		t.Fatal(err)
+	}
+	wantCrop := fmt.Sprintf("centred on %s,%s (focal point in gallery.json)", strconv.FormatFloat(focus.X, 'f', -1, 64), strconv.FormatFloat(focus.Y, 'f', -1, 64))
+	for _, a := range rec2.Associations {
+		if !strings.Contains(a.URI, "/01-first.jpg@") {
+			continue
+		}
+		for _, r := range a.Renditions {
+			if strings.HasPrefix(r.Name, "crop") && !strings.Contains(r.Title, wantCrop) {
+				t.Errorf("version %d: 01-first.jpg's %s is %q, want it %s", len(evs), r.Name, r.Title, wantCrop)
+			}
+		}
+	}
+	do("focal point: delete", chromedp.Focus(chromedp.CSS(`#photos li[data-name="01-first.jpg"] .pic`)), chromedp.KeyEvent(kb.Delete))
 	if cleared, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`byName("01-first.jpg").focus === undefined && document.querySelector(".pic .dot").hidden`)); err != nil || !cleared {
 		t.Errorf("Delete did not clear the focal point (%v)", err)
 	}
