@@ -207,6 +207,12 @@ func hostileCorpus(t *testing.T) []hostileCase {
 		// holds; exif reports the screen size the header claims.
 		{name: "GIF screen claiming 65535×65535, one 16×16 frame", key: g + "screen.gif", body: static(fixture.GIFClaiming(65535, 65535)),
 			want: processed},
+		// A decode that would not end: libvips takes every scan over the
+		// whole 24 MP (10,000 such scans took 24 CPU-s here), so 200,000
+		// would hold a slot for about 8 minutes. Refused from the count.
+		{name: "progressive JPEG, 24 MP, 200,000 scans in 10 MB", key: g + "scans.jpg",
+			body: static(fixture.ScanBombJPEG(6000, 4000, 200_000, &fixture.EXIF{DateTimeOriginal: "2026:07:28 10:00:00", Make: "Canon"})),
+			want: outcome{Images: "the JPEG has 200000 scans, over the 500-scan limit"}},
 		{name: "PNG with an XMP chunk inflating to 64 MiB", key: g + "xmp-bomb.png", body: static(fixture.PNGXMPBomb(320, 213, 64<<20)),
 			want: processed, thumb: notFlat},
 

@@ -517,6 +517,8 @@ func TestBadInputs(t *testing.T) {
 		"truncated jpeg":    {good[:len(good)/2], noLimits, "cannot decode the jpeg"},
 		"truncated png":     {pngHeader(640, 480), noLimits, ""},
 		"garbage after SOI": {append([]byte{0xFF, 0xD8, 0xFF}, bytes.Repeat([]byte{0x42}, 4000)...), noLimits, ""},
+		// libvips would decode for minutes; refused from a count of markers.
+		"scan bomb": {fixture.ScanBombJPEG(6000, 4000, 100_000, nil), noLimits, "the JPEG has 100000 scans, over the 500-scan limit"},
 	} {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
@@ -546,6 +548,26 @@ func TestBadInputs(t *testing.T) {
 	// The process goes on: a good photo still renders after all that.
 	if _, err := open(t, good).Render(ctx, preset(t, "t:320:jpeg"), []Format{JPEG}, Options{}); err != nil {
 		t.Fatalf("good photo after bad ones: %v", err)
+	}
+}
+
+// TestScanLimit: a progressive JPEG of as many scans as the limit allows
+// decodes (every scan counted, none dropped), one more is refused.
+func TestScanLimit(t *testing.T) {
+	src, err := Open(fixture.ScanBombJPEG(640, 480, MaxJPEGScans, nil), noLimits)
+	if err != nil {
+		t.Fatalf("%d scans: %v", MaxJPEGScans, err)
+	}
+	outs, err := src.Render(ctx, preset(t, "t:320:jpeg"), []Format{JPEG}, Options{})
+	if err != nil || len(outs) != 1 {
+		t.Fatalf("%d scans: %d renditions, %v", MaxJPEGScans, len(outs), err)
+	}
+	if outs[0].Width != 320 || outs[0].Height != 240 {
+		t.Errorf("%d scans: rendered %dx%d, want 320x240", MaxJPEGScans, outs[0].Width, outs[0].Height)
+	}
+	_, err = Open(fixture.ScanBombJPEG(640, 480, MaxJPEGScans+1, nil), noLimits)
+	if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "501 scans, over the 500-scan limit") {
+		t.Fatalf("%d scans: %v, want refused", MaxJPEGScans+1, err)
 	}
 }
 

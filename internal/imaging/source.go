@@ -59,9 +59,15 @@ func (s *Source) Close() {
 	}
 }
 
+// MaxJPEGScans bounds a JPEG's scans, libjpeg-turbo's own limit for its
+// TurboJPEG API (libvips uses the libjpeg API, which has none, and its
+// fail option does not help: a crafted file of many valid scans draws no
+// warning). Cameras and editors write 1 to about 20.
+const MaxJPEGScans = 500
+
 // Open checks an original from its bytes and header alone: the type is
-// sniffed (never taken from a name), and the size and pixel count are
-// bounded before libvips decodes a single pixel.
+// sniffed (never taken from a name), and the size, pixel count and (for a
+// JPEG) scan count are bounded before libvips decodes a single pixel.
 func Open(data []byte, lim Limits) (*Source, error) {
 	Start(nil)
 	if len(data) == 0 {
@@ -77,6 +83,11 @@ func Open(data []byte, lim Limits) (*Source, error) {
 	}
 	if !CanRead(format) {
 		return nil, badInput("%s images are not supported by this server's libvips (no loader)", format)
+	}
+	if format == "jpeg" {
+		if n := photometa.JPEGScans(data); n > MaxJPEGScans {
+			return nil, badInput("the JPEG has %d scans, over the %d-scan limit (libjpeg decodes every scan over the whole image first: that many would take minutes)", n, MaxJPEGScans)
+		}
 	}
 	p := vips.NewImportParams()
 	p.FailOnError.Set(true)

@@ -174,3 +174,52 @@ func jpegEnd(x *Exif, err error) error {
 func isSOF(marker byte) bool {
 	return marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC
 }
+
+// JPEGScans counts the scans (SOS segments) of a JPEG held in memory,
+// walking its marker segments and skipping each scan's entropy-coded data
+// to the next marker. It reads every byte once and allocates nothing, so
+// it is cheap beside a decode: libjpeg decodes every scan of a
+// progressive JPEG over the whole image before the first row comes out,
+// so a small file of many scans decodes for minutes (see
+// fixture.ScanBombJPEG), and counting them first is the only way to know.
+// Damage ends the count where it is: the decoder reports it.
+func JPEGScans(data []byte) int {
+	scans := 0
+	pos := 2 // after SOI
+	for pos+4 <= len(data) {
+		if data[pos] != 0xFF {
+			return scans
+		}
+		marker := data[pos+1]
+		switch {
+		case marker == 0xFF: // fill byte
+			pos++
+			continue
+		case marker == 0xD9: // EOI
+			return scans
+		case marker == 0x01, marker >= 0xD0 && marker <= 0xD7: // TEM, RSTn: no length
+			pos += 2
+			continue
+		}
+		pos += 2 + int(binary.BigEndian.Uint16(data[pos+2:]))
+		if marker != 0xDA {
+			continue
+		}
+		scans++
+		// Entropy-coded data: 0xFF is followed by 0x00 (a stuffed byte),
+		// by RSTn within the scan, or by the next marker.
+		for {
+			i := bytes.IndexByte(data[min(pos, len(data)):], 0xFF)
+			if i < 0 || pos+i+1 >= len(data) {
+				return scans
+			}
+			pos += i
+			if next := data[pos+1]; next == 0x00 || next >= 0xD0 && next <= 0xD7 || next == 0xFF {
+				pos++
+				continue
+			}
+			break
+		}
+	}
+	return scans
+}
