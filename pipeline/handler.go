@@ -26,6 +26,9 @@ type Message struct {
 
 	msg     jetstream.Msg      // the delivery, for KeepAlive; nil outside the runtime
 	settled []func(settlement) // told how the runtime settled the delivery
+	// holdSlot, when set, keeps the job's slot taken after settlement
+	// until it is closed (Deadline, past its limit of abandoned jobs).
+	holdSlot <-chan struct{}
 }
 
 // onSettled has f told how the runtime settled m, once it has: metrics

@@ -15,12 +15,14 @@ import (
 // The runtime's own middleware, each one concern. Run wraps every role's
 // handler in them, outermost first:
 //
-//	RoleFilter, Tracing, InProgress, JobMetrics, Retry, Failures, Release, Recover
+//	RoleFilter, Tracing, InProgress, JobMetrics, Retry, Failures, Release, Deadline, Recover
 //
 // then the Worker's own Middleware. The outer ones see what the inner ones
 // made of the handler's result: Failures turns a permanent error into a
 // failure event before Retry could retry it, and Release keeps a job cut
-// off at shutdown from being failed at all.
+// off at shutdown from being failed at all. Deadline (deadline.go) runs
+// the rest on a goroutine of its own, which it may leave behind; what is
+// inside it must not register onSettled.
 
 // Recover turns a panic in a handler into a permanent failure: a panic on an
 // input happens again on every redelivery, and the process must go on.

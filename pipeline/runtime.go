@@ -94,13 +94,18 @@ func (rt *Runtime) Run(ctx context.Context, w Worker) error {
 	if w.Describe == nil {
 		w.Describe = describeJSON
 	}
+	n := max(w.Concurrency, 1)
+	// As many abandoned handlers as jobs may run on without a slot.
+	abandoned, forget := NewAbandoned(w.Role, n)
+	defer forget()
+	deadline := rt.Cfg.DeadlineFor(w.Role)
 	j := &job{rt: rt, w: w, log: rt.Log.With("role", w.Role)}
 	j.handler = Chain(w.Handler, append([]Middleware{
 		RoleFilter(w.Role), Tracing(w.Role), InProgress(info.Config.AckWait), JobMetrics(w.Role),
-		Retry(rt.Cfg.BackoffFor), Failures(w.Role, info.Config.MaxDeliver), Release, Recover,
+		Retry(rt.Cfg.BackoffFor), Failures(w.Role, info.Config.MaxDeliver), Release,
+		Deadline(w.Role, deadline, abandoned), Recover,
 	}, w.Middleware...)...)
-	n := max(w.Concurrency, 1)
-	j.log.Info("worker started", "consumer", spec.Role, "stream", spec.Stream, "concurrency", n)
+	j.log.Info("worker started", "consumer", spec.Role, "stream", spec.Stream, "concurrency", n, "deadline", deadline)
 
 	gaveUpDone := make(chan struct{})
 	go func() {
@@ -168,6 +173,12 @@ func (j *job) handle(ctx context.Context, jm jetstream.Msg) {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
 	m.settle(j.settle(actx, m, outs, herr, start))
+	if m.holdSlot != nil {
+		select {
+		case <-m.holdSlot:
+		case <-ctx.Done(): // shutting down: nothing more will be pulled
+		}
+	}
 }
 
 // settle does what the middleware decided (see disposition.go): it acks,

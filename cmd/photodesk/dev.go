@@ -154,7 +154,8 @@ func devProvenance(rc *roleConfig, dir string, log *slog.Logger) error {
 }
 
 // opsMux serves the operators' endpoints: /healthz says the process is
-// alive, /readyz that NATS, S3, the streams and the consumers are up, and
+// alive (503 once a role has lost a slot to a job stuck past its
+// deadline, which only a restart frees; see pipeline.Deadline), /readyz that NATS, S3, the streams and the consumers are up, and
 // /metrics the Prometheus metrics (jobs, durations, failures, bytes, and
 // every role's consumer lag).
 func opsMux(js jetstream.JetStream, store *pipeline.Store) *http.ServeMux {
@@ -162,6 +163,10 @@ func opsMux(js jetstream.JetStream, store *pipeline.Store) *http.ServeMux {
 	pipeline.RegisterConsumerMetrics(js)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(pipeline.Metrics, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := pipeline.Stuck(); err != nil {
+			http.Error(w, "stuck: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/photodesk/photodesk/pipeline/contract"
 )
 
 // Dev credentials: the ones `photodesk dev` gives its MinIO child, and the
@@ -71,6 +73,10 @@ type Config struct {
 	// Backoff is the delay before attempt n+1 after a transient failure of
 	// attempt n (the last value repeats).
 	Backoff []time.Duration
+	// Deadlines is how long one job of each stage may take before the
+	// runtime abandons it (--deadline-<stage>); 0 or absent: no deadline.
+	// The defaults are the stage table's.
+	Deadlines map[string]time.Duration
 	// DuplicateWindow is how long JetStream remembers a Nats-Msg-Id.
 	DuplicateWindow time.Duration
 	// Replicas of every stream (1 in dev, 3 on a cluster).
@@ -104,12 +110,25 @@ func Default() Config {
 		AckWait:           30 * time.Second,
 		MaxDeliver:        5,
 		Backoff:           []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute},
+		Deadlines:         stageDeadlines(),
 		DuplicateWindow:   time.Hour,
 		Replicas:          1,
 		EventsMaxAge:      30 * 24 * time.Hour,
 		S3EventsMaxAge:    7 * 24 * time.Hour,
 	}
 }
+
+// stageDeadlines is every stage's default deadline, from the stage table.
+func stageDeadlines() map[string]time.Duration {
+	d := make(map[string]time.Duration, len(contract.Stages))
+	for _, st := range contract.Stages {
+		d[st.Name] = st.Deadline
+	}
+	return d
+}
+
+// DeadlineFor is how long one job of role may take; 0 is no deadline.
+func (c *Config) DeadlineFor(role string) time.Duration { return c.Deadlines[role] }
 
 // RegisterFlags binds c's fields to flags on fs. The defaults shown are c's
 // current values overridden by PHOTODESK_* environment variables.
@@ -138,6 +157,15 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	BoolVar(fs, &c.S3UseTLS, "s3-tls", "PHOTODESK_S3_TLS", "use TLS to reach S3")
 	DurationVar(fs, &c.AckWait, "ack-wait", "PHOTODESK_ACK_WAIT", "redeliver a message held this long without progress")
 	IntVar(fs, &c.MaxDeliver, "max-deliver", "PHOTODESK_MAX_DELIVER", "attempts per message before it fails for good")
+	if c.Deadlines == nil {
+		c.Deadlines = map[string]time.Duration{}
+	}
+	for _, st := range contract.Stages {
+		env := "PHOTODESK_DEADLINE_" + strings.ToUpper(st.Name)
+		v := deadlineValue{c.Deadlines, st.Name}
+		v.m[st.Name] = envDuration(env, v.m[st.Name])
+		fs.Var(v, "deadline-"+st.Name, "abandon a "+st.Name+" job not done within this (retried, then failed, like any error); 0: no deadline (env "+env+")")
+	}
 	IntVar(fs, &c.Replicas, "replicas", "PHOTODESK_REPLICAS", "stream, consumer and key-value replicas: 1, or 3 on a cluster")
 	DurationVar(fs, &c.EventsMaxAge, "events-max-age", "PHOTODESK_EVENTS_MAX_AGE", "how long the event stream keeps events for subscribers to catch up")
 	Int64Var(fs, &c.EventsMaxBytes, "events-max-bytes", "PHOTODESK_EVENTS_MAX_BYTES", "cap on the event stream's size in bytes, oldest dropped first (0: none)")
@@ -213,6 +241,11 @@ func (c *Config) Validate() error {
 	case c.Replicas != 1 && c.Replicas != 3:
 		return fmt.Errorf("replicas must be 1 or 3, got %d", c.Replicas)
 	}
+	for _, st := range contract.Stages {
+		if d := c.Deadlines[st.Name]; d != 0 && d < time.Second {
+			return fmt.Errorf("deadline-%s must be 0 (none) or at least 1s, got %s", st.Name, d)
+		}
+	}
 	if _, err := time.LoadLocation(c.NewsroomZone); err != nil {
 		return fmt.Errorf("newsroom zone %q: %w", c.NewsroomZone, err)
 	}
@@ -255,6 +288,29 @@ func (c *Config) BackoffFor(attempt int) time.Duration {
 		return c.Backoff[len(c.Backoff)-1]
 	}
 	return c.Backoff[attempt-1]
+}
+
+// deadlineValue is the flag of one stage's deadline, an entry of
+// Config.Deadlines.
+type deadlineValue struct {
+	m     map[string]time.Duration
+	stage string
+}
+
+func (v deadlineValue) String() string {
+	if v.m == nil {
+		return "0s"
+	}
+	return v.m[v.stage].String()
+}
+
+func (v deadlineValue) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	v.m[v.stage] = d
+	return nil
 }
 
 func envString(name, def string) string {

@@ -1,5 +1,7 @@
 package contract
 
+import "time"
+
 // Stage is one step of the pipeline: a role, the durable consumer that
 // every process of the role shares, what it consumes and what it answers
 // with. Stages is the one table of them; consumers, the role registry,
@@ -23,6 +25,10 @@ type Stage struct {
 	Reprocess bool
 	// Concurrency is how many jobs a process runs at once by default.
 	Concurrency int
+	// Deadline is how long one job may take by default before the runtime
+	// abandons it (--deadline-<stage>): several times the stage's slowest
+	// real jobs, so that only a job that is stuck reaches it.
+	Deadline time.Duration
 }
 
 // Stage names.
@@ -39,16 +45,24 @@ var Stages = stages()
 
 func stages() []Stage {
 	uploaded := []string{SubjectPhotoUploaded + ".>"}
+	// Deadlines: ingest and exif take milliseconds (exif reads 64 KiB
+	// heads), so a minute is only ever reached by a stuck job or a store
+	// that stopped answering. An image job takes 1-3 s for a 24 MP photo
+	// on 2 cores and several times that for 100 MP, the limit, on a busy
+	// machine, and may wait up to a minute for the other image role's
+	// decode: 3 minutes. The assembler's publish reads, stamps and writes
+	// every derivative of a gallery, up to 500 photos' worth: 3 minutes,
+	// and a retry resumes where it stopped (stamped copies are kept).
 	photo := []Stage{
-		{Name: StageExif, Stream: EventsStream, Inputs: uploaded, Result: SubjectPhotoExif, Reprocess: true, Concurrency: 2},
-		{Name: StageRenditions, Stream: EventsStream, Inputs: uploaded, Result: SubjectPhotoRenditions, HoldsGallery: true, Reprocess: true, Concurrency: 2},
-		{Name: StageWatermark, Stream: EventsStream, Inputs: uploaded, Result: SubjectPhotoWatermarked, HoldsGallery: true, Reprocess: true, Concurrency: 2},
+		{Name: StageExif, Stream: EventsStream, Inputs: uploaded, Result: SubjectPhotoExif, Reprocess: true, Concurrency: 2, Deadline: time.Minute},
+		{Name: StageRenditions, Stream: EventsStream, Inputs: uploaded, Result: SubjectPhotoRenditions, HoldsGallery: true, Reprocess: true, Concurrency: 2, Deadline: 3 * time.Minute},
+		{Name: StageWatermark, Stream: EventsStream, Inputs: uploaded, Result: SubjectPhotoWatermarked, HoldsGallery: true, Reprocess: true, Concurrency: 2, Deadline: 3 * time.Minute},
 	}
-	ingest := Stage{Name: StageIngest, Stream: S3EventsStream, Inputs: []string{S3EventsSubject}, Concurrency: 2}
+	ingest := Stage{Name: StageIngest, Stream: S3EventsStream, Inputs: []string{S3EventsSubject}, Concurrency: 2, Deadline: time.Minute}
 	// The assembler reads every event of a gallery's photos: the uploads,
 	// the manifest, each photo stage's result, every earlier stage's
 	// failures, and its own schedules coming due.
-	asm := Stage{Name: StageAssembler, Stream: EventsStream, Reprocess: true, Concurrency: 2,
+	asm := Stage{Name: StageAssembler, Stream: EventsStream, Reprocess: true, Concurrency: 2, Deadline: 3 * time.Minute,
 		Inputs: []string{SubjectPhotoUploaded + ".>", SubjectGallerySubmitted + ".>", SubjectGalleryDue + ".>"}}
 	for _, s := range photo {
 		asm.Inputs = append(asm.Inputs, s.Result+".>")

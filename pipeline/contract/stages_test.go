@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestStageTable walks the stage table: names are unique, every stage
@@ -21,8 +22,8 @@ func TestStageTable(t *testing.T) {
 			t.Errorf("stage %d: name %q is empty, repeated or not a subject token", i, s.Name)
 		}
 		seen[s.Name] = true
-		if s.Stream != EventsStream && s.Stream != S3EventsStream || len(s.Inputs) == 0 || s.Concurrency < 1 {
-			t.Errorf("stage %s: stream %q, inputs %v, concurrency %d", s.Name, s.Stream, s.Inputs, s.Concurrency)
+		if s.Stream != EventsStream && s.Stream != S3EventsStream || len(s.Inputs) == 0 || s.Concurrency < 1 || s.Deadline < time.Second {
+			t.Errorf("stage %s: stream %q, inputs %v, concurrency %d, deadline %s", s.Name, s.Stream, s.Inputs, s.Concurrency, s.Deadline)
 		}
 		if s.Result != "" {
 			if !underEvents(s.Result + ".g") {
