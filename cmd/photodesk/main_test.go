@@ -28,15 +28,20 @@ import (
 
 // TestMain lets the test binary run as the photodesk binary, so tests can
 // start, stop and kill real photodesk processes. PHOTODESK_TEST_STALL=role
-// makes that role take its first message and never finish it.
+// makes that role take its first message and never finish it;
+// PHOTODESK_TEST_STALL_PHOTO=name limits that to the photo of that name.
 func TestMain(m *testing.M) {
 	if os.Getenv("PHOTODESK_TEST_CHILD") == "1" {
 		if role := os.Getenv("PHOTODESK_TEST_STALL"); role != "" {
+			only := os.Getenv("PHOTODESK_TEST_STALL_PHOTO")
 			testWrap = func(name string, h pipeline.Handler) pipeline.Handler {
 				if name != role {
 					return h
 				}
 				return func(ctx context.Context, msg *pipeline.Message) ([]contract.Output, error) {
+					if only != "" && msg.Ref.Photo != only {
+						return h(ctx, msg)
+					}
 					fmt.Printf("STALLED %s\n", msg.Ref.Photo)
 					select {} // holds the message, unacked, until killed
 				}
