@@ -99,7 +99,7 @@ test-go:
 
 # fuzz-short runs every fuzz target briefly (a few seconds each); `make fuzz`
 # runs them for 20 million inputs each (FUZZTIME=... to change).
-FUZZ_TARGETS := ./workers/ingest:FuzzParseS3Event ./internal/photometa:FuzzExtract ./internal/photometa:FuzzGuard ./internal/photometa:FuzzCaptions ./pipeline/gallery:FuzzParseManifest ./workers/assembler:FuzzCaption ./internal/stamp:FuzzStamp ./internal/c2pa:FuzzParseJUMBF ./internal/c2pa:FuzzRead ./internal/c2pa:FuzzVerifyToken
+FUZZ_TARGETS := ./workers/ingest:FuzzParseS3Event ./internal/photometa:FuzzExtract ./internal/photometa:FuzzGuard ./internal/photometa:FuzzCaptions ./internal/photometa:FuzzJPEGScans ./pipeline/gallery:FuzzParseManifest ./workers/assembler:FuzzCaption ./internal/stamp:FuzzStamp ./internal/c2pa:FuzzParseJUMBF ./internal/c2pa:FuzzRead ./internal/c2pa:FuzzVerifyToken
 fuzz-short:
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZ_SHORT)
 fuzz:

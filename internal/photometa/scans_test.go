@@ -36,3 +36,20 @@ func TestJPEGScans(t *testing.T) {
 		}
 	}
 }
+
+// FuzzJPEGScans: counting scans never panics, ends (one pass), and counts
+// no scan that is not an SOS marker in the bytes.
+func FuzzJPEGScans(f *testing.F) {
+	baseline, err := fixture.JPEG(fixture.Scene(64, 48, 1), 90, &fixture.EXIF{Make: "Canon"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(baseline)
+	f.Add(fixture.ScanBombJPEG(40, 24, 5, nil))
+	f.Add([]byte{0xFF, 0xD8, 0xFF, 0xDA, 0, 2, 0xFF, 0x00, 0xFF, 0xD0, 0xFF, 0xFF, 0xDA, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if n, most := JPEGScans(b), bytes.Count(b, []byte{0xFF, 0xDA}); n < 0 || n > most {
+			t.Fatalf("%d scans counted in bytes with %d SOS markers", n, most)
+		}
+	})
+}
