@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -31,11 +30,11 @@ var ErrDeadline = errors.New("job deadline passed")
 //
 // Abandoned handlers still cost memory and a thread each, and cannot be
 // stopped from Go; only ending the process frees them. So a bounds them:
-// up to its limit run on without a slot. Past it an abandoned job
-// is still settled on time, but keeps its slot until its handler
-// returns, so the role's goroutines and memory stay within twice its
-// concurrency, and a process whose role is full of stuck handlers takes
-// no more of its jobs (Abandoned tells /healthz, for a restart).
+// up to its limit run on without a slot (nil: no limit). Past it an
+// abandoned job is still settled on time, but keeps its slot until its
+// handler returns, so the role's goroutines and memory stay within twice
+// its concurrency, a process whose role is full of stuck handlers takes
+// no more of its jobs, and Stuck tells /healthz, for a restart.
 //
 // It must be inside Release (which tells a shutdown from a deadline by
 // the outer context) and outside Recover (which must run on the
@@ -73,7 +72,7 @@ func Deadline(role string, d time.Duration, a *Abandoned) Middleware {
 				m.Log.Warn("job deadline passed; abandoning it", "deadline", d)
 			}
 			if !a.leave(ended) {
-				m.Log.Warn("too many abandoned jobs still running in this process; this one keeps its slot until it returns", "abandoned", a.limit)
+				m.Log.Warn("too many abandoned jobs still running in this process; this one keeps its slot until it returns (/healthz fails)", "limit", a.limit)
 				m.holdSlot = ended
 			}
 			return nil, err
@@ -110,6 +109,9 @@ func NewAbandoned(role string, limit int) (a *Abandoned, forget func()) {
 // leave counts a handler, abandoned, until ended is closed. It reports
 // whether the limit lets it go without its slot.
 func (a *Abandoned) leave(ended <-chan struct{}) bool {
+	if a == nil {
+		return true
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	free := a.n-a.held < a.limit
@@ -160,7 +162,7 @@ func Stuck() error {
 	if len(stuck) == 0 {
 		return nil
 	}
-	sort.Strings(stuck)
+	slices.Sort(stuck)
 	return errors.New(strings.Join(stuck, "; "))
 }
 
