@@ -164,7 +164,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 		env := "PHOTODESK_DEADLINE_" + strings.ToUpper(st.Name)
 		v := deadlineValue{c.Deadlines, st.Name}
 		v.m[st.Name] = envDuration(env, v.m[st.Name])
-		fs.Var(v, "deadline-"+st.Name, "abandon a "+st.Name+" job not done within this (retried, then failed, like any error); 0: no deadline (env "+env+")")
+		fs.Var(v, "deadline-"+st.Name, "abandon a "+st.Name+" job not done within this `duration` (retried, then failed, like any error); 0: no deadline (env "+env+")")
 	}
 	IntVar(fs, &c.Replicas, "replicas", "PHOTODESK_REPLICAS", "stream, consumer and key-value replicas: 1, or 3 on a cluster")
 	DurationVar(fs, &c.EventsMaxAge, "events-max-age", "PHOTODESK_EVENTS_MAX_AGE", "how long the event stream keeps events for subscribers to catch up")
