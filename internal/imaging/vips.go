@@ -53,6 +53,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/davidbyttow/govips/v2/vips"
 
@@ -166,6 +167,14 @@ const noReason = "libvips gave no reason"
 // the second run costs little.
 var vipsJobs sync.RWMutex
 
+// rerunWait bounds how long a failed job waits to run again alone. A job
+// abandoned at its deadline while stuck in libvips keeps the read lock as
+// long as libvips keeps it; a writer blocked on it would stop every image
+// job of the process behind it. So the rerun only tries the lock, between
+// the other jobs' libvips work, and past rerunWait keeps the first
+// reason.
+var rerunWait = time.Minute
+
 // withReason runs f, a whole unit of libvips work that takes no lock of
 // its own, as vipsJobs says.
 func withReason[T any](f func() (T, error)) (T, error) {
@@ -175,7 +184,11 @@ func withReason[T any](f func() (T, error)) (T, error) {
 	if !errors.Is(err, ErrBadInput) {
 		return v, err
 	}
-	vipsJobs.Lock()
+	for give := time.Now().Add(rerunWait); !vipsJobs.TryLock(); time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(give) {
+			return v, err
+		}
+	}
 	defer vipsJobs.Unlock()
 	C.vips_error_clear()
 	return f()
