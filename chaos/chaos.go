@@ -31,6 +31,7 @@ import (
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
+	"github.com/photodesk/photodesk/pipeline/devstack"
 )
 
 // Options shape a run. Zero values take the defaults of the short run.
@@ -41,7 +42,7 @@ type Options struct {
 	// which process, how long down, the gaps); Report and the log print it.
 	Seed   uint64
 	Dir    string // work dir: NATS store, MinIO data and queue, logs (required)
-	Self   string // this executable, started as the NATS child (see ServeNATSChild; required)
+	Self   string // this executable, started as the NATS child (see devstack.ServeNATSChild; required)
 	Binary string // the photodesk binary; built into Dir when empty
 
 	// Procs is how many processes of each role run (default 1 ingest,
@@ -186,7 +187,7 @@ type run struct {
 	// doing at each moment is up to the machine).
 	faults, uploads, restarts *lockedRand
 	cfg                       config.Config
-	nats                      *natsProc
+	nats                      *devstack.NATSChild
 	minio                     *minioProc
 	workers                   []*worker
 	store                     *pipeline.Store

@@ -8,11 +8,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/photodesk/photodesk/pipeline/devstack"
 )
 
 // TestMain lets the test binary serve as the run's NATS server process.
 func TestMain(m *testing.M) {
-	ServeNATSChild()
+	devstack.ServeNATSChild()
 	os.Exit(m.Run())
 }
 

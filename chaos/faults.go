@@ -93,9 +93,9 @@ func (r *run) fault(ctx context.Context, kind string) error {
 	case faultNATS:
 		down := r.faults.between(500*time.Millisecond, 4*time.Second)
 		r.logf("NATS: %s (down for %s)", how, down.Round(time.Millisecond))
-		r.nats.stop(sig)
+		r.nats.Stop(sig)
 		sleepCtx(ctx, down)
-		if err := r.nats.start(ctx); err != nil {
+		if err := r.nats.Start(ctx); err != nil {
 			return fmt.Errorf("restart NATS: %w", err)
 		}
 		r.report.NATSRestarts++

@@ -35,12 +35,12 @@ func (r *run) startStack(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.nats = &natsProc{self: o.Self, storeDir: filepath.Join(o.Dir, "nats"), addr: "127.0.0.1:0", log: natsLog}
-	if err := r.nats.start(ctx); err != nil {
+	r.nats = &devstack.NATSChild{Self: o.Self, Opts: devstack.NATSOptions{Addr: "127.0.0.1:0", StoreDir: filepath.Join(o.Dir, "nats")}, Log: natsLog}
+	if err := r.nats.Start(ctx); err != nil {
 		return err
 	}
 	cfg := config.Default()
-	cfg.NATSURL = r.nats.url()
+	cfg.NATSURL = r.nats.URL()
 	cfg.AckWait, cfg.MaxDeliver = o.AckWait, o.MaxDeliver
 	r.nc, r.js, err = pipeline.Connect(cfg, "photodesk-chaos")
 	if err != nil {
@@ -58,7 +58,7 @@ func (r *run) startStack(ctx context.Context) error {
 	}
 	r.minio = &minioProc{opts: devstack.MinIOOptions{
 		DataDir: filepath.Join(o.Dir, "minio"), QueueDir: filepath.Join(o.Dir, "minio-queue"), Addr: "127.0.0.1:0",
-		AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, NATSAddr: r.nats.addr, Output: minioLog,
+		AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, NATSAddr: r.nats.Addr(), Output: minioLog,
 	}}
 	if err := r.minio.start(ctx); err != nil {
 		return err
@@ -78,7 +78,7 @@ func (r *run) startStack(ctx context.Context) error {
 		return err
 	}
 	r.logf("NATS on %s, MinIO on %s: streams, consumers (ack wait %s, max deliver %d), buckets and the proven trigger are set up",
-		r.nats.addr, r.minio.opts.Addr, o.AckWait, o.MaxDeliver)
+		r.nats.Addr(), r.minio.opts.Addr, o.AckWait, o.MaxDeliver)
 	return nil
 }
 
@@ -121,6 +121,6 @@ func (r *run) shutdown() {
 		_ = r.minio.stop(false)
 	}
 	if r.nats != nil {
-		r.nats.stop(syscall.SIGTERM)
+		r.nats.Stop(syscall.SIGTERM)
 	}
 }

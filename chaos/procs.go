@@ -4,12 +4,10 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,119 +17,6 @@ import (
 
 	"github.com/photodesk/photodesk/pipeline/devstack"
 )
-
-// natsChildEnv makes this executable the NATS server ("addr|store dir"):
-// embedded nats-server lives in a process of its own, so the driver can
-// stop it and start it again on the same store, as an operator would.
-const natsChildEnv = "PHOTODESK_CHAOS_NATS_CHILD"
-
-// ServeNATSChild runs this process as the chaos run's NATS server when it
-// was started as one, and then never returns. Call it first thing in
-// TestMain.
-func ServeNATSChild() {
-	spec, ok := os.LookupEnv(natsChildEnv)
-	if !ok {
-		return
-	}
-	os.Exit(serveNATS(spec))
-}
-
-func serveNATS(spec string) int {
-	addr, dir, _ := strings.Cut(spec, "|")
-	ns, err := devstack.StartNATS(devstack.NATSOptions{Addr: addr, StoreDir: dir})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "nats child:", err)
-		return 1
-	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
-	fmt.Printf("READY %s\n", ns.Addr())
-	<-sig
-	ns.Shutdown()
-	ns.WaitForShutdown()
-	return 0
-}
-
-// natsProc is the NATS server child. Its address is fixed after the first
-// start, so every client reconnects to the restarted server.
-type natsProc struct {
-	self, storeDir string
-	addr           string // host:port; port 0 before the first start
-	log            io.Writer
-	cmd            *exec.Cmd
-	exited         chan struct{}
-}
-
-func (n *natsProc) url() string { return "nats://" + n.addr }
-
-// start starts the server and waits until it accepts connections. A port
-// taken in the moment between two lives is retried for a while.
-func (n *natsProc) start(ctx context.Context) error {
-	var err error
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
-		if err = n.startOnce(ctx); err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return err
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
-	return err
-}
-
-func (n *natsProc) startOnce(ctx context.Context) error {
-	cmd := exec.Command(n.self)
-	cmd.Env = append(os.Environ(), natsChildEnv+"="+n.addr+"|"+n.storeDir)
-	cmd.Stderr = n.log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start NATS child: %w", err)
-	}
-	exited := make(chan struct{})
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if a, ok := strings.CutPrefix(sc.Text(), "READY "); ok {
-				ready <- a
-			}
-		}
-	}()
-	go func() { _ = cmd.Wait(); close(exited) }()
-	select {
-	case a := <-ready:
-		n.addr, n.cmd, n.exited = a, cmd, exited
-		return nil
-	case <-exited:
-		return fmt.Errorf("NATS child exited before it was ready (%v)", cmd.ProcessState)
-	case <-time.After(20 * time.Second):
-	case <-ctx.Done():
-	}
-	_ = cmd.Process.Kill()
-	<-exited
-	return fmt.Errorf("NATS child not ready on %s", n.addr)
-}
-
-// stop ends the server: SIGTERM lets it shut down cleanly (the store is
-// flushed), SIGKILL is a crash.
-func (n *natsProc) stop(sig syscall.Signal) {
-	if n.cmd == nil {
-		return
-	}
-	_ = n.cmd.Process.Signal(sig)
-	select {
-	case <-n.exited:
-	case <-time.After(20 * time.Second):
-		_ = n.cmd.Process.Kill()
-		<-n.exited
-	}
-	n.cmd = nil
-}
 
 // minioProc is the MinIO child, restarted on the same data dir, queue dir
 // and address.

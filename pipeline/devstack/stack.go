@@ -11,6 +11,7 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -21,8 +22,18 @@ import (
 
 // NATSOptions start the embedded NATS server.
 type NATSOptions struct {
-	Addr     string // host:port; port -1 picks a free one
+	Addr     string // host:port; port 0 picks a free one
 	StoreDir string // JetStream store on disk, kept across restarts
+
+	// Name is the server's name (default photodesk-dev); the servers of a
+	// JetStream cluster need one each.
+	Name string
+	// Cluster, when set, is the name of the JetStream cluster this server
+	// joins: it listens for routes on ClusterAddr (host:port) and routes
+	// to Routes (nats://host:port of the other servers' route listeners).
+	Cluster     string
+	ClusterAddr string
+	Routes      []string
 }
 
 // StartNATS starts an in-process NATS server with JetStream on disk.
@@ -38,15 +49,30 @@ func StartNATS(o NATSOptions) (*server.Server, error) {
 	if port == 0 {
 		port = server.RANDOM_PORT
 	}
-	ns, err := server.NewServer(&server.Options{
-		ServerName: "photodesk-dev",
+	if o.Name == "" {
+		o.Name = "photodesk-dev"
+	}
+	opts := &server.Options{
+		ServerName: o.Name,
 		Host:       host,
 		Port:       port,
 		JetStream:  true,
 		StoreDir:   o.StoreDir,
 		NoSigs:     true, // the process owns its signals
 		MaxPayload: 8 << 20,
-	})
+	}
+	if o.Cluster != "" {
+		chost, cport, err := net.SplitHostPort(o.ClusterAddr)
+		if err != nil {
+			return nil, fmt.Errorf("NATS cluster address %q: %w", o.ClusterAddr, err)
+		}
+		opts.Cluster.Name, opts.Cluster.Host = o.Cluster, chost
+		if opts.Cluster.Port, err = strconv.Atoi(cport); err != nil {
+			return nil, fmt.Errorf("NATS cluster port %q: %w", cport, err)
+		}
+		opts.Routes = server.RoutesFromStr(strings.Join(o.Routes, ","))
+	}
+	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("NATS server: %w", err)
 	}
