@@ -25,7 +25,7 @@ func (r *run) startStack(ctx context.Context) error {
 	}
 	if o.Binary == "" {
 		r.logf("building photodesk")
-		bin, err := buildPhotodesk(ctx, o.Dir)
+		bin, err := devstack.BuildPhotodesk(ctx, o.Dir)
 		if err != nil {
 			return err
 		}

@@ -217,32 +217,3 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	case <-time.After(d):
 	}
 }
-
-// buildPhotodesk builds the photodesk binary into dir.
-func buildPhotodesk(ctx context.Context, dir string) (string, error) {
-	bin := filepath.Join(dir, "photodesk")
-	cmd := exec.CommandContext(ctx, goTool(), "build", "-o", bin, "github.com/photodesk/photodesk/cmd/photodesk")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build photodesk: %w\n%s", err, out)
-	}
-	return bin, nil
-}
-
-// goTool is the go command that runs this test, else the one on PATH.
-func goTool() string {
-	if root := os.Getenv("GOROOT"); root != "" {
-		if p := filepath.Join(root, "bin", "go"); fileExists(p) {
-			return p
-		}
-	}
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return "go"
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}

@@ -64,6 +64,14 @@ type MinIOOptions struct {
 	// serves HTTPS only.
 	CertsDir string
 	Output   io.Writer
+
+	// Drives, when set, replace DataDir: the drives of a distributed set
+	// (http://host:port/path of every node's, the same list on each node).
+	Drives []string
+	// Wrap comes before the binary on the command line (e.g. `ip netns
+	// exec <ns>`, which execs: MinIO is still our child).
+	Wrap []string
+	Env  []string // added to MinIO's environment
 }
 
 // MinIO is a running MinIO child process.
@@ -89,17 +97,23 @@ func StartMinIO(ctx context.Context, o MinIOOptions) (*MinIO, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range []string{o.DataDir, o.QueueDir} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+	drives := o.Drives
+	if len(drives) == 0 {
+		drives = []string{o.DataDir}
+		if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
 			return nil, err
 		}
 	}
+	if err := os.MkdirAll(o.QueueDir, 0o755); err != nil {
+		return nil, err
+	}
 	id := pipeline.NotifyTargetID
-	args := []string{"server", o.DataDir, "--address", addr, "--quiet"}
+	args := append(append(append([]string{}, o.Wrap...), o.Binary, "server"), drives...)
+	args = append(args, "--address", addr, "--quiet")
 	if o.CertsDir != "" {
 		args = append(args, "--certs-dir", o.CertsDir)
 	}
-	cmd := exec.Command(o.Binary, args...)
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(os.Environ(),
 		"MINIO_ROOT_USER="+o.AccessKey,
 		"MINIO_ROOT_PASSWORD="+o.SecretKey,
@@ -120,6 +134,7 @@ func StartMinIO(ctx context.Context, o MinIOOptions) (*MinIO, error) {
 		"MINIO_NOTIFY_NATS_QUEUE_DIR_"+id+"="+o.QueueDir,
 		"MINIO_NOTIFY_NATS_QUEUE_LIMIT_"+id+"=1000000",
 	)
+	cmd.Env = append(cmd.Env, o.Env...)
 	if o.Output != nil {
 		cmd.Stdout, cmd.Stderr = o.Output, o.Output
 	}

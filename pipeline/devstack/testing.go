@@ -2,9 +2,12 @@ package devstack
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -87,4 +90,34 @@ func NATSForTest(tb testing.TB, cfg config.Config) (config.Config, jetstream.Jet
 		tb.Fatal(err)
 	}
 	return cfg, js
+}
+
+// BuildPhotodesk builds the photodesk binary into dir, for tests that run
+// it as processes.
+func BuildPhotodesk(ctx context.Context, dir string) (string, error) {
+	bin := filepath.Join(dir, "photodesk")
+	cmd := exec.CommandContext(ctx, goTool(), "build", "-o", bin, "github.com/photodesk/photodesk/cmd/photodesk")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build photodesk: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// goTool is the go command that runs this test, else the one on PATH.
+func goTool() string {
+	if root := os.Getenv("GOROOT"); root != "" {
+		if p := filepath.Join(root, "bin", "go"); fileExists(p) {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return "go"
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
