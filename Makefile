@@ -31,7 +31,7 @@ FUZZ_SHORT ?= 100000x
 FUZZTIME ?= 20000000x
 GO_TEST_FLAGS ?=
 
-.PHONY: all build deps minio govulncheck vulncheck c2pa-verifier test test-go fuzz-short fuzz demo vet clean bench bench-short chaos
+.PHONY: all build deps minio govulncheck vulncheck c2pa-verifier test test-go fuzz-short fuzz demo vet clean bench bench-short chaos cluster
 
 all: build
 
@@ -141,6 +141,15 @@ CHAOS_SEED ?=
 chaos: deps minio
 	PHOTODESK_CHAOS_GALLERIES=$(CHAOS_GALLERIES) PHOTODESK_CHAOS_SEED=$(CHAOS_SEED) \
 	  go test -count=1 -run '^TestChaosFull$$' -timeout 60m -v ./chaos
+
+# cluster runs photodesk as on several machines, on this one (internal/
+# cluster): 3 NATS servers (JetStream, cluster routes) and 4 MinIO servers
+# (one erasure set, 2 drives each), each in a network namespace of its
+# own on a bridge (10.99.0.0/24), and worker processes with --replicas 3.
+# It prints the addresses; Ctrl-C stops it and removes the namespaces.
+# Needs root (namespaces).
+cluster: deps minio build
+	$(SUDO) env PHOTODESK_MINIO_BIN=$(MINIO_BIN) ./bin/photodesk cluster
 
 demo: deps minio build
 	./deploy/demo.sh

@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/photodesk/photodesk/pipeline/devstack"
 )
 
 type command struct {
@@ -21,6 +23,7 @@ type command struct {
 
 var commands = []command{
 	{"dev", "run NATS, MinIO and every role in one process, for development", runDev},
+	{"cluster", "run 3 NATS and 4 MinIO servers in network namespaces and workers with replicas 3 (root; for tests)", runCluster},
 	{"worker", "run one or more roles against a running NATS and S3", runWorker},
 	{"api", "serve the HTTP API (/v1) against a running NATS and S3", runAPI},
 	{"upload", "upload a gallery (a folder, or files) to the originals bucket", runUpload},
@@ -38,6 +41,9 @@ var commands = []command{
 var errUsage = errors.New("usage")
 
 func main() {
+	// The binary is also a NATS server for `photodesk cluster`'s nodes
+	// (devstack.NATSChild starts it so); otherwise this returns at once.
+	devstack.ServeNATSChild()
 	os.Exit(run(os.Args[1:], os.Stderr))
 }
 
