@@ -28,6 +28,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/photodesk/photodesk/internal/cluster"
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
@@ -189,6 +190,7 @@ type run struct {
 	cfg                       config.Config
 	nats                      *devstack.NATSChild
 	minio                     *minioProc
+	cluster                   *cluster.Cluster // instead of nats and minio, on a cluster
 	workers                   []*worker
 	store                     *pipeline.Store
 	nc                        *nats.Conn
@@ -320,7 +322,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			c.problem("consumer %s on %s is not idle: %d pending, %d unacked, %d being redelivered", s.Name, s.Stream, s.Pending, s.AckPending, s.Redelivering)
 		}
 	}
-	if n := r.minio.queued(); n > 0 {
+	if n := r.queued(); n > 0 {
 		c.problem("MinIO still holds %d events in its queue dir", n)
 	}
 	if r.report.MaxDeliveriesAdvisories > 0 {

@@ -52,9 +52,12 @@ func (p *minioProc) stop(hard bool) error {
 }
 
 // queued counts the events waiting in MinIO's notification queue dir.
-func (p *minioProc) queued() int {
+func (p *minioProc) queued() int { return countFiles(p.opts.QueueDir) }
+
+// countFiles counts the regular files below dir.
+func countFiles(dir string) int {
 	n := 0
-	_ = filepath.WalkDir(p.opts.QueueDir, func(_ string, d os.DirEntry, err error) error {
+	_ = filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
 		if err == nil && d.Type().IsRegular() {
 			n++
 		}

@@ -53,7 +53,7 @@ func (r *run) settle(ctx context.Context) bool {
 		if ctx.Err() != nil {
 			return false
 		}
-		ok := r.outcomes(ctx) == len(r.galleries) && r.minio.queued() == 0
+		ok := r.outcomes(ctx) == len(r.galleries) && r.queued() == 0
 		if ok {
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			cs, err := consumers(cctx, r.js)
@@ -104,7 +104,7 @@ func (r *run) waiting(ctx context.Context) string {
 			}
 		}
 	}
-	if n := r.minio.queued(); n > 0 {
+	if n := r.queued(); n > 0 {
 		out = append(out, fmt.Sprintf("MinIO queue dir: %d events", n))
 	}
 	return strings.Join(out, "; ")
@@ -117,4 +117,17 @@ func decodeState(b []byte) (*gallery.State, error) {
 		return nil, err
 	}
 	return &st, nil
+}
+
+// queued counts the events waiting in MinIO's queue dirs: the one
+// server's, or every node's of a cluster.
+func (r *run) queued() int {
+	if r.cluster != nil {
+		n := 0
+		for _, m := range r.cluster.MinIO {
+			n += countFiles(m.QueueDir())
+		}
+		return n
+	}
+	return r.minio.queued()
 }
