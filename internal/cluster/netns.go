@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Every network namespace, veth and bridge the harness makes is named with
@@ -22,6 +23,7 @@ const (
 	bridge   = prefix + "br0"
 	bridgeIP = subnet + "1"
 	lockPath = "/run/photodesk-cluster.lock"
+	lockWait = 5 * time.Minute
 )
 
 // ErrNoNamespaces says the machine cannot give the nodes network
@@ -29,8 +31,9 @@ const (
 // skip with it.
 var ErrNoNamespaces = errors.New("cannot make network namespaces")
 
-// ErrBusy says another cluster of this harness runs on the machine: the
-// names and addresses are fixed, so there is one at a time.
+// ErrBusy says another cluster of this harness has run on the machine for
+// longer than lockWait: the names and addresses are fixed, so there is
+// one at a time.
 var ErrBusy = errors.New("another photodesk cluster is running on this machine")
 
 // network is the bridge and the nodes' namespaces. Why namespaces: MinIO
@@ -65,9 +68,17 @@ func newNetwork() (*network, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoNamespaces, err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%w (%s is locked)", ErrBusy, lockPath)
+	// Tests of several packages run at once: wait a while for the other
+	// cluster rather than skip.
+	for deadline := time.Now().Add(lockWait); ; time.Sleep(200 * time.Millisecond) {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			f.Close()
+			return nil, fmt.Errorf("%w (%s is locked after %s)", ErrBusy, lockPath, lockWait)
+		}
 	}
 	n := &network{lock: f}
 	removeLeftovers()
