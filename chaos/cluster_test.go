@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"testing"
@@ -31,13 +32,7 @@ func TestClusterSmoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	bin := os.Getenv("PHOTODESK_CHAOS_BIN")
-	if bin == "" {
-		var err error
-		if bin, err = devstack.BuildPhotodesk(ctx, dir); err != nil {
-			t.Fatal(err)
-		}
-	}
+	bin := photodeskBinary(ctx, t, dir)
 	seed := uint64(time.Now().UnixNano())
 	r := &run{
 		o:         Options{Dir: dir, Self: bin, Binary: bin, Seed: seed, Log: &lineLog{t: t}},
@@ -123,4 +118,132 @@ func TestClusterSmoke(t *testing.T) {
 		t.Errorf("lost %d, duplicates %d, unexpected failures %d (seed %d)", c.lost(), c.dups, c.unexpected, seed)
 	}
 	r.logf("verified: 2 galleries, one article each, every derivative decoded; %s in all", time.Since(began).Round(100*time.Millisecond))
+}
+
+// photodeskBinary is $PHOTODESK_CHAOS_BIN, else photodesk built into dir.
+func photodeskBinary(ctx context.Context, t *testing.T, dir string) string {
+	if bin := os.Getenv("PHOTODESK_CHAOS_BIN"); bin != "" {
+		return bin
+	}
+	bin, err := devstack.BuildPhotodesk(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// TestClusterNotifyTargetDown is issue 19's question about MinIO's
+// trigger: every MinIO node of a set must have the same MINIO_*
+// variables, so all notify one NATS address. Here that is one node's
+// (n1), not a service address: uploads go on while n1 is SIGKILLed, and
+// the test logs where their events are (on the stream, in the nodes'
+// queue dirs), then starts n1 again and requires every event on the
+// stream. PHOTODESK_CLUSTER_NOTIFY=1 runs it (about a minute).
+func TestClusterNotifyTargetDown(t *testing.T) {
+	if os.Getenv("PHOTODESK_CLUSTER_NOTIFY") != "1" {
+		t.Skip("set PHOTODESK_CLUSTER_NOTIFY=1")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	bin := photodeskBinary(ctx, t, dir)
+	log := &lineLog{t: t}
+	cl, err := cluster.Start(ctx, cluster.Options{Dir: dir, Binary: bin, Workers: -1, NotifyNATS: "n1", Config: config.Default(), Log: log})
+	if errors.Is(err, cluster.ErrNoNamespaces) || errors.Is(err, cluster.ErrBusy) {
+		t.Skipf("no cluster here: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Stop)
+	nc, js, err := cl.Connect("photodesk-notify-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	store, err := pipeline.NewStore(cl.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := &uploader{store: store, bucket: cl.Config.OriginalsBucket, parallel: 1, rng: func() float64 { return 0 }, logf: t.Logf}
+	put := func(prefix string, n int) []string {
+		var keys []string
+		for i := range n {
+			key := fmt.Sprintf("notify/%s-%02d.txt", prefix, i)
+			if _, err := up.put(ctx, key, "text/plain", []byte(key)); err != nil {
+				t.Fatal(err)
+			}
+			keys = append(keys, key)
+			sleepCtx(ctx, 100*time.Millisecond)
+		}
+		return keys
+	}
+	// arrived counts the keys with an event on the stream, and the events
+	// waiting in the queue dirs.
+	arrived := func(keys []string) (int, int) {
+		rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+		got, err := s3Keys(rctx, js)
+		rcancel()
+		if err != nil {
+			t.Logf("read the stream: %v", err)
+		}
+		n := 0
+		for _, k := range keys {
+			if got[k] > 0 {
+				n++
+			}
+		}
+		q := 0
+		for _, m := range cl.MinIO {
+			q += countFiles(m.QueueDir())
+		}
+		return n, q
+	}
+	wait := func(keys []string, d time.Duration) (int, int, time.Duration) {
+		began := time.Now()
+		for {
+			n, q := arrived(keys)
+			if n == len(keys) || time.Since(began) > d {
+				return n, q, time.Since(began)
+			}
+			sleepCtx(ctx, 250*time.Millisecond)
+		}
+	}
+	before := put("before", 5)
+	n, q, took := wait(before, 20*time.Second)
+	log.Write([]byte(fmt.Sprintf("n1 up: %d of %d events on the stream after %s, %d in queue dirs", n, len(before), took.Round(100*time.Millisecond), q)))
+
+	n1 := cl.NATSNode("n1")
+	n1.Kill()
+	down := put("down", 10)
+	n, q, took = wait(down, 20*time.Second)
+	log.Write([]byte(fmt.Sprintf("n1 SIGKILLed: %d of %d events on the stream after %s, %d in queue dirs", n, len(down), took.Round(100*time.Millisecond), q)))
+
+	// A MinIO node started while n1 is down cannot reach its target at
+	// all: what happens to its events?
+	m := cl.MinIO[0]
+	m.Kill()
+	if err := m.Start(ctx); err != nil {
+		t.Fatalf("restart %s while n1 is down: %v", m.Name, err)
+	}
+	// Straight to m1: through the service address a kept-alive
+	// connection may stay on another node.
+	direct := cl.Config
+	direct.S3Endpoint = m.Addr
+	if up.store, err = pipeline.NewStore(direct); err != nil {
+		t.Fatal(err)
+	}
+	restarted := put("restarted", 10)
+	n, q, took = wait(restarted, 20*time.Second)
+	log.Write([]byte(fmt.Sprintf("MinIO %s restarted while n1 is down: %d of %d events on the stream after %s, %d in queue dirs", m.Name, n, len(restarted), took.Round(100*time.Millisecond), q)))
+
+	if err := n1.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	all := append(append(append([]string{}, before...), down...), restarted...)
+	n, q, took = wait(all, 60*time.Second)
+	log.Write([]byte(fmt.Sprintf("n1 back: %d of %d events on the stream after %s, %d in queue dirs", n, len(all), took.Round(100*time.Millisecond), q)))
+	if n != len(all) {
+		t.Errorf("%d of %d uploads have no event on the stream a minute after n1 came back", len(all)-n, len(all))
+	}
 }

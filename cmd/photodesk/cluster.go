@@ -59,7 +59,7 @@ func runCluster(ctx context.Context, args []string) error {
   buckets    %s, %s, %s
   workers    %d processes, roles %s; ops HTTP %s
 `, *dir, strings.Join(nodes, ", "), "photodesk", contract.S3EventsStream, contract.EventsStream, cfg.Replicas, cfg.NATSURL,
-		strings.Join(s3, ", "), len(cl.MinIO), cl.S3Service, cfg.S3AccessKey, cfg.S3SecretKey, cl.NATSService,
+		strings.Join(s3, ", "), len(cl.MinIO), cl.S3Service, cfg.S3AccessKey, cfg.S3SecretKey, cl.NotifyAddr,
 		cfg.OriginalsBucket, cfg.DerivativesBucket, cfg.ArticlesBucket,
 		len(cl.Workers), strings.Join(cluster.Roles(), ","), strings.Join(ops, " "))
 	<-ctx.Done()

@@ -48,9 +48,16 @@ type Options struct {
 	// Binary is the photodesk binary: the workers, and the NATS servers
 	// (it serves as one, see devstack.ServeNATSChild) (required).
 	Binary string
+	// NATSBinary serves as the NATS servers instead of Binary (a test
+	// binary that calls devstack.ServeNATSChild).
+	NATSBinary string
 	// Workers is how many `photodesk worker` processes run, each with
-	// every role (default 2): every role in two processes or more.
-	Workers    int
+	// every role (default 2): every role in two processes or more. Below
+	// zero: none, for tests of the servers alone.
+	Workers int
+	// NotifyNATS is the NATS node (n1…) whose address every MinIO node
+	// notifies; default the NATS service address.
+	NotifyNATS string
 	WorkerArgs []string // added to every worker's command line
 	// Config is the base of every process's settings (keys, ack wait, max
 	// deliver); NATS, S3 and the replicas are filled in.
@@ -70,6 +77,7 @@ type Cluster struct {
 	// to a live node, as a Kubernetes Service does: photodesk's S3
 	// endpoint, and MinIO's NATS notification target.
 	S3Service, NATSService string
+	NotifyAddr             string // the NATS address MinIO notifies
 
 	o    Options
 	net  *network
@@ -94,6 +102,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Workers == 0 {
 		o.Workers = 2
+	}
+	if o.NATSBinary == "" {
+		o.NATSBinary = o.Binary
 	}
 	if o.Log == nil {
 		o.Log = io.Discard
@@ -179,7 +190,7 @@ func (c *Cluster) startNATS(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		n.nats = &devstack.NATSChild{Self: c.o.Binary, Wrap: inNamespace(n.Name), Log: log, Opts: devstack.NATSOptions{
+		n.nats = &devstack.NATSChild{Self: c.o.NATSBinary, Wrap: inNamespace(n.Name), Log: log, Opts: devstack.NATSOptions{
 			Addr: n.Addr, StoreDir: filepath.Join(c.o.Dir, n.Name), Name: n.Name,
 			Cluster: clusterName, ClusterAddr: n.host() + ":" + routePort, Routes: routes,
 		}}
@@ -222,6 +233,14 @@ func (c *Cluster) startMinIO(ctx context.Context) error {
 	}
 	c.svcs = append(c.svcs, svc)
 	c.S3Service = svc.Addr()
+	notify := c.NATSService
+	if c.o.NotifyNATS != "" {
+		n := c.NATSNode(c.o.NotifyNATS)
+		if n == nil {
+			return fmt.Errorf("no NATS node %q to notify", c.o.NotifyNATS)
+		}
+		notify = n.Addr
+	}
 	queuePath := filepath.Join(c.o.Dir, "minio-queue")
 	if err := os.MkdirAll(queuePath, 0o755); err != nil {
 		return err
@@ -248,7 +267,7 @@ func (c *Cluster) startMinIO(ctx context.Context) error {
 			AccessKey: c.Config.S3AccessKey, SecretKey: c.Config.S3SecretKey, Output: log,
 			// So every node notifies through the one service address, as
 			// every MinIO pod of deploy/k8s does through the nats Service.
-			NATSAddr: c.NATSService,
+			NATSAddr: notify,
 			Wrap: append(inNamespace(n.Name), "sh", "-c", `mount --bind "$1" "$2" && shift 2 && exec "$@"`,
 				"sh", n.queueDir, queuePath),
 			// The drives are on the root filesystem, which MinIO refuses
@@ -266,7 +285,8 @@ func (c *Cluster) startMinIO(ctx context.Context) error {
 	if err := c.waitS3(ctx, "/minio/health/cluster", 2*time.Minute); err != nil {
 		return err
 	}
-	c.logf("MinIO %s: one erasure set of %d drives, writable; service address %s", strings.Join(addrs, " "), len(drives), c.S3Service)
+	c.NotifyAddr = notify
+	c.logf("MinIO %s: one erasure set of %d drives, writable; service address %s; notifies NATS at %s", strings.Join(addrs, " "), len(drives), c.S3Service, notify)
 	return nil
 }
 

@@ -43,6 +43,9 @@ func (c *Cluster) startWorkers() error {
 		}
 		c.Workers = append(c.Workers, w)
 	}
+	if len(c.Workers) == 0 {
+		return nil
+	}
 	c.logf("%d worker processes, each with every role (%s)", len(c.Workers), strings.Join(Roles(), ", "))
 	return nil
 }
