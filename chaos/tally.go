@@ -41,7 +41,10 @@ func readStream(ctx context.Context, js jetstream.JetStream, stream string, take
 	if info.State.Msgs == 0 {
 		return nil
 	}
-	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	// Bounded resets: by default an ordered consumer whose server died
+	// recreates itself forever, ignoring ctx (found on the cluster, after
+	// a NATS node was SIGKILLed): a read then hangs instead of failing.
+	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{MaxResetAttempts: 5})
 	if err != nil {
 		return err
 	}
