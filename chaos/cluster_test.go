@@ -134,21 +134,29 @@ func photodeskBinary(ctx context.Context, t *testing.T, dir string) string {
 
 // TestClusterNotifyTargetDown is issue 19's question about MinIO's
 // trigger: every MinIO node of a set must have the same MINIO_*
-// variables, so all notify one NATS address. Here that is one node's
-// (n1), not a service address: uploads go on while n1 is SIGKILLed, and
+// variables, so all notify one NATS address: one node's (n1), or the
+// service address that reaches any live node. Uploads go on while n1 is
+// SIGKILLed, then straight to a MinIO node restarted while n1 is down;
 // the test logs where their events are (on the stream, in the nodes'
 // queue dirs), then starts n1 again and requires every event on the
-// stream. PHOTODESK_CLUSTER_NOTIFY=1 runs it (about a minute).
+// stream. With the service address the restarted node's events must
+// reach the stream while n1 is still down. PHOTODESK_CLUSTER_NOTIFY=1
+// runs it (about 2 minutes).
 func TestClusterNotifyTargetDown(t *testing.T) {
 	if os.Getenv("PHOTODESK_CLUSTER_NOTIFY") != "1" {
 		t.Skip("set PHOTODESK_CLUSTER_NOTIFY=1")
 	}
+	t.Run("n1", func(t *testing.T) { notifyTargetDown(t, "n1") })
+	t.Run("service", func(t *testing.T) { notifyTargetDown(t, "") })
+}
+
+func notifyTargetDown(t *testing.T, notify string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
 	bin := photodeskBinary(ctx, t, dir)
 	log := &lineLog{t: t}
-	cl, err := cluster.Start(ctx, cluster.Options{Dir: dir, Binary: bin, Workers: -1, NotifyNATS: "n1", Config: config.Default(), Log: log})
+	cl, err := cluster.Start(ctx, cluster.Options{Dir: dir, Binary: bin, Workers: -1, NotifyNATS: notify, Config: config.Default(), Log: log})
 	if errors.Is(err, cluster.ErrNoNamespaces) || errors.Is(err, cluster.ErrBusy) {
 		t.Skipf("no cluster here: %v", err)
 	}
@@ -237,6 +245,9 @@ func TestClusterNotifyTargetDown(t *testing.T) {
 	n, q, took = wait(restarted, 20*time.Second)
 	log.Write([]byte(fmt.Sprintf("MinIO %s restarted while n1 is down: %d of %d events on the stream after %s, %d in queue dirs", m.Name, n, len(restarted), took.Round(100*time.Millisecond), q)))
 
+	if notify == "" && n != len(restarted) {
+		t.Errorf("through the service address, %d of %d events of the restarted node reached the stream while n1 was down", n, len(restarted))
+	}
 	if err := n1.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
