@@ -89,11 +89,10 @@ type Node struct {
 	Name string // n1…n3, m1…m4; its namespace is pdk-<Name>
 	Addr string // the client address, host:port
 
-	nats        *devstack.NATSChild
-	minioOpts   devstack.MinIOOptions
-	minio       *devstack.MinIO
-	queueDir    string // a MinIO node's own notification queue dir
-	partitioned bool
+	nats      *devstack.NATSChild
+	minioOpts devstack.MinIOOptions
+	minio     *devstack.MinIO
+	queueDir  string // a MinIO node's own notification queue dir
 }
 
 func (o *Options) defaults() error {
@@ -409,20 +408,12 @@ func (n *Node) Start(ctx context.Context) error {
 // Partition takes the node's link down: the server keeps running, and
 // its peers and clients hear nothing from it until Heal.
 func (n *Node) Partition() error {
-	if err := setLink(n.Name, false); err != nil {
-		return err
-	}
-	n.partitioned = true
-	return nil
+	return setLink(n.Name, false)
 }
 
 // Heal brings the node's link up again.
 func (n *Node) Heal() error {
-	if err := setLink(n.Name, true); err != nil {
-		return err
-	}
-	n.partitioned = false
-	return nil
+	return setLink(n.Name, true)
 }
 
 // QueueDir is a MinIO node's own notification queue dir, as seen from
