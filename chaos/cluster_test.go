@@ -28,6 +28,21 @@ func TestClusterSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts seven servers")
 	}
+	clusterTwoGalleries(t, false)
+}
+
+// TestClusterPartition is TestClusterSmoke with the two nodes partitioned
+// away (their links down: running, but silent) instead of killed, until
+// the second gallery is through; then they are healed before the checks.
+// PHOTODESK_CLUSTER_PARTITION=1 runs it.
+func TestClusterPartition(t *testing.T) {
+	if os.Getenv("PHOTODESK_CLUSTER_PARTITION") != "1" {
+		t.Skip("set PHOTODESK_CLUSTER_PARTITION=1")
+	}
+	clusterTwoGalleries(t, true)
+}
+
+func clusterTwoGalleries(t *testing.T, partition bool) {
 	began := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -84,11 +99,27 @@ func TestClusterSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := cl.MinIO[rand.New(rand.NewPCG(seed, 1)).IntN(len(cl.MinIO))]
-	leader.Kill()
-	m.Kill()
-	r.logf("SIGKILLed NATS %s (the %s stream's leader) and MinIO %s", leader.Name, contract.EventsStream, m.Name)
+	if partition {
+		for _, n := range []*cluster.Node{leader, m} {
+			if err := n.Partition(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r.logf("partitioned NATS %s (the %s stream's leader) and MinIO %s away", leader.Name, contract.EventsStream, m.Name)
+	} else {
+		leader.Kill()
+		m.Kill()
+		r.logf("SIGKILLed NATS %s (the %s stream's leader) and MinIO %s", leader.Name, contract.EventsStream, m.Name)
+	}
 	through(2, 90*time.Second)
-	if now, err := cl.StreamLeader(ctx, r.js, contract.EventsStream); err != nil || now == leader {
+	if partition {
+		for _, n := range []*cluster.Node{leader, m} {
+			if err := n.Heal(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r.logf("healed %s and %s", leader.Name, m.Name)
+	} else if now, err := cl.StreamLeader(ctx, r.js, contract.EventsStream); err != nil || now == leader {
 		t.Errorf("the %s stream's leader after killing %s: %v, %v", contract.EventsStream, leader.Name, now, err)
 	}
 
