@@ -63,11 +63,21 @@ func BenchmarkEndToEnd(b *testing.B) {
 	// once. upload=s3: plain S3 PUTs from any S3 client, which start the
 	// pipeline through MinIO's notification.
 	for _, via := range []string{"api", "s3"} {
-		b.Run(fmt.Sprintf("photos=%d/upload=%s", n, via), func(b *testing.B) { benchEndToEnd(b, n, seeds, via) })
+		b.Run(fmt.Sprintf("photos=%d/upload=%s", n, via), func(b *testing.B) {
+			runBins(b, func(b *testing.B, bn bin) { benchEndToEnd(b, bn, n, seeds, via) })
+		})
 	}
+	// shape=procs: the production shape, through the API as upload=api,
+	// but each role its own `photodesk worker` process (--concurrency 2),
+	// the API its own `photodesk api`, NATS and MinIO as the test stack
+	// runs them (NATS in this process): the image roles no longer share a
+	// decode.
+	b.Run(fmt.Sprintf("photos=%d/shape=procs", n), func(b *testing.B) {
+		runBins(b, func(b *testing.B, bn bin) { benchEndToEnd(b, bn, n, seeds, "procs") })
+	})
 }
 
-func benchEndToEnd(b *testing.B, n, seeds int, via string) {
+func benchEndToEnd(b *testing.B, bn bin, n, seeds int, via string) {
 	// The photos first, before the dev process starts: drawing them takes
 	// seconds each (photo caches them for the process).
 	start := time.Now()
@@ -79,14 +89,19 @@ func benchEndToEnd(b *testing.B, n, seeds int, via string) {
 	for _, o := range originals {
 		size += len(o)
 	}
-	want, err := e2eRenditions()
+	want, err := e2eRenditions(makesCrops(b, bn))
 	if err != nil {
 		b.Fatal(err)
 	}
 
 	drawn := time.Since(start)
-	dev := e2eStartDev(b)
-	cfg := dev.cfg
+	var dev e2eTarget
+	if via == "procs" {
+		dev = e2eStartProcs(b, bn)
+	} else {
+		dev = e2eStartDev(b, bn)
+	}
+	cfg := dev.config()
 	nc, js, err := pipeline.Connect(cfg, "bench-e2e")
 	if err != nil {
 		dev.fail("connect to the dev NATS: %v", err)
@@ -97,15 +112,16 @@ func benchEndToEnd(b *testing.B, n, seeds int, via string) {
 	for _, c := range pipeline.Consumers {
 		every[c.Role] = 1
 	}
-	if err := waitPulling(js, every, dev.exited, 60*time.Second); err != nil {
+	if err := waitPulling(js, every, dev.exitedCh(), 60*time.Second); err != nil {
 		dev.fail("%v", err)
 	}
 	store, err := pipeline.NewStore(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("set-up: photos ready after %s, photodesk dev running and every role pulling after %s more",
-		drawn.Round(time.Millisecond), (time.Since(start) - drawn).Round(time.Millisecond))
+	b.Logf("set-up: photos ready after %s, %s running and every role pulling after %s more",
+		drawn.Round(time.Millisecond), map[bool]string{true: "the stack and a process per role", false: "photodesk dev"}[via == "procs"],
+		(time.Since(start) - drawn).Round(time.Millisecond))
 
 	var (
 		op              int
@@ -127,17 +143,18 @@ func benchEndToEnd(b *testing.B, n, seeds int, via string) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		dev0, minio0, err := dev.cpu()
+		cpu0, err := dev.cpu()
 		if err != nil {
 			dev.fail("%v", err)
 		}
 
 		upload := func() error { return e2eUpload(ctx, store, cfg.OriginalsBucket, gallery, names, originals, manifest) }
-		if via == "api" {
-			if err := dev.api.createGallery(gallery); err != nil {
+		if via != "s3" {
+			api := dev.apiClient()
+			if err := api.createGallery(gallery); err != nil {
 				dev.fail("gallery %s: %v", gallery, err)
 			}
-			upload = func() error { return dev.api.upload(ctx, gallery, names, originals, manifest) }
+			upload = func() error { return api.upload(ctx, gallery, names, originals, manifest) }
 		}
 		b.StartTimer()
 		t0 := time.Now()
@@ -145,13 +162,13 @@ func benchEndToEnd(b *testing.B, n, seeds int, via string) {
 			dev.fail("gallery %s: upload: %v", gallery, err)
 		}
 		uploaded := time.Since(t0)
-		ready, err := e2eWaitReady(events, dev.exited, 10*time.Minute)
+		ready, err := e2eWaitReady(events, dev.exitedCh(), 10*time.Minute)
 		b.StopTimer()
 		stop()
 		if err != nil {
 			dev.fail("gallery %s: %v", gallery, err)
 		}
-		dev1, minio1, err := dev.cpu()
+		cpu1, err := dev.cpu()
 		if err != nil {
 			dev.fail("%v", err)
 		}
@@ -162,8 +179,14 @@ func benchEndToEnd(b *testing.B, n, seeds int, via string) {
 			b.Fatal(err)
 		}
 		e2e += took
-		opDev, opMinIO := dev1-dev0, minio1-minio0
-		cpu += opDev + opMinIO
+		var opCPU time.Duration
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(cpu1)) {
+			d := cpu1[k] - cpu0[k]
+			opCPU += d
+			parts = append(parts, fmt.Sprintf("%s %s", k, d.Round(10*time.Millisecond)))
+		}
+		cpu += opCPU
 		if err := e2eCheckArticle(ctx, store, ready.msg.Data(), gallery, names, want); err != nil {
 			dev.fail("gallery %s: %v", gallery, err)
 		}
@@ -172,15 +195,15 @@ func benchEndToEnd(b *testing.B, n, seeds int, via string) {
 			dev.fail("gallery %s: %v", gallery, err)
 		}
 		b.Logf("op %d: %d photos (%.0f MiB), first PUT → article.ready %s (by the event's stream timestamp %s); "+
-			"uploads done after %s; CPU %s (dev %s, MinIO %s); by the stream's timestamps, from the first PUT:\n%s\n  the roles' jobs (dev log):\n%s",
+			"uploads done after %s; CPU %s (%s); by the stream's timestamps, from the first PUT:\n%s\n  the roles' jobs (dev log):\n%s",
 			op, n, float64(size)/(1<<20), took.Round(time.Millisecond), md.Timestamp.Sub(t0).Round(time.Millisecond),
-			uploaded.Round(time.Millisecond), (opDev + opMinIO).Round(10*time.Millisecond),
-			opDev.Round(10*time.Millisecond), opMinIO.Round(10*time.Millisecond), timeline, dev.jobs(gallery))
+			uploaded.Round(time.Millisecond), opCPU.Round(10*time.Millisecond),
+			strings.Join(parts, ", "), timeline, dev.jobs(gallery))
 		b.StartTimer()
 	}
 	b.StopTimer()
 
-	hwm, err := vmHWM(dev.cmd.Process.Pid)
+	hwm, err := dev.peak()
 	if err != nil {
 		dev.fail("%v", err)
 	}
@@ -348,11 +371,21 @@ func e2eWaitReady(events <-chan e2eEvent, exited <-chan struct{}, d time.Duratio
 	}
 }
 
+// makesCrops reports whether bn makes the crops (issue 18): a binary that
+// predates them, or a head told to make none (benchBins), does not.
+func makesCrops(b *testing.B, bn bin) bool {
+	return hasFlag(b, bn.path, "crops") && !slices.Contains(bn.args, "--crops=")
+}
+
 // e2eRenditions is every rendition a photo's record lists with dev's
-// default presets and crops (watermark role without --watermark-full), by
-// name, with its long edge: a 24 MP original is larger than every preset.
-func e2eRenditions() (map[string]int, error) {
+// default presets, and crops unless !crops (watermark role without
+// --watermark-full), by name, with its long edge: a 24 MP original is
+// larger than every preset.
+func e2eRenditions(crops bool) (map[string]int, error) {
 	c := imaging.DefaultConfig()
+	if !crops {
+		c.CropSpec = ""
+	}
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -483,6 +516,21 @@ func e2eTimeline(ctx context.Context, js jetstream.JetStream, gallery string, t0
 	return strings.TrimSuffix(sb.String(), "\n"), nil
 }
 
+// e2eTarget is what BenchmarkEndToEnd uploads to: one `photodesk dev`
+// (e2eDev), or the production shape, a process per role (e2eProcs).
+type e2eTarget interface {
+	config() config.Config // reaches its NATS and MinIO
+	apiClient() e2eAPI
+	exitedCh() <-chan struct{} // closed when a process of it exits
+	// cpu is the user+system CPU time so far of each of its processes
+	// (by a name for the log); the op's CPU is the sum of the changes.
+	cpu() (map[string]time.Duration, error)
+	peak() (int64, error) // the VmHWM of its largest process
+	jobs(gallery string) string
+	fail(format string, args ...any)
+	stop()
+}
+
 // e2eDev is a running `photodesk dev` and its MinIO child.
 type e2eDev struct {
 	b        *testing.B
@@ -501,9 +549,8 @@ type e2eDev struct {
 // watermark, ack wait and max deliver), with no PHOTODESK_* variable of
 // this environment but PHOTODESK_MINIO_BIN. It returns once the banner is
 // printed and MinIO's process is found.
-func e2eStartDev(b *testing.B) *e2eDev {
+func e2eStartDev(b *testing.B, bn bin) *e2eDev {
 	b.Helper()
-	bin := photodeskBinary(b)
 	natsAddr, s3Addr, httpAddr, apiAddr := e2eFreeAddr(b), e2eFreeAddr(b), e2eFreeAddr(b), e2eFreeAddr(b)
 	tmp := b.TempDir()
 	d := &e2eDev{b: b, exited: make(chan struct{}), logPath: filepath.Join(tmp, "dev.log")}
@@ -516,9 +563,9 @@ func e2eStartDev(b *testing.B) *e2eDev {
 	}
 	banner := &e2eBanner{ready: make(chan struct{})}
 	d.api = e2eAPI{base: "http://" + apiAddr, token: "bench-photographer-0123456789abcdef"}
-	d.cmd = exec.Command(bin, "dev", "--data", filepath.Join(tmp, "data"),
+	d.cmd = exec.Command(bn.path, append([]string{"dev", "--data", filepath.Join(tmp, "data"),
 		"--nats-addr", natsAddr, "--s3-addr", s3Addr, "--http", httpAddr, "--api", apiAddr,
-		"--api-tokens", "bench:photographer:"+d.api.token)
+		"--api-tokens", "bench:photographer:" + d.api.token}, bn.args...)...)
 	d.cmd.Stdout, d.cmd.Stderr = banner, logFile
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "PHOTODESK_") || strings.HasPrefix(kv, "PHOTODESK_MINIO_BIN=") {
@@ -562,13 +609,19 @@ func (d *e2eDev) fail(format string, args ...any) {
 
 // cpu is the user+system CPU time so far of the dev process (NATS and
 // every role run in it) and of its MinIO child.
-func (d *e2eDev) cpu() (dev, minio time.Duration, err error) {
-	if dev, err = procCPU(d.cmd.Process.Pid); err != nil {
-		return 0, 0, err
+func (d *e2eDev) cpu() (map[string]time.Duration, error) {
+	dev, err := procCPU(d.cmd.Process.Pid)
+	if err != nil {
+		return nil, err
 	}
-	minio, err = procCPU(d.minioPID)
-	return dev, minio, err
+	minio, err := procCPU(d.minioPID)
+	return map[string]time.Duration{"dev": dev, "minio": minio}, err
 }
+
+func (d *e2eDev) config() config.Config     { return d.cfg }
+func (d *e2eDev) apiClient() e2eAPI         { return d.api }
+func (d *e2eDev) exitedCh() <-chan struct{} { return d.exited }
+func (d *e2eDev) peak() (int64, error)      { return vmHWM(d.cmd.Process.Pid) }
 
 var e2eJobLine = regexp.MustCompile(`msg=done role=(\S+) gallery=(\S+) .*attempt=(\d+) .*took=(\S+)`)
 
@@ -579,13 +632,18 @@ func (d *e2eDev) jobs(gallery string) string {
 	if err != nil {
 		return err.Error()
 	}
+	return e2eJobs(string(log), gallery)
+}
+
+// e2eJobs sums the "done" lines of the roles' log for the gallery.
+func e2eJobs(log, gallery string) string {
 	type sum struct {
 		n, retried int
 		all, most  time.Duration
 	}
 	roles := map[string]*sum{}
 	var order []string
-	for _, m := range e2eJobLine.FindAllStringSubmatch(string(log), -1) {
+	for _, m := range e2eJobLine.FindAllStringSubmatch(log, -1) {
 		took, err := time.ParseDuration(m[4])
 		if m[2] != gallery || err != nil {
 			continue

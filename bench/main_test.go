@@ -64,9 +64,22 @@ func photo(tb testing.TB, seed int64) []byte {
 	if b, ok := photos.bySeed[seed]; ok {
 		return b
 	}
-	b, err := fixture.JPEG(fixture.Scene(photoW, photoH, seed), 90, cameraEXIF(seed))
-	if err != nil {
-		tb.Fatal(err)
+	// make bench runs go test once per round: PHOTODESK_BENCH_PHOTOS keeps
+	// the drawn photos for the next rounds (the drawing is deterministic).
+	var cached string
+	if dir := os.Getenv("PHOTODESK_BENCH_PHOTOS"); dir != "" {
+		cached = filepath.Join(dir, fmt.Sprintf("scene-%dx%d-%d.jpg", photoW, photoH, seed))
+	}
+	b, err := os.ReadFile(cached)
+	if cached == "" || err != nil {
+		if b, err = fixture.JPEG(fixture.Scene(photoW, photoH, seed), 90, cameraEXIF(seed)); err != nil {
+			tb.Fatal(err)
+		}
+		if cached != "" {
+			if err := os.WriteFile(cached, b, 0o644); err != nil {
+				tb.Fatal(err)
+			}
+		}
 	}
 	if photos.bySeed == nil {
 		photos.bySeed = map[int64][]byte{}

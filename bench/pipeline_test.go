@@ -67,7 +67,6 @@ import (
 
 	"github.com/photodesk/photodesk/internal/otlptest"
 	"github.com/photodesk/photodesk/pipeline/contract"
-	"github.com/photodesk/photodesk/pipeline/devstack"
 )
 
 func BenchmarkPipeline(b *testing.B) {
@@ -76,7 +75,7 @@ func BenchmarkPipeline(b *testing.B) {
 		galleries, perGallery = 2, 30
 	}
 	b.Run(fmt.Sprintf("photos=%d", galleries*perGallery), func(b *testing.B) {
-		benchPipeline(b, galleries, perGallery)
+		runBins(b, func(b *testing.B, bn bin) { benchPipeline(b, bn, galleries, perGallery) })
 	})
 }
 
@@ -88,12 +87,12 @@ type photoTimes struct {
 	critical         string // the role whose result came last
 }
 
-func benchPipeline(b *testing.B, galleries, perGallery int) {
+func benchPipeline(b *testing.B, bn bin, galleries, perGallery int) {
 	jpegs := smallPhotos(b)
 	sink := newSpanSink(b)
-	s := devstack.ForTest(b)
+	s := benchStack(b, bn)
 	cfg := s.Config
-	fl := startFleet(b, cfg, pipelineRoles, 1, "--otlp-endpoint", sink.srv.URL)
+	fl := startFleet(b, bn, cfg, pipelineRoles, 1, "--otlp-endpoint", sink.srv.URL)
 	js, store := fl.connect(b, cfg, "bench-pipeline")
 	exited := fl.exited()
 	ctx := context.Background()

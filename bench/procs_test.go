@@ -87,9 +87,8 @@ type fleet struct {
 // role, with the production ack wait and max deliver (the test stack's
 // short ones would only add redeliveries) and extra flags; they are killed
 // when the benchmark ends unless stopped before.
-func startFleet(b *testing.B, cfg config.Config, roles []string, perRole int, extra ...string) *fleet {
+func startFleet(b *testing.B, bn bin, cfg config.Config, roles []string, perRole int, extra ...string) *fleet {
 	b.Helper()
-	bin := photodeskBinary(b)
 	def := config.Default()
 	// The machine's OTEL_* settings stay out: the benchmark says where
 	// spans go.
@@ -107,13 +106,14 @@ func startFleet(b *testing.B, cfg config.Config, roles []string, perRole int, ex
 				"--nats", cfg.NATSURL, "--s3-endpoint", cfg.S3Endpoint,
 				"--s3-access-key", cfg.S3AccessKey, "--s3-secret-key", cfg.S3SecretKey,
 				"--ack-wait", def.AckWait.String(), "--max-deliver", strconv.Itoa(def.MaxDeliver)}, extra...)
+			args = append(args, bn.args...)
 			p := &workerProc{role: role, exited: make(chan struct{}),
 				logPath: filepath.Join(dir, fmt.Sprintf("%s-%d.log", role, i+1))}
 			logFile, err := os.Create(p.logPath)
 			if err != nil {
 				b.Fatal(err)
 			}
-			p.cmd = exec.Command(bin, args...)
+			p.cmd = exec.Command(bn.path, args...)
 			p.cmd.Env = env
 			p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
 			if err := p.cmd.Start(); err != nil {

@@ -25,7 +25,6 @@ import (
 	"github.com/photodesk/photodesk/pipeline"
 	"github.com/photodesk/photodesk/pipeline/config"
 	"github.com/photodesk/photodesk/pipeline/contract"
-	"github.com/photodesk/photodesk/pipeline/devstack"
 	"github.com/photodesk/photodesk/workers/ingest"
 )
 
@@ -68,20 +67,19 @@ func BenchmarkWorkerPeakRSS(b *testing.B) {
 		{"watermark", contract.SubjectPhotoWatermarked, []string{"--watermark-full"}},
 	} {
 		b.Run("role="+role.name, func(b *testing.B) {
-			benchWorker(b, role.name, role.subject, role.args, n)
+			runBins(b, func(b *testing.B, bn bin) { benchWorker(b, bn, role.name, role.subject, role.args, n) })
 		})
 	}
 }
 
-func benchWorker(b *testing.B, role, subject string, extra []string, n int) {
-	bin := photodeskBinary(b)
+func benchWorker(b *testing.B, bn bin, role, subject string, extra []string, n int) {
 	// The photos first: drawing them takes seconds each.
 	var originals [][]byte
 	for i := range n {
 		originals = append(originals, photo(b, int64(i+1)))
 	}
 
-	s := devstack.ForTest(b)
+	s := benchStack(b, bn)
 	cfg := s.Config
 	runIngest(b, cfg)
 
@@ -92,12 +90,13 @@ func benchWorker(b *testing.B, role, subject string, extra []string, n int) {
 		"--nats", cfg.NATSURL, "--s3-endpoint", cfg.S3Endpoint,
 		"--s3-access-key", cfg.S3AccessKey, "--s3-secret-key", cfg.S3SecretKey,
 		"--ack-wait", def.AckWait.String(), "--max-deliver", strconv.Itoa(def.MaxDeliver)}, extra...)
+	args = append(args, bn.args...)
 	logPath := filepath.Join(b.TempDir(), role+".log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		b.Fatal(err)
 	}
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(bn.path, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)

@@ -32,7 +32,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/photodesk/photodesk/pipeline/devstack"
+	"github.com/photodesk/photodesk/internal/imaging"
 )
 
 func BenchmarkScaleOut(b *testing.B) {
@@ -42,20 +42,25 @@ func BenchmarkScaleOut(b *testing.B) {
 	}
 	for _, p := range procs {
 		b.Run(fmt.Sprintf("procs=%d", p), func(b *testing.B) {
-			benchScaleOut(b, p, galleries, perGallery)
+			runBins(b, func(b *testing.B, bn bin) { benchScaleOut(b, bn, p, galleries, perGallery) })
 		})
 	}
 }
 
-func benchScaleOut(b *testing.B, procs, galleries, perGallery int) {
+func benchScaleOut(b *testing.B, bn bin, procs, galleries, perGallery int) {
 	jpegs := smallPhotos(b)
-	s := devstack.ForTest(b)
+	// The image work alone, measured first, on a quiet process.
+	var image time.Duration
+	if bn.name == "head" {
+		image = smallImageCPU(b, makesCrops(b, bn))
+	}
+	s := benchStack(b, bn)
 	cfg := s.Config
 	minio, err := childPID(os.Getpid(), "minio")
 	if err != nil {
 		b.Fatal(err)
 	}
-	fl := startFleet(b, cfg, pipelineRoles, procs)
+	fl := startFleet(b, bn, cfg, pipelineRoles, procs)
 	js, store := fl.connect(b, cfg, "bench-scaleout")
 	exited := fl.exited()
 	ctx := context.Background()
@@ -99,7 +104,63 @@ func benchScaleOut(b *testing.B, procs, galleries, perGallery int) {
 		}
 	}
 	b.ReportMetric(float64(photos)/window.Seconds(), "photos/s")
+	var all time.Duration
 	for _, k := range append(pipelineRoles, "minio", "nats") {
 		b.ReportMetric(ms(cpu[k])/float64(photos), "cpu-ms/photo-"+k)
+		all += cpu[k]
 	}
+	if image > 0 {
+		// Orchestration (issue 20): everything but the image work,
+		// against the image work, per photo.
+		perPhoto := all / time.Duration(photos)
+		b.ReportMetric(ms(image), "image-cpu-ms/photo")
+		b.ReportMetric(float64(perPhoto-image)/float64(image), "orch/image")
+	}
+}
+
+// smallImageCPU is the image roles' own CPU per small photo, in this
+// process: what renditions and watermark (dev's defaults, crops if crops)
+// do with each small JPEG — open, decode, resize, watermark, encode, each
+// role its own decode as separate processes do — without downloads,
+// stores, events or bookkeeping. It is the work tree's code, so only
+// bin=head reports it (and orch/image).
+func smallImageCPU(b *testing.B, crops bool) time.Duration {
+	b.Helper()
+	cfg := imaging.DefaultConfig()
+	if !crops {
+		cfg.CropSpec = ""
+	}
+	if err := cfg.Validate(); err != nil {
+		b.Fatal(err)
+	}
+	mk, err := imaging.NewMark(cfg.Watermark)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := &derivSetup{cfg: cfg, limits: imaging.Limits{MaxPixels: cfg.MaxPixels, MaxBytes: cfg.MaxBytes}, mark: mk}
+	for _, p := range cfg.Presets {
+		s.outputs = append(s.outputs, output{name: p.Name, role: "renditions", preset: p})
+	}
+	for _, p := range cfg.Marked() {
+		s.outputs = append(s.outputs, output{name: p.Name + ".wm", role: "watermark", preset: p, marked: true})
+	}
+	jpegs := smallPhotos(b)
+	run := func() {
+		for _, j := range jpegs {
+			s.data = j
+			if _, err := s.runRoles(context.Background(), s.outputs); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	run() // warm: the mark's overlays are cached per size, as in a worker
+	passes := 3
+	if testing.Short() {
+		passes = 1
+	}
+	cpu0 := cpuSelf(b)
+	for range passes {
+		run()
+	}
+	return (cpuSelf(b) - cpu0) / time.Duration(passes*len(jpegs))
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"image/png"
 	"math"
 	"os"
@@ -32,39 +33,39 @@ BenchmarkDerivativeSet/impl=cli-2     3  2600000000 ns/op  2.55 cpu-s/op
 BenchmarkDerivativeSet/impl=cli-2     3  2450000000 ns/op  2.45 cpu-s/op
 BenchmarkDerivativeSet/impl=cli-2     3  2550000000 ns/op  2.60 cpu-s/op
 2026/01/02 10:00:00 INFO some log line the benchmark printed
-BenchmarkEndToEnd/photos=30/upload=api-2   1  10500000000 ns/op  6.2 floor-s
-BenchmarkEndToEnd/photos=30/upload=api-2   1  10000000000 ns/op  6.1 floor-s
-BenchmarkEndToEnd/photos=30/upload=api-2   1  10500000000 ns/op  6.2 floor-s
-BenchmarkEndToEnd/photos=30/upload=api-2   1  11000000000 ns/op  6.3 floor-s
-BenchmarkEndToEnd/photos=30/upload=api-2   1  9800000000 ns/op   6.0 floor-s
-BenchmarkEndToEnd/photos=30/upload=api-2   1  11200000000 ns/op  6.4 floor-s
-BenchmarkPipeline/photos=1000-2  1  2000000000 ns/op  470 photos/s  20 p50-ms  80 p99-ms  2 overhead-p50-ms  12 overhead-p99-ms  40 wait-p99-ms
-BenchmarkPipeline/photos=1000-2  1  2000000000 ns/op  480 photos/s  21 p50-ms  82 p99-ms  2 overhead-p50-ms  12 overhead-p99-ms  41 wait-p99-ms
-BenchmarkPipeline/photos=1000-2  1  2000000000 ns/op  480 photos/s  21 p50-ms  82 p99-ms  2 overhead-p50-ms  12 overhead-p99-ms  41 wait-p99-ms
-BenchmarkPipeline/photos=1000-2  1  2000000000 ns/op  490 photos/s  22 p50-ms  85 p99-ms  3 overhead-p50-ms  14 overhead-p99-ms  42 wait-p99-ms
-BenchmarkPipeline/photos=1000-2  1  2000000000 ns/op  460 photos/s  19 p50-ms  79 p99-ms  2 overhead-p50-ms  11 overhead-p99-ms  39 wait-p99-ms
-BenchmarkPipeline/photos=1000-2  1  2000000000 ns/op  495 photos/s  23 p50-ms  90 p99-ms  3 overhead-p50-ms  15 overhead-p99-ms  45 wait-p99-ms
-BenchmarkWorkerPeakRSS/role=renditions-2  3  4900000000 ns/op  180 peak-MiB  1.2 photos/s
-BenchmarkWorkerPeakRSS/role=renditions-2  3  4900000000 ns/op  200 peak-MiB  1.2 photos/s
-BenchmarkWorkerPeakRSS/role=renditions-2  3  4900000000 ns/op  220 peak-MiB  1.2 photos/s
-BenchmarkScaleOut/procs=1-2  1  1000000000 ns/op  100 photos/s
-BenchmarkScaleOut/procs=1-2  1  1000000000 ns/op   98 photos/s
-BenchmarkScaleOut/procs=1-2  1  1000000000 ns/op  100 photos/s
-BenchmarkScaleOut/procs=1-2  1  1000000000 ns/op  102 photos/s
-BenchmarkScaleOut/procs=1-2  1  1000000000 ns/op   97 photos/s
-BenchmarkScaleOut/procs=1-2  1  1000000000 ns/op  104 photos/s
-BenchmarkScaleOut/procs=2-2  1  1000000000 ns/op  185 photos/s
-BenchmarkScaleOut/procs=2-2  1  1000000000 ns/op  180 photos/s
-BenchmarkScaleOut/procs=2-2  1  1000000000 ns/op  185 photos/s
-BenchmarkScaleOut/procs=2-2  1  1000000000 ns/op  190 photos/s
-BenchmarkScaleOut/procs=2-2  1  1000000000 ns/op  178 photos/s
-BenchmarkScaleOut/procs=2-2  1  1000000000 ns/op  192 photos/s
-BenchmarkScaleOut/procs=3-2  1  1000000000 ns/op  250 photos/s
-BenchmarkScaleOut/procs=3-2  1  1000000000 ns/op  245 photos/s
-BenchmarkScaleOut/procs=3-2  1  1000000000 ns/op  250 photos/s
-BenchmarkScaleOut/procs=3-2  1  1000000000 ns/op  255 photos/s
-BenchmarkScaleOut/procs=3-2  1  1000000000 ns/op  240 photos/s
-BenchmarkScaleOut/procs=3-2  1  1000000000 ns/op  260 photos/s
+BenchmarkEndToEnd/photos=30/upload=api/bin=head-2   1  10500000000 ns/op  6.2 floor-s
+BenchmarkEndToEnd/photos=30/upload=api/bin=head-2   1  10000000000 ns/op  6.1 floor-s
+BenchmarkEndToEnd/photos=30/upload=api/bin=head-2   1  10500000000 ns/op  6.2 floor-s
+BenchmarkEndToEnd/photos=30/upload=api/bin=head-2   1  11000000000 ns/op  6.3 floor-s
+BenchmarkEndToEnd/photos=30/upload=api/bin=head-2   1  9800000000 ns/op   6.0 floor-s
+BenchmarkEndToEnd/photos=30/upload=api/bin=head-2   1  11200000000 ns/op  6.4 floor-s
+BenchmarkPipeline/photos=1000/bin=head-2  1  2000000000 ns/op  470 photos/s  20 p50-ms  80 p99-ms  2 overhead-p50-ms  12 overhead-p99-ms  40 wait-p99-ms
+BenchmarkPipeline/photos=1000/bin=head-2  1  2000000000 ns/op  480 photos/s  21 p50-ms  82 p99-ms  2 overhead-p50-ms  12 overhead-p99-ms  41 wait-p99-ms
+BenchmarkPipeline/photos=1000/bin=head-2  1  2000000000 ns/op  480 photos/s  21 p50-ms  82 p99-ms  2 overhead-p50-ms  12 overhead-p99-ms  41 wait-p99-ms
+BenchmarkPipeline/photos=1000/bin=head-2  1  2000000000 ns/op  490 photos/s  22 p50-ms  85 p99-ms  3 overhead-p50-ms  14 overhead-p99-ms  42 wait-p99-ms
+BenchmarkPipeline/photos=1000/bin=head-2  1  2000000000 ns/op  460 photos/s  19 p50-ms  79 p99-ms  2 overhead-p50-ms  11 overhead-p99-ms  39 wait-p99-ms
+BenchmarkPipeline/photos=1000/bin=head-2  1  2000000000 ns/op  495 photos/s  23 p50-ms  90 p99-ms  3 overhead-p50-ms  15 overhead-p99-ms  45 wait-p99-ms
+BenchmarkWorkerPeakRSS/role=renditions/bin=head-2  3  4900000000 ns/op  180 peak-MiB  1.2 photos/s
+BenchmarkWorkerPeakRSS/role=renditions/bin=head-2  3  4900000000 ns/op  200 peak-MiB  1.2 photos/s
+BenchmarkWorkerPeakRSS/role=renditions/bin=head-2  3  4900000000 ns/op  220 peak-MiB  1.2 photos/s
+BenchmarkScaleOut/procs=1/bin=head-2  1  1000000000 ns/op  100 photos/s
+BenchmarkScaleOut/procs=1/bin=head-2  1  1000000000 ns/op   98 photos/s
+BenchmarkScaleOut/procs=1/bin=head-2  1  1000000000 ns/op  100 photos/s
+BenchmarkScaleOut/procs=1/bin=head-2  1  1000000000 ns/op  102 photos/s
+BenchmarkScaleOut/procs=1/bin=head-2  1  1000000000 ns/op   97 photos/s
+BenchmarkScaleOut/procs=1/bin=head-2  1  1000000000 ns/op  104 photos/s
+BenchmarkScaleOut/procs=2/bin=head-2  1  1000000000 ns/op  185 photos/s
+BenchmarkScaleOut/procs=2/bin=head-2  1  1000000000 ns/op  180 photos/s
+BenchmarkScaleOut/procs=2/bin=head-2  1  1000000000 ns/op  185 photos/s
+BenchmarkScaleOut/procs=2/bin=head-2  1  1000000000 ns/op  190 photos/s
+BenchmarkScaleOut/procs=2/bin=head-2  1  1000000000 ns/op  178 photos/s
+BenchmarkScaleOut/procs=2/bin=head-2  1  1000000000 ns/op  192 photos/s
+BenchmarkScaleOut/procs=3/bin=head-2  1  1000000000 ns/op  250 photos/s
+BenchmarkScaleOut/procs=3/bin=head-2  1  1000000000 ns/op  245 photos/s
+BenchmarkScaleOut/procs=3/bin=head-2  1  1000000000 ns/op  250 photos/s
+BenchmarkScaleOut/procs=3/bin=head-2  1  1000000000 ns/op  255 photos/s
+BenchmarkScaleOut/procs=3/bin=head-2  1  1000000000 ns/op  240 photos/s
+BenchmarkScaleOut/procs=3/bin=head-2  1  1000000000 ns/op  260 photos/s
 PASS
 ok  	github.com/photodesk/photodesk/bench	123.456s
 `
@@ -105,7 +106,7 @@ func TestParseDropsGOMAXPROCSAndTidiesNsOp(t *testing.T) {
 	if _, ok := res.values["BenchmarkDerivativeSet/impl=roles-2"]; ok {
 		t.Error("benchmark name kept its -2 GOMAXPROCS suffix")
 	}
-	if res.runs["BenchmarkWorkerPeakRSS/role=renditions"] != 3 || res.runs["BenchmarkScaleOut/procs=2"] != 6 {
+	if res.runs["BenchmarkWorkerPeakRSS/role=renditions/bin=head"] != 3 || res.runs["BenchmarkScaleOut/procs=2/bin=head"] != 6 {
 		t.Errorf("runs = %v", res.runs)
 	}
 	if want := "Test CPU @ 3.00GHz, linux/amd64, GOMAXPROCS 2"; machine(res) != want {
@@ -205,8 +206,8 @@ func TestMarkdownTable(t *testing.T) {
 		"| Worker peak RSS, watermark | — | < 250 MiB | not run |",
 		"| Scale-out, 3 processes | 250 photos/s ±4% | — (info) | 2.50× procs=1 · info |",
 		"Machine: Test CPU @ 3.00GHz, linux/amd64, GOMAXPROCS 2.",
-		"Runs per benchmark (go test -count): DerivativeSet/impl=cli 6, DerivativeSet/impl=roles 6, EndToEnd/photos=30/upload=api 6, " +
-			"Pipeline/photos=1000 6, ScaleOut/procs=1 6, ScaleOut/procs=2 6, ScaleOut/procs=3 6, WorkerPeakRSS/role=renditions 3.",
+		"Runs per benchmark (go test -count): DerivativeSet/impl=cli 6, DerivativeSet/impl=roles 6, EndToEnd/photos=30/upload=api/bin=head 6, " +
+			"Pipeline/photos=1000/bin=head 6, ScaleOut/procs=1/bin=head 6, ScaleOut/procs=2/bin=head 6, ScaleOut/procs=3/bin=head 6, WorkerPeakRSS/role=renditions/bin=head 3.",
 		"computed with golang.org/x/perf/benchmath",
 		"need >= 6 samples for confidence interval at level 0.95",
 	} {
@@ -395,9 +396,9 @@ func TestRunErrors(t *testing.T) {
 // TestChartOddValues: zero throughput against a ≥ target, single runs
 // (unbounded intervals) and a huge miss still make a chart.
 func TestChartOddValues(t *testing.T) {
-	const odd = `BenchmarkPipeline/photos=1000-2  1  1 ns/op  0 photos/s  900 overhead-p99-ms
-BenchmarkWorkerPeakRSS/role=renditions-2  1  1 ns/op  4000 peak-MiB
-BenchmarkScaleOut/procs=2-2  1  1 ns/op  10 photos/s
+	const odd = `BenchmarkPipeline/photos=1000/bin=head-2  1  1 ns/op  0 photos/s  900 overhead-p99-ms
+BenchmarkWorkerPeakRSS/role=renditions/bin=head-2  1  1 ns/op  4000 peak-MiB
+BenchmarkScaleOut/procs=2/bin=head-2  1  1 ns/op  10 photos/s
 `
 	res, err := parse(strings.NewReader(odd), "odd")
 	if err != nil {
@@ -422,5 +423,49 @@ BenchmarkScaleOut/procs=2-2  1  1 ns/op  10 photos/s
 	cfg, err := png.DecodeConfig(f)
 	if err != nil || cfg.Width != 800 || cfg.Height != 500 {
 		t.Errorf("odd chart: %dx%d, err %v; want an 800x500 PNG", cfg.Width, cfg.Height, err)
+	}
+}
+
+// TestPairedRatios: rows of issue 20 compare head with the baseline
+// round by round; the ratio is the median of the rounds' ratios, with its
+// interval, and a row whose counts differ falls back to the medians.
+func TestPairedRatios(t *testing.T) {
+	var in strings.Builder
+	// base 10 s every round; head 6, 7, 7, 7, 8, 9 s: per-round ratios
+	// 0.6..0.9, median 0.7 (the medians' ratio would be the same here,
+	// so the CPU rows below differ).
+	for i, head := range []float64{6, 7, 7, 7, 8, 9} {
+		fmt.Fprintf(&in, "BenchmarkEndToEnd/photos=30/upload=api/bin=base-2 1 10000000000 ns/op %g cpu-s/photo\n", 1.0+float64(i))
+		fmt.Fprintf(&in, "BenchmarkEndToEnd/photos=30/upload=api/bin=head-2 1 %d ns/op %g cpu-s/photo\n", int64(head*1e9), 0.5*(1.0+float64(i)))
+	}
+	// Unequal counts: 2 base, 1 head.
+	in.WriteString("BenchmarkWorkerPeakRSS/role=watermark/bin=base-2 1 1 ns/op 200 peak-MiB\n")
+	in.WriteString("BenchmarkWorkerPeakRSS/role=watermark/bin=base-2 1 1 ns/op 100 peak-MiB\n")
+	in.WriteString("BenchmarkWorkerPeakRSS/role=watermark/bin=head-2 1 1 ns/op 150 peak-MiB\n")
+	res, err := parse(strings.NewReader(in.String()), "paired")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := evaluate(res, measures)
+	tm := rowFor(t, rows, "Issue 20: end-to-end time, 30 × 24 MP gallery via the API, head vs baseline")
+	if !tm.pairs.ran || tm.pairs.n != 6 || !near(tm.ratio, 0.7) || !tm.meets {
+		t.Errorf("time: pairs %+v ratio %v meets %v, want 6 pairs, 0.7, meeting ≤ 0.7", tm.pairs, tm.ratio, tm.meets)
+	}
+	// Every round's CPU ratio is 0.5, though the medians differ by round.
+	cpu := rowFor(t, rows, "Issue 20: CPU per 24 MP photo end to end via the API (dev + MinIO), head vs baseline")
+	if !near(cpu.ratio, 0.5) || !strings.Contains(verdictCell(cpu), "0.50 ±0% (6 pairs)") {
+		t.Errorf("cpu: ratio %v, verdict %q, want 0.5 from 6 pairs", cpu.ratio, verdictCell(cpu))
+	}
+	rss := rowFor(t, rows, "Issue 20: worker peak RSS (watermark), head vs baseline")
+	if rss.pairs.ran || !near(rss.ratio, 1) || !rss.meets {
+		t.Errorf("rss: pairs %+v ratio %v, want the medians' ratio 150/150", rss.pairs, rss.ratio)
+	}
+	// Every row of the issue's table is printed, run or not.
+	md := markdown(res, rows)
+	for _, label := range []string{"Issue 20: the same, one process per role", "Issue 20: derivative set CPU (nine outputs), roles vs imgproxy",
+		"Issue 20: orchestration CPU per small photo", "Issue 20: assembler CPU per photo, 3 processes vs 1"} {
+		if !strings.Contains(md, "| "+label) {
+			t.Errorf("markdown lacks the row %q", label)
+		}
 	}
 }

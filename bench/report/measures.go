@@ -40,34 +40,80 @@ var measures = []measure{
 	// Through the API (and `photodesk upload`), each stored file's event
 	// is published at once; plain S3 PUTs wait for MinIO's notification.
 	{Label: "End to end, 30 × 24 MP gallery via the API, first PUT to article.ready", Short: "end to end, 30 × 24 MP",
-		Bench: "BenchmarkEndToEnd/photos=30/upload=api", Unit: "sec/op", Show: "s", Target: atMost(12)},
+		Bench: "BenchmarkEndToEnd/photos=30/upload=api/bin=head", Unit: "sec/op", Show: "s", Target: atMost(12)},
 	{Label: "End to end, 30 × 24 MP gallery via the API: CPU floor",
-		Bench: "BenchmarkEndToEnd/photos=30/upload=api", Unit: "floor-s", Show: "s"},
+		Bench: "BenchmarkEndToEnd/photos=30/upload=api/bin=head", Unit: "floor-s", Show: "s"},
 	{Label: "End to end, 30 × 24 MP gallery as plain S3 PUTs",
-		Bench: "BenchmarkEndToEnd/photos=30/upload=s3", Unit: "sec/op", Show: "s"},
+		Bench: "BenchmarkEndToEnd/photos=30/upload=s3/bin=head", Unit: "sec/op", Show: "s"},
 
 	{Label: "Pipeline throughput, 1000 photos", Short: "pipeline photos/s",
-		Bench: "BenchmarkPipeline/photos=1000", Unit: "photos/s", Show: "photos/s", Target: atLeast(500)},
-	{Label: "Pipeline latency p50", Bench: "BenchmarkPipeline/photos=1000", Unit: "p50-ms", Show: "ms"},
-	{Label: "Pipeline latency p99", Bench: "BenchmarkPipeline/photos=1000", Unit: "p99-ms", Show: "ms"},
-	{Label: "Pipeline overhead p50", Bench: "BenchmarkPipeline/photos=1000", Unit: "overhead-p50-ms", Show: "ms"},
+		Bench: "BenchmarkPipeline/photos=1000/bin=head", Unit: "photos/s", Show: "photos/s", Target: atLeast(500)},
+	{Label: "Pipeline latency p50", Bench: "BenchmarkPipeline/photos=1000/bin=head", Unit: "p50-ms", Show: "ms"},
+	{Label: "Pipeline latency p99", Bench: "BenchmarkPipeline/photos=1000/bin=head", Unit: "p99-ms", Show: "ms"},
+	{Label: "Pipeline overhead p50", Bench: "BenchmarkPipeline/photos=1000/bin=head", Unit: "overhead-p50-ms", Show: "ms"},
 	{Label: "Pipeline overhead p99", Short: "pipeline overhead p99",
-		Bench: "BenchmarkPipeline/photos=1000", Unit: "overhead-p99-ms", Show: "ms", Target: under(50)},
-	{Label: "Pipeline queue wait p99", Bench: "BenchmarkPipeline/photos=1000", Unit: "wait-p99-ms", Show: "ms"},
+		Bench: "BenchmarkPipeline/photos=1000/bin=head", Unit: "overhead-p99-ms", Show: "ms", Target: under(50)},
+	{Label: "Pipeline queue wait p99", Bench: "BenchmarkPipeline/photos=1000/bin=head", Unit: "wait-p99-ms", Show: "ms"},
 
 	{Label: "Worker peak RSS, renditions", Short: "peak RSS, renditions",
-		Bench: "BenchmarkWorkerPeakRSS/role=renditions", Unit: "peak-MiB", Show: "MiB", Target: under(250)},
+		Bench: "BenchmarkWorkerPeakRSS/role=renditions/bin=head", Unit: "peak-MiB", Show: "MiB", Target: under(250)},
 	{Label: "Worker peak RSS, watermark", Short: "peak RSS, watermark",
-		Bench: "BenchmarkWorkerPeakRSS/role=watermark", Unit: "peak-MiB", Show: "MiB", Target: under(250)},
+		Bench: "BenchmarkWorkerPeakRSS/role=watermark/bin=head", Unit: "peak-MiB", Show: "MiB", Target: under(250)},
+
+	// Issue 20: each figure against the baseline commit (`make bench
+	// BASELINE=f3de3da`: bin=base, run beside bin=head in every round,
+	// ratios paired by round) or against imgproxy; the issue's table, in
+	// its order, each row with its target whether met yet or not.
+	{Label: "Issue 20: CPU per 24 MP photo end to end via the API (dev + MinIO), head vs baseline", Short: "e2e CPU/photo, head/base",
+		Bench: e2eAPI + "/bin=head", Baseline: e2eAPI + "/bin=base", Paired: true,
+		Unit: "cpu-s/photo", Show: "s", Target: atMost(0.67)},
+	{Label: "Issue 20: end-to-end time, 30 × 24 MP gallery via the API, head vs baseline", Short: "e2e time, head/base",
+		Bench: e2eAPI + "/bin=head", Baseline: e2eAPI + "/bin=base", Paired: true,
+		Unit: "sec/op", Show: "s", Target: atMost(0.7)},
+	{Label: "Issue 20: the same, one process per role, head vs baseline in that shape", Short: "e2e time, procs, head/base",
+		Bench: e2eProcs + "/bin=head", Baseline: e2eProcs + "/bin=base", Paired: true,
+		Unit: "sec/op", Show: "s", Target: atMost(0.67)},
+	{Label: "Issue 20: CPU per 24 MP photo, one process per role, head vs baseline",
+		Bench: e2eProcs + "/bin=head", Baseline: e2eProcs + "/bin=base", Paired: true,
+		Unit: "cpu-s/photo", Show: "s"},
+	{Label: "Issue 20: orchestration CPU per small photo ÷ its image CPU (scale-out, 1 process per role)", Short: "orchestration/image CPU",
+		Bench: "BenchmarkScaleOut/procs=1/bin=head", Unit: "orch/image", Show: "×", Target: atMost(0.15)},
+	{Label: "Issue 20: assembler CPU per photo, 3 processes vs 1", Short: "assembler CPU, 3/1 procs",
+		Bench: "BenchmarkScaleOut/procs=3/bin=head", Baseline: "BenchmarkScaleOut/procs=1/bin=head", Paired: true,
+		Unit: "cpu-ms/photo-assembler", Show: "ms", Target: atMost(1.1)},
+	{Label: "Issue 20: derivative set CPU (nine outputs), roles vs imgproxy", Short: "set CPU, roles/imgproxy",
+		Bench: "BenchmarkDerivativeSet/impl=roles-nocrops", Baseline: "BenchmarkDerivativeSet/impl=imgproxy", Paired: true,
+		Unit: "cpu-s/op", Show: "s", Target: atMost(0.7)},
+	{Label: "Issue 20: derivative set wall time (nine outputs), roles vs imgproxy",
+		Bench: "BenchmarkDerivativeSet/impl=roles-nocrops", Baseline: "BenchmarkDerivativeSet/impl=imgproxy", Paired: true,
+		Unit: "sec/op", Show: "s"},
+	{Label: "Issue 20: worker peak RSS (watermark, --concurrency 2) vs imgproxy's peak on the set", Short: "peak RSS, watermark/imgproxy",
+		Bench: "BenchmarkWorkerPeakRSS/role=watermark/bin=head", Baseline: "BenchmarkDerivativeSet/impl=imgproxy", Paired: true,
+		Unit: "peak-MiB", Show: "MiB", Target: atMost(0.7)},
+	{Label: "Issue 20: worker peak RSS (renditions, --concurrency 2) vs imgproxy's peak on the set", Short: "peak RSS, renditions/imgproxy",
+		Bench: "BenchmarkWorkerPeakRSS/role=renditions/bin=head", Baseline: "BenchmarkDerivativeSet/impl=imgproxy", Paired: true,
+		Unit: "peak-MiB", Show: "MiB", Target: atMost(0.7)},
+	{Label: "Issue 20: worker peak RSS (watermark), head vs baseline", Short: "peak RSS, watermark, head/base",
+		Bench: "BenchmarkWorkerPeakRSS/role=watermark/bin=head", Baseline: "BenchmarkWorkerPeakRSS/role=watermark/bin=base", Paired: true,
+		Unit: "peak-MiB", Show: "MiB", Target: atMost(1)},
+	{Label: "Issue 20: worker peak RSS (renditions), head vs baseline", Short: "peak RSS, renditions, head/base",
+		Bench: "BenchmarkWorkerPeakRSS/role=renditions/bin=head", Baseline: "BenchmarkWorkerPeakRSS/role=renditions/bin=base", Paired: true,
+		Unit: "peak-MiB", Show: "MiB", Target: atMost(1)},
 
 	// Scale-out has no target: the speed-up over one process is the news.
 	{Label: "Scale-out, 1 process", Short: "1 process",
-		Bench: "BenchmarkScaleOut/procs=1", SpeedupOver: "BenchmarkScaleOut/procs=1", Unit: "photos/s", Show: "photos/s"},
+		Bench: "BenchmarkScaleOut/procs=1/bin=head", SpeedupOver: "BenchmarkScaleOut/procs=1/bin=head", Unit: "photos/s", Show: "photos/s"},
 	{Label: "Scale-out, 2 processes", Short: "2 processes",
-		Bench: "BenchmarkScaleOut/procs=2", SpeedupOver: "BenchmarkScaleOut/procs=1", Unit: "photos/s", Show: "photos/s"},
+		Bench: "BenchmarkScaleOut/procs=2/bin=head", SpeedupOver: "BenchmarkScaleOut/procs=1/bin=head", Unit: "photos/s", Show: "photos/s"},
 	{Label: "Scale-out, 3 processes", Short: "3 processes",
-		Bench: "BenchmarkScaleOut/procs=3", SpeedupOver: "BenchmarkScaleOut/procs=1", Unit: "photos/s", Show: "photos/s"},
+		Bench: "BenchmarkScaleOut/procs=3/bin=head", SpeedupOver: "BenchmarkScaleOut/procs=1/bin=head", Unit: "photos/s", Show: "photos/s"},
 }
+
+// The end-to-end benchmarks the issue 20 rows compare.
+const (
+	e2eAPI   = "BenchmarkEndToEnd/photos=30/upload=api"
+	e2eProcs = "BenchmarkEndToEnd/photos=30/shape=procs"
+)
 
 // A measure is one row of the report.
 type measure struct {
@@ -83,6 +129,12 @@ type measure struct {
 	// shows both medians, and Target applies to the ratio of the
 	// medians Bench/Baseline.
 	Baseline string
+	// Paired: Bench and Baseline ran side by side in rounds (`make
+	// bench` runs every benchmark once per round), so the i-th result of
+	// each is a pair; the ratio is the median of the pairs' ratios, with
+	// its 95% interval. Where the counts differ it falls back to the
+	// ratio of the medians.
+	Paired bool
 	// SpeedupOver is a benchmark whose median divides this one's, shown
 	// as a speed-up (information, no target).
 	SpeedupOver string

@@ -32,6 +32,9 @@ type row struct {
 	// medians' intervals (lowest over highest) is so wide that it
 	// would flag every ratio near its target.
 	ratio float64
+	// pairs summarizes the per-round ratios of a Paired row (ran is
+	// false where there are none); ratio is then its median.
+	pairs stat
 	// ran: every benchmark the verdict needs was in the input.
 	ran bool
 	// meets is set for rows with a target that ran; spans when the
@@ -64,6 +67,12 @@ func evaluate(res *results, ms []measure) []row {
 			if r.own.ran && r.base.ran && r.base.Center != 0 {
 				r.ratio = r.own.Center / r.base.Center
 			}
+			if m.Paired {
+				r.pairs = pairedRatios(res, m)
+				if r.pairs.ran {
+					r.ratio = r.pairs.Center
+				}
+			}
 			if m.Baseline != "" {
 				r.ran = r.own.ran && r.base.ran && r.base.Center != 0
 			}
@@ -71,6 +80,8 @@ func evaluate(res *results, ms []measure) []row {
 		if r.ran && m.Target.Op != info {
 			if m.Baseline != "" {
 				r.meets = m.Target.meets(r.ratio)
+				r.spans = r.pairs.ran && finite(r.pairs.Lo) && finite(r.pairs.Hi) &&
+					r.pairs.Lo <= m.Target.Value && m.Target.Value <= r.pairs.Hi
 			} else {
 				r.meets = m.Target.meets(r.own.Center)
 				r.spans = r.own.Lo <= m.Target.Value && m.Target.Value <= r.own.Hi
@@ -79,6 +90,24 @@ func evaluate(res *results, ms []measure) []row {
 		rows = append(rows, r)
 	}
 	return rows
+}
+
+// pairedRatios summarizes Bench[i]/Baseline[i] over the rounds, when
+// both ran the same number of times and no baseline value is 0.
+func pairedRatios(res *results, m measure) stat {
+	own, base := res.values[m.Bench][m.Unit], res.values[m.Baseline][m.Unit]
+	if len(own) == 0 || len(own) != len(base) {
+		return stat{}
+	}
+	ratios := make([]float64, len(own))
+	for i := range own {
+		if base[i] == 0 {
+			return stat{}
+		}
+		ratios[i] = own[i] / base[i]
+	}
+	s := benchmath.NewSample(ratios, &benchmath.DefaultThresholds)
+	return stat{ran: true, n: len(ratios), Summary: benchmath.AssumeNothing.Summary(s, confidence)}
 }
 
 // markdown renders the table and the lines under it.
@@ -135,6 +164,8 @@ func verdictCell(r row) string {
 	}
 	var parts []string
 	switch {
+	case r.Baseline != "" && r.pairs.ran:
+		parts = append(parts, fmt.Sprintf("%s ±%s (%d pairs)", strconv.FormatFloat(r.ratio, 'f', 2, 64), r.pairs.PctRangeString(), r.pairs.n))
 	case r.Baseline != "":
 		parts = append(parts, strconv.FormatFloat(r.ratio, 'f', 2, 64))
 	case r.SpeedupOver != "" && r.base.ran:
@@ -157,16 +188,21 @@ func verdictCell(r row) string {
 	return s
 }
 
-// lastPart is a benchmark name's last part:
-// BenchmarkScaleOut/procs=1 → procs=1.
+// lastPart is a benchmark name's last part, but for the binary's (bin=,
+// issue 20) where another precedes it: BenchmarkScaleOut/procs=1 →
+// procs=1, BenchmarkScaleOut/procs=1/bin=head → procs=1. A row comparing
+// bin=head with bin=base names the binaries (head, base).
 func lastPart(bench string) string {
+	if i := strings.LastIndex(bench, "/bin="); i > 0 && strings.Count(bench, "/") > 1 {
+		bench = bench[:i]
+	}
 	return bench[strings.LastIndexByte(bench, '/')+1:]
 }
 
 // shortName is the value of a benchmark's last name part:
 // BenchmarkDerivativeSet/impl=roles → roles.
 func shortName(bench string) string {
-	s := lastPart(bench)
+	s := bench[strings.LastIndexByte(bench, '/')+1:]
 	return s[strings.IndexByte(s, '=')+1:]
 }
 
@@ -255,7 +291,7 @@ func runsRange(res *results) string {
 func warnings(rows []row) string {
 	var ws []string
 	for _, r := range rows {
-		for _, s := range []stat{r.own, r.base} {
+		for _, s := range []stat{r.own, r.base, r.pairs} {
 			for _, w := range s.Warnings {
 				if !slices.Contains(ws, w.Error()) {
 					ws = append(ws, w.Error())
