@@ -395,6 +395,8 @@ func BenchmarkDerivativeSet(b *testing.B) {
 	b.Run("impl=cli", func(b *testing.B) {
 		benchCLI(b, s, s.outputs)
 	})
+	// imgproxy making the nine outputs of impl=roles-nocrops (issue 20).
+	b.Run("impl=imgproxy", func(b *testing.B) { benchImgproxy(b, s) })
 	// The same set without the crops: impl=roles less this is what the
 	// crops (16:9, 1:1, 4:5 in JPEG and WebP) cost per photo.
 	b.Run("impl=roles-nocrops", func(b *testing.B) {
