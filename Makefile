@@ -110,24 +110,56 @@ fuzz:
 	done
 
 # bench is issue 8's measurement (bench/doc.go): per-photo cost of the
-# derivative set against the libvips CLI side by side, worker peak RSS,
-# a 30 x 24 MP gallery end to end through `photodesk dev`, 1000 small
-# photos through every stage (throughput, latency, the pipeline's own
-# share), and scale-out over 1-3 processes per role. Raw results go to
-# bench/results.txt; bench/report prints the table (medians, 95% CIs,
-# ratios, targets) into docs/performance.md and draws
-# docs/performance.png. About 15 minutes. bench-short, part of `make
-# test`, runs each benchmark once in a small form.
+# derivative set against the libvips CLI and imgproxy side by side, worker
+# peak RSS, a 30 x 24 MP gallery end to end through `photodesk dev` and
+# with a process per role, 1000 small photos through every stage
+# (throughput, latency, the pipeline's own share), and scale-out over 1-3
+# processes per role. Issue 20: the benchmarks that run photodesk
+# processes run both the work tree's binary (bin=head) and BASELINE's
+# (bin=base; built once per commit into the cache by bench/baseline.sh;
+# BASELINE= for none), and imgproxy is built once per version from
+# $(PEERS) (bench/imgproxy.sh; skipped with a message where it is
+# absent). Each of BENCH_COUNT rounds runs every benchmark once, base and
+# head in turn (head first in odd rounds), so their pairs share the
+# machine's state. Raw results go to bench/results.txt; bench/report
+# prints the table (medians, 95% CIs, paired ratios, targets) into
+# docs/performance.md and draws docs/performance.png. About 40 minutes
+# with a baseline. bench-short, part of `make test`, runs each benchmark
+# once in a small form (see there).
 BENCH_COUNT ?= 6
+BASELINE ?= f3de3da
+PEERS ?= ../shared/peers
 bench: SHELL := /bin/bash
-bench: .SHELLFLAGS := -o pipefail -c
+bench: .SHELLFLAGS := -o pipefail -ec
 bench: deps minio
-	go test -run '^$$' -bench 'DerivativeSet|WorkerPeakRSS' -benchtime 3x -count $(BENCH_COUNT) -timeout 60m ./bench | tee bench/results.txt
-	go test -run '^$$' -bench 'EndToEnd|Pipeline|ScaleOut' -benchtime 1x -count $(BENCH_COUNT) -timeout 60m ./bench | tee -a bench/results.txt
+	base=""; if [ -n "$(BASELINE)" ]; then base=$$(bench/baseline.sh "$(BASELINE)"); fi; \
+	imgproxy=$$(bench/imgproxy.sh "$(PEERS)"); \
+	photos=$$(mktemp -d); trap 'rm -rf "$$photos"' EXIT; \
+	export PHOTODESK_BENCH_BASELINE=$$base PHOTODESK_BENCH_IMGPROXY=$$imgproxy PHOTODESK_BENCH_PHOTOS=$$photos; \
+	: >bench/results.txt; \
+	for round in $$(seq 1 $(BENCH_COUNT)); do \
+	  echo "make bench: round $$round of $(BENCH_COUNT)"; \
+	  export PHOTODESK_BENCH_ROUND=$$round; \
+	  go test -run '^$$' -bench 'DerivativeSet|WorkerPeakRSS' -benchtime 3x -count 1 -timeout 60m ./bench | tee -a bench/results.txt; \
+	  go test -run '^$$' -bench 'EndToEnd|Pipeline|ScaleOut' -benchtime 1x -count 1 -timeout 60m ./bench | tee -a bench/results.txt; \
+	done
 	go run ./bench/report -doc docs/performance.md -png docs/performance.png bench/results.txt
 
+# bench-short runs every benchmark once, small, on the work tree's binary,
+# with imgproxy only if it is already built (no 5-minute build in `make
+# test`); then the baseline plumbing (bin=base beside bin=head, the
+# round's order) on the smallest end-to-end benchmark, with the work
+# tree's own binary standing in as the baseline.
+bench-short: SHELL := /bin/bash
+bench-short: .SHELLFLAGS := -o pipefail -ec
 bench-short: deps minio
-	go test -short -run '^$$' -bench . -benchtime 1x -timeout 10m ./bench
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	export PHOTODESK_BENCH_PHOTOS=$$tmp; \
+	PHOTODESK_BENCH_IMGPROXY=$$(IMGPROXY_NO_BUILD=1 bench/imgproxy.sh "$(PEERS)") \
+	  go test -short -run '^$$' -bench . -benchtime 1x -timeout 10m ./bench; \
+	go build -o "$$tmp/photodesk" ./cmd/photodesk; \
+	PHOTODESK_BENCH_BASELINE=$$tmp/photodesk PHOTODESK_BENCH_ROUND=1 \
+	  go test -short -run '^$$' -bench 'EndToEnd/photos=4/upload=api' -benchtime 1x -timeout 10m ./bench
 
 # chaos is the full chaos run (issue 7, chaos/): CHAOS_GALLERIES galleries
 # of 8 photos go through separate photodesk worker processes while worker

@@ -56,6 +56,63 @@
 //     dev process's VmHWM. With -v each op logs when each kind of event
 //     came and how long each role's jobs took.
 //
+//     shape=procs is the production shape: each role its own `photodesk
+//     worker` process (--concurrency 2), the API its own `photodesk api`,
+//     NATS (in the benchmark process) and MinIO as the test stack runs
+//     them, uploads through the API; cpu-s/photo sums every one of them
+//     (the benchmark's own uploading included, in the NATS process).
+//
+// Issue 20 (`make bench BASELINE=<commit>`, default f3de3da): the
+// benchmarks that run photodesk processes (EndToEnd, WorkerPeakRSS,
+// Pipeline, ScaleOut) run each binary as a sub-benchmark, bin=head (the
+// work tree's, built by the benchmark) and, when PHOTODESK_BENCH_BASELINE
+// names one, bin=base: bench/baseline.sh builds the commit's
+// ./cmd/photodesk from `git archive` once into
+// ~/.cache/photodesk/baseline-<commit>/. `make bench` runs BENCH_COUNT
+// rounds of `go test -count 1`, base and head in turn in each (head first
+// in odd rounds, PHOTODESK_BENCH_ROUND), and bench/report divides each
+// round's head by its base: the median of those ratios, with its 95%
+// interval. A baseline is given the stack it expects (its own `setup`
+// makes the streams), and a baseline without the crops (f3de3da) is
+// compared with a head that makes none either (--crops=), so both do the
+// same image work; what else came since (the assembler stamping metadata
+// into every published file, issue 16, and publishing them) has no switch
+// and is part of head's cost. BenchmarkDerivativeSet runs the roles' code in this process,
+// which cannot be the baseline's: against the baseline, the per-photo
+// figures are end to end (dev, and shape=procs) and the worker's, and
+// the derivative set is compared with imgproxy instead.
+//
+//   - BenchmarkDerivativeSet/impl=imgproxy: imgproxy (built by
+//     bench/imgproxy.sh from ../shared/peers/imgproxy into
+//     ~/.cache/photodesk/imgproxy-<version>/, named by
+//     PHOTODESK_BENCH_IMGPROXY; skipped, saying so, without it) makes the
+//     nine outputs of impl=roles-nocrops from the same 24 MP JPEG, served
+//     from a local file (IMGPROXY_LOCAL_FILESYSTEM_ROOT), one request per
+//     output, one at a time, to imgproxy on 127.0.0.1. The mapping:
+//     rs:fit:S:S for a long edge S (no resize for the full-size copy),
+//     q:Q the preset's quality, @jpg/@webp, IMGPROXY_WEBP_EFFORT the
+//     roles' effort (2); the roles write presets progressive and the
+//     full-size copy baseline, and imgproxy sets that per server
+//     (IMGPROXY_JPEG_PROGRESSIVE), so two servers run, one for each
+//     (imgproxy always optimises Huffman tables, the roles only for
+//     presets). The watermark is the CLI baseline's PNG for the large
+//     (the role's text, em size 0.03 of the width and opacity 0.85, drawn
+//     by the same code) as IMGPROXY_WATERMARK_PATH, placed with
+//     wm:1:soea:0.02:0.03:SCALE: bottom right, the role's margin (0.02 of
+//     the width; imgproxy's Y offset is a fraction of the height), scaled
+//     to the same fraction of each output's width. cpu-s/op is both
+//     servers' user+system CPU (/proc) per set; peak-MiB the larger VmHWM.
+//
+//   - BenchmarkScaleOut also reports, for bin=head, image-cpu-ms/photo
+//     (the image roles' own work on the small photos, in process, before
+//     the stack starts) and orch/image: all the CPU per photo of every
+//     process less that, over it (issue 20's orchestration figure).
+//
+// bench-short (in `make test`) runs every benchmark once, small, on the
+// work tree's binary; impl=imgproxy only when imgproxy is already built
+// (its build takes minutes); then EndToEnd/photos=4/upload=api with the
+// work tree's own binary as the baseline, for the bin=base plumbing.
+//
 // They measure; they assert only that the work was done (the outputs exist
 // with the right sizes, no photo failed), never how fast it was.
 package bench

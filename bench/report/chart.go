@@ -98,11 +98,18 @@ func styleAxes(p *plot.Plot) {
 // normalized is a row's checked value (the ratio for side-by-side rows,
 // else the median) divided by its target, inverted for ≥ targets so that
 // below 1 always meets; lo and hi bound it by the median's 95% interval
-// (NaN when unbounded, and for a ratio, which has none). Any of them is
+// (NaN when unbounded, and for a ratio of medians, which has none; a
+// paired ratio's is its rounds'). Any of them is
 // ±Inf when the median or an end of its interval is 0 for a ≥ target.
 func normalized(r row) (v, lo, hi float64) {
 	v, lo, hi = r.own.Center, r.own.Lo, r.own.Hi
-	if r.Baseline != "" || !finite(lo) || !finite(hi) {
+	if r.pairs.ran {
+		// Paired rounds: the ratio has an interval of its own.
+		lo, hi = r.pairs.Lo, r.pairs.Hi
+	} else if r.Baseline != "" {
+		lo, hi = math.NaN(), math.NaN()
+	}
+	if !finite(lo) || !finite(hi) {
 		lo, hi = math.NaN(), math.NaN()
 	}
 	if r.Baseline != "" {

@@ -123,7 +123,7 @@ func markdown(res *results, rows []row) string {
 	fmt.Fprintf(&b, "Runs per benchmark (go test -count): %s.\n\n", runsLine(res))
 	b.WriteString("Medians and 95% confidence intervals are computed with golang.org/x/perf/benchmath " +
 		"(no distribution assumed, as benchstat does); ±x% is the farther end of the interval from the median. " +
-		"Ratios are of medians. \"CI spans target\": the median's interval includes the target, so another run may flip the verdict.\n")
+		"Ratios are of medians, except where they say \"(n pairs)\": there the benchmarks ran side by side in n rounds, and the ratio is the median of the rounds' ratios, ± its 95% interval. \"CI spans target\": the median's interval includes the target, so another run may flip the verdict.\n")
 	if w := warnings(rows); w != "" {
 		fmt.Fprintf(&b, "\nNote: %s.\n", w)
 	}
