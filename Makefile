@@ -127,6 +127,10 @@ fuzz:
 # with a baseline. bench-short, part of `make test`, runs each benchmark
 # once in a small form (see there).
 BENCH_COUNT ?= 6
+# BENCH_FLAGS=-short checks the whole run's plumbing quickly (small
+# inputs; the report's rows then say "not run", being named for the full
+# sizes).
+BENCH_FLAGS ?=
 BASELINE ?= f3de3da
 PEERS ?= ../shared/peers
 bench: SHELL := /bin/bash
@@ -140,8 +144,8 @@ bench: deps minio
 	for round in $$(seq 1 $(BENCH_COUNT)); do \
 	  echo "make bench: round $$round of $(BENCH_COUNT)"; \
 	  export PHOTODESK_BENCH_ROUND=$$round; \
-	  go test -run '^$$' -bench 'DerivativeSet|WorkerPeakRSS' -benchtime 3x -count 1 -timeout 60m ./bench | tee -a bench/results.txt; \
-	  go test -run '^$$' -bench 'EndToEnd|Pipeline|ScaleOut' -benchtime 1x -count 1 -timeout 60m ./bench | tee -a bench/results.txt; \
+	  go test $(BENCH_FLAGS) -run '^$$' -bench 'DerivativeSet|WorkerPeakRSS' -benchtime 3x -count 1 -timeout 60m ./bench | tee -a bench/results.txt; \
+	  go test $(BENCH_FLAGS) -run '^$$' -bench 'EndToEnd|Pipeline|ScaleOut' -benchtime 1x -count 1 -timeout 60m ./bench | tee -a bench/results.txt; \
 	done
 	go run ./bench/report -doc docs/performance.md -png docs/performance.png bench/results.txt
 
