@@ -20,8 +20,8 @@ VULNDB              ?= $(abspath $(CURDIR)/../shared/vulndb)
 # the benchmark's baseline, exiftool as the independent reference in EXIF
 # tests, libgs-common for its Adobe RGB profile (a colour-managed input in
 # the image tests), pkg-config for cgo flags, chromium for the upload page's
-# browser test.
-APT_PACKAGES := libvips-dev libvips-tools libimage-exiftool-perl libgs-common pkg-config chromium
+# browser test, iproute2 for the cluster's network namespaces (ip netns).
+APT_PACKAGES := libvips-dev libvips-tools libimage-exiftool-perl libgs-common pkg-config chromium iproute2
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Fuzz budgets are execution counts, not durations: with a duration, Go
