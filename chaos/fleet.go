@@ -85,7 +85,7 @@ func (r *run) startStack(ctx context.Context) error {
 func (r *run) startWorkers(ctx context.Context) error {
 	for _, role := range contract.StageNames(contract.Stages) {
 		for i := range r.o.Procs[role] {
-			addr, err := freeAddr()
+			addr, err := devstack.FreeAddr()
 			if err != nil {
 				return err
 			}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -81,16 +80,6 @@ type worker struct {
 	starts  int
 	exits   []string // ends the driver did not cause, with the reason
 	done    chan struct{}
-}
-
-// freeAddr is a free TCP address on the loopback interface.
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
 }
 
 // supervise runs the worker until ctx ends; restartDelay says how long it

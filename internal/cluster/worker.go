@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/photodesk/photodesk/pipeline/devstack"
 )
 
 // Worker is one `photodesk worker` process running every role.
@@ -25,7 +26,7 @@ type Worker struct {
 
 func (c *Cluster) startWorkers() error {
 	for i := range c.o.Workers {
-		addr, err := freeAddr()
+		addr, err := devstack.FreeAddr()
 		if err != nil {
 			return err
 		}
@@ -93,14 +94,4 @@ func (w *Worker) Stop() {
 		<-w.done
 	}
 	w.cmd = nil
-}
-
-// freeAddr is a free TCP address on the loopback interface.
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }

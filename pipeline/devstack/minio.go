@@ -219,6 +219,9 @@ func (m *MinIO) Kill() {
 	<-m.exited
 }
 
+// FreeAddr is a free TCP address on the loopback interface.
+func FreeAddr() (string, error) { return resolveAddr("127.0.0.1:0") }
+
 // resolveAddr turns a port of 0 into a free port on the same host.
 func resolveAddr(addr string) (string, error) {
 	host, port, err := net.SplitHostPort(addr)
